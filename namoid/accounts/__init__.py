@@ -1,0 +1,1 @@
+"""End users: accounts, credentials, sessions."""

@@ -1,0 +1,82 @@
+"""The ASGI applications: ``create_public_app()`` (routers, middleware, lifespan)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
+
+from namoid.health import router as health_router
+from namoid.services import Services
+from namoid.web import pages
+from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
+from namoid.web.templates import error_page
+
+log = logging.getLogger(__name__)
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+    detail = exc.detail if isinstance(exc, StarletteHTTPException) else "internal error"
+    if _wants_html(request):
+        return error_page(request, status, "Not found" if status == 404 else "Error", str(detail))
+    return JSONResponse(
+        {"error": "not_found" if status == 404 else "invalid_request", "error_description": str(detail)},
+        status_code=status,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": "malformed request"}, status_code=400
+    )
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if _wants_html(request):
+        return error_page(request, 500, "Something went wrong", "The error was logged; please try again.")
+    return JSONResponse({"error": "server_error"}, status_code=500)
+
+
+def create_public_app(services: Services) -> ASGIApp:
+    """The public HTTPS app: protocol endpoints, pages, health.
+
+    The request context and security headers wrap the whole app, outside Starlette's
+    error middleware, so even a 500 from ``_server_error`` carries the headers and the
+    request id.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not services.settings.is_dev:
+            await services.db.assert_role_cannot_bypass_rls()
+        yield
+        await services.close()
+
+    app = FastAPI(
+        title="NamoID",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.services = services
+    app.include_router(health_router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_app, name="static")
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _server_error)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    return RequestContextMiddleware(SecurityHeadersMiddleware(app), services.settings.trusted_proxies)

@@ -1,0 +1,1 @@
+"""The ``namoid`` command line (Typer): parses, calls services, prints."""

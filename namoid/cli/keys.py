@@ -1,0 +1,101 @@
+"""``namoid keys list|add|activate|retire|reencrypt``: the keyring of secrets at rest (DESIGN.md §4).
+
+Rotation: ``add`` a key, ``activate`` it, ``reencrypt`` every stored value, then ``retire``
+the old key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from namoid import audit
+from namoid.cli.runtime import cli_actor, emit, run
+from namoid.crypto import keyring
+from namoid.reencryption import count_under_key, reencrypt_all
+from namoid.services import Services
+
+app = typer.Typer(help="Keyring for secrets at rest.", no_args_is_help=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+KeyId = Annotated[str, typer.Argument(help="Key id, as shown by `namoid keys list`.")]
+
+
+def _change(action: str, change: Callable[[Services], Awaitable[str]], as_json: JsonFlag) -> None:
+    """Apply a keyring-file change and its audit entry together (the entry commits only if it worked)."""
+
+    async def apply(services: Services) -> None:
+        async with services.db.system() as session:
+            key_id = await change(services)
+            await audit.record(
+                session, None, actor=cli_actor(), action=action, target_type="key", target_id=key_id
+            )
+        emit(as_json, {"key_id": key_id, "action": action}, f"{action}: {key_id}")
+
+    run(apply)
+
+
+@app.command("list")
+def list_(as_json: JsonFlag = False) -> None:
+    """Show the keys (ids, status, creation time; never the secrets)."""
+
+    async def action(services: Services) -> None:
+        rows = [asdict(info) for info in keyring.describe(services.settings.resolved_keyring_file)]
+        emit(as_json, rows, "\n".join(f"{r['id']}\t{r['status']}\t{r['created_at']}" for r in rows))
+
+    run(action)
+
+
+@app.command("add")
+def add(as_json: JsonFlag = False) -> None:
+    """Add a new key (enabled, not yet active)."""
+
+    async def change(services: Services) -> str:
+        return keyring.add_key(services.settings.resolved_keyring_file)
+
+    _change("keyring.key_added", change, as_json)
+
+
+@app.command("activate")
+def activate(key_id: KeyId, as_json: JsonFlag = False) -> None:
+    """Make KEY_ID the key for new encryptions."""
+
+    async def change(services: Services) -> str:
+        keyring.activate_key(services.settings.resolved_keyring_file, key_id)
+        return key_id
+
+    _change("keyring.key_activated", change, as_json)
+
+
+@app.command("retire")
+def retire(key_id: KeyId, as_json: JsonFlag = False) -> None:
+    """Retire KEY_ID: values still under it can no longer be read, so run reencrypt first."""
+
+    async def change(services: Services) -> str:
+        still_used = await count_under_key(services.db, key_id)
+        if still_used:
+            raise ValueError(
+                f"{still_used} stored value(s) are still encrypted under {key_id}; "
+                "run `namoid keys reencrypt` first"
+            )
+        keyring.retire_key(services.settings.resolved_keyring_file, key_id)
+        return key_id
+
+    _change("keyring.key_retired", change, as_json)
+
+
+@app.command("reencrypt")
+def reencrypt(as_json: JsonFlag = False) -> None:
+    """Rewrite every encrypted column under the active key."""
+
+    async def action(services: Services) -> None:
+        count = await reencrypt_all(services.db, services.keyring, cli_actor())
+        emit(
+            as_json,
+            {"reencrypted": count, "active_key_id": services.keyring.active_key_id},
+            f"re-encrypted {count} value(s) under {services.keyring.active_key_id}",
+        )
+
+    run(action)

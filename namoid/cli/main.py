@@ -1,0 +1,25 @@
+"""``namoid``: the server, migrations and administration of orgs, clients, users and keys."""
+
+from __future__ import annotations
+
+import typer
+
+from namoid.cli import clients, keys, orgs, server, users
+
+app = typer.Typer(
+    name="namoid",
+    help="NamoID: an OAuth 2.1 / OpenID Connect identity provider.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(server.serve)
+app.command("migrate")(server.migrate)
+app.add_typer(orgs.app, name="org")
+app.add_typer(clients.app, name="client")
+app.add_typer(users.app, name="user")
+app.add_typer(keys.app, name="keys")
+
+
+def main() -> None:
+    app()

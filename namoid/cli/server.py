@@ -1,0 +1,71 @@
+"""``namoid serve`` (HTTPS only) and ``namoid migrate``."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from namoid.cli.runtime import fail, settings
+from namoid.crypto.keyring import KeyringError
+from namoid.services import build_services
+from namoid.storage.migrate import upgrade_sync
+
+log = logging.getLogger("namoid.serve")
+
+DEV_BANNER = """
+==============================================================================
+ NamoID is running in DEVELOPMENT mode: SQLite, in-memory rate limits, a dev
+ keyring and a self-signed dev certificate under %s.
+ None of this is fit for production. Trust the dev certificate with:
+     %s
+==============================================================================
+"""
+
+
+def serve() -> None:
+    """Serve the public app over HTTPS on NAMOID_BASE_URL's port (migrating an embedded DB first)."""
+    # The web stack is imported only by the command that serves it: the other commands start faster.
+    import uvicorn
+
+    from namoid.app import create_public_app
+    from namoid.crypto.tls import ensure_dev_certificate
+    from namoid.logs import uvicorn_log_config
+
+    config = settings()
+    if config.is_dev:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade_sync(config.resolved_database_url, config.database_app_role)
+    if config.tls_cert_file and config.tls_key_file:
+        cert, key = config.tls_cert_file, config.tls_key_file
+    elif config.is_dev:
+        cert, key = ensure_dev_certificate(config.data_dir / "tls")
+        log.warning(DEV_BANNER, config.data_dir.resolve(), cert.resolve())
+    else:
+        fail("production mode needs NAMOID_TLS_CERT_FILE and NAMOID_TLS_KEY_FILE (HTTPS only)")
+    try:
+        services = build_services(config)
+    except KeyringError as exc:
+        fail(f"refusing to start: {exc}")
+    log.info("NamoID listening on %s (bind %s:%d)", config.base_url, config.bind_host, config.port)
+    uvicorn.run(
+        create_public_app(services),
+        host=config.bind_host,
+        port=config.port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        log_config=uvicorn_log_config(),
+        server_header=False,
+        proxy_headers=False,
+        forwarded_allow_ips="",
+    )
+
+
+def migrate() -> None:
+    """Upgrade the database schema to the newest revision (uses NAMOID_MIGRATION_DATABASE_URL if set)."""
+    config = settings()
+    if config.is_dev:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    url = config.migration_database_url or config.resolved_database_url
+    upgrade_sync(url, config.database_app_role)
+    typer.echo("database is at the newest revision")

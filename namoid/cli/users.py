@@ -1,0 +1,91 @@
+"""``namoid user create|list|set-password``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from namoid.accounts import users
+from namoid.cli.runtime import cli_actor, emit, read_password_stdin, run
+from namoid.services import Services
+from namoid.tenancy import organizations
+
+app = typer.Typer(help="Users of an organization.", no_args_is_help=True)
+OrgOpt = Annotated[str, typer.Option("--org", help="Organization slug.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input (never argv).")
+]
+
+
+@app.command("create")
+def create(
+    org: OrgOpt,
+    email: Annotated[str, typer.Option()],
+    phone: Annotated[str | None, typer.Option(help="E.164, e.g. +919812345678.")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    password_stdin: PasswordStdin = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a user; with --password-stdin the password is read from standard input."""
+    password = read_password_stdin() if password_stdin else None
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await users.create(
+            services.db,
+            organization.id,
+            email=email,
+            password=password,
+            phone=phone,
+            name=name,
+            actor=cli_actor(),
+        )
+        emit(as_json, {"id": str(user.id), "email": user.email}, f"created user {user.email} ({user.id})")
+
+    run(action)
+
+
+@app.command("list")
+def list_(org: OrgOpt, as_json: JsonFlag = False) -> None:
+    """List an organization's users."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        rows = [
+            {
+                "id": str(u.id),
+                "email": u.email,
+                "name": u.name,
+                "phone": u.phone,
+                "status": u.status,
+                "email_verified": u.email_verified,
+            }
+            for u in await users.list_active(services.db, organization.id)
+        ]
+        emit(as_json, rows, "\n".join(f"{r['email']}\t{r['status']}\t{r['id']}" for r in rows) or "no users")
+
+    run(action)
+
+
+@app.command("set-password")
+def set_password(
+    org: OrgOpt,
+    email: Annotated[str, typer.Option()],
+    password_stdin: PasswordStdin = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set a user's password, read from standard input."""
+    if not password_stdin:
+        raise typer.BadParameter(
+            "pass --password-stdin and pipe the password in", param_hint="--password-stdin"
+        )
+    password = read_password_stdin()
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await users.set_password(services.db, organization.id, email, password, cli_actor())
+        emit(as_json, {"id": str(user.id), "email": user.email}, f"password set for {user.email}")
+
+    run(action)

@@ -1,0 +1,1 @@
+"""JOSE: the only importer of joserfc (keys, JWT, JWKS)."""

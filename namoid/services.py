@@ -1,0 +1,67 @@
+"""The services of a running NamoID, built once at start-up (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from namoid.crypto.keyring import Keyring, KeyringFileError, create_keyring_file
+from namoid.settings import Settings
+from namoid.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    keyring: Keyring
+    redis: Redis | None = None
+
+    async def ping_redis(self) -> None:
+        if self.redis is not None:
+            await self.redis.ping()
+
+    async def close(self) -> None:
+        await self.db.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    """The keyring file; in dev mode a missing one is generated (with a loud warning).
+
+    In production a missing or malformed keyring refuses to start (KeyringFileError).
+    """
+    path = settings.resolved_keyring_file
+    if settings.is_dev and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        create_keyring_file(path)
+        log.warning(
+            "DEVELOPMENT KEYRING generated at %s: fine for trying NamoID, never for production "
+            "(set NAMOID_KEYRING_FILE to a managed keyring)",
+            path,
+        )
+    try:
+        return Keyring.load(path)
+    except KeyringFileError:
+        raise
+    except OSError as exc:
+        raise KeyringFileError(f"cannot read keyring file {path}: {exc.strerror}") from exc
+
+
+def build_services(settings: Settings) -> Services:
+    redis = (
+        Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        if settings.redis_url
+        else None
+    )
+    return Services(
+        settings=settings,
+        db=Database(settings.resolved_database_url),
+        keyring=load_keyring(settings),
+        redis=redis,
+    )

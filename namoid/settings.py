@@ -1,0 +1,145 @@
+"""NamoID settings: the only reader of the environment (DESIGN.md §1).
+
+Every setting is read from an environment variable with the ``NAMOID_`` prefix.
+With nothing set, NamoID runs in *embedded* mode: everything lives under the data
+directory (SQLite database, dev keyring, dev TLS certificate).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class SettingsError(Exception):
+    """A setting is malformed; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration, built once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="NAMOID_", extra="ignore", frozen=True)
+
+    base_url: str = Field(
+        "https://localhost:8443",
+        description="Public HTTPS origin; issuers are {base_url}/o/{org}. The server listens on its port.",
+    )
+    data_dir: Path = Field(Path(".namoid"), description="Directory for embedded-mode state.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL (postgresql+asyncpg://… or sqlite+aiosqlite:///…). "
+        "Default: SQLite at {data_dir}/namoid.db.",
+    )
+    migration_database_url: str | None = Field(
+        None,
+        description="URL of the schema owner used by `namoid migrate` on PostgreSQL "
+        "(the app role of database_url cannot alter tables). Default: database_url.",
+    )
+    database_app_role: str = Field(
+        "namoid_app", description="PostgreSQL role the migrations grant the app's privileges to."
+    )
+    redis_url: str | None = Field(None, description="redis://… for rate limits; unset = in-process memory.")
+    tls_cert_file: Path | None = Field(None, description="PEM certificate chain. Unset = dev certificate.")
+    tls_key_file: Path | None = Field(None, description="PEM private key. Unset = dev certificate.")
+    keyring_file: Path | None = Field(
+        None, description="Keyring JSON file. Unset = {data_dir}/keyring.json, created in dev mode."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated IPs/CIDRs whose X-Forwarded-* headers are trusted.",
+    )
+    log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="json or text; default text in dev mode, json in production."
+    )
+    dev_mode: bool | None = Field(
+        None,
+        description="Embedded development conveniences (dev keyring/cert, demo org). "
+        "Default: on when database_url is unset.",
+    )
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body.")
+    host: str = Field("", description="Address to bind; default: the base URL's host (0.0.0.0 in prod).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_origin(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("must be an https:// origin, e.g. https://id.example.com")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must be an origin without path, query or fragment")
+        return f"https://{parts.netloc}"
+
+    @field_validator("database_url", "migration_database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list):
+            for item in value:
+                ipaddress.ip_network(str(item), strict=False)
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'namoid.db'}"
+
+    @cached_property
+    def is_dev(self) -> bool:
+        """Embedded development mode (default when no database URL is configured)."""
+        return self.database_url is None if self.dev_mode is None else self.dev_mode
+
+    @cached_property
+    def resolved_keyring_file(self) -> Path:
+        return self.keyring_file or self.data_dir / "keyring.json"
+
+    @cached_property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
+
+    @cached_property
+    def port(self) -> int:
+        return urlsplit(self.base_url).port or 443
+
+    @cached_property
+    def bind_host(self) -> str:
+        if self.host:
+            return self.host
+        hostname = urlsplit(self.base_url).hostname or "localhost"
+        return "127.0.0.1" if hostname in ("localhost", "127.0.0.1") else "0.0.0.0"  # noqa: S104
+
+    @cached_property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" if self.log_format else not self.is_dev
+
+
+def load_settings() -> Settings:
+    """Read the environment once; a malformed value is one clear error naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"NAMOID_{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors())
+        raise SettingsError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,1 @@
+"""Durable state: async engine, models, repositories and migrations."""

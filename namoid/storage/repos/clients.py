@@ -1,0 +1,38 @@
+"""OAuth clients of one organization."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid.storage.models import Client, utcnow
+
+
+async def create(session: AsyncSession, org_id: uuid.UUID, client: Client) -> Client:
+    """Insert ``client`` into ``org_id`` (its ``org_id`` is set here, never by the caller)."""
+    client.org_id = org_id
+    session.add(client)
+    await session.flush()
+    return client
+
+
+async def get(session: AsyncSession, org_id: uuid.UUID, client_id: str) -> Client | None:
+    return await session.scalar(select(Client).where(Client.org_id == org_id, Client.client_id == client_id))
+
+
+async def list_all(session: AsyncSession, org_id: uuid.UUID) -> Sequence[Client]:
+    query = select(Client).where(Client.org_id == org_id).order_by(Client.name, Client.client_id)
+    return (await session.scalars(query)).all()
+
+
+async def set_secret_hash(session: AsyncSession, org_id: uuid.UUID, client_id: str, secret_hash: str) -> bool:
+    client = await get(session, org_id, client_id)
+    if client is None:
+        return False
+    client.secret_hash = secret_hash
+    client.updated_at = utcnow()
+    await session.flush()
+    return True

@@ -1,0 +1,25 @@
+"""Organizations (tenants). Not itself a tenant table: lookups happen before an org is known."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid.storage.models import Organization
+
+
+async def create(session: AsyncSession, slug: str, name: str) -> Organization:
+    org = Organization(slug=slug, name=name, status="active")
+    session.add(org)
+    await session.flush()
+    return org
+
+
+async def get_by_slug(session: AsyncSession, slug: str) -> Organization | None:
+    return await session.scalar(select(Organization).where(Organization.slug == slug))
+
+
+async def list_all(session: AsyncSession) -> Sequence[Organization]:
+    return (await session.scalars(select(Organization).order_by(Organization.slug))).all()

@@ -1,0 +1,61 @@
+"""Users of one organization."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid.storage.models import User, utcnow
+
+
+async def create(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    email: str,
+    password_hash: str | None,
+    phone: str | None = None,
+    name: str | None = None,
+) -> User:
+    user = User(
+        org_id=org_id,
+        email=email,
+        email_verified=False,
+        phone=phone,
+        name=name,
+        password_hash=password_hash,
+        status="active",
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def get_by_email(session: AsyncSession, org_id: uuid.UUID, email: str) -> User | None:
+    return await session.scalar(
+        select(User).where(User.org_id == org_id, User.email == email, User.deleted_at.is_(None))
+    )
+
+
+async def get(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    return await session.scalar(select(User).where(User.org_id == org_id, User.id == user_id))
+
+
+async def list_active(session: AsyncSession, org_id: uuid.UUID) -> Sequence[User]:
+    query = select(User).where(User.org_id == org_id, User.deleted_at.is_(None)).order_by(User.email)
+    return (await session.scalars(query)).all()
+
+
+async def set_password_hash(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, password_hash: str
+) -> bool:
+    user = await get(session, org_id, user_id)
+    if user is None:
+        return False
+    user.password_hash = password_hash
+    user.updated_at = utcnow()
+    await session.flush()
+    return True

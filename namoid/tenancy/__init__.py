@@ -1,0 +1,1 @@
+"""Organizations (tenants): creation, resolution from the URL, isolation."""

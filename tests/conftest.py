@@ -1,0 +1,159 @@
+"""Shared fixtures: real databases (SQLite files and PostgreSQL) and real Redis.
+
+PostgreSQL and Redis come from the environment of the test run:
+- ``NAMOID_TEST_PG_ADMIN_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``):
+  a superuser connection used to create one scratch database per test session and the
+  ``namoid_app`` login role; the app itself then connects as ``namoid_app`` (no BYPASSRLS).
+- ``NAMOID_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``).
+- ``NAMOID_TEST_REQUIRE_SERVICES=1`` (set by CI): an unreachable PostgreSQL or Redis fails
+  the run instead of skipping the tests that need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from namoid.crypto.keyring import Keyring, create_keyring_file
+from namoid.services import Services
+from namoid.settings import Settings
+from namoid.storage.db import Database, make_engine
+from namoid.storage.migrate import upgrade_sync
+
+PG_ADMIN_URL = os.environ.get("NAMOID_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("NAMOID_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("NAMOID_TEST_REQUIRE_SERVICES") == "1"
+APP_ROLE = "namoid_app"
+APP_PASSWORD = "namoid-app-test-only"
+
+
+def unavailable(what: str, why: object) -> None:
+    """Skip (or, when CI requires the services, fail) because ``what`` cannot be reached."""
+    message = f"{what} unreachable: {why}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (NAMOID_TEST_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    owner_url: str  # superuser: migrations, raw tampering in tests
+    app_url: str  # namoid_app: what the server uses
+
+
+async def admin_sql(sql: list[str], url: str = PG_ADMIN_URL) -> None:
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in sql:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[PgDatabase]:
+    """One migrated scratch PostgreSQL database for the whole session."""
+    name = f"namoid_t_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(admin_sql([f"CREATE DATABASE {name}"]))
+    except Exception as exc:  # connection refused, auth failure, …
+        unavailable("PostgreSQL", exc)
+    base = make_url(PG_ADMIN_URL).set(database=name)
+    owner_url = base.render_as_string(hide_password=False)
+    app_url = base.set(username=APP_ROLE, password=APP_PASSWORD).render_as_string(hide_password=False)
+    upgrade_sync(owner_url, APP_ROLE)
+    asyncio.run(
+        admin_sql(
+            [
+                f"ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{APP_PASSWORD}'",
+                f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}",
+            ]
+        )
+    )
+    yield PgDatabase(owner_url=owner_url, app_url=app_url)
+    asyncio.run(admin_sql([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "namoid.db"
+    upgrade_sync(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+#: Run a test only on PostgreSQL (RLS and privileges exist only there).
+POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    app_url: str
+    owner_url: str
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Each test using this runs on a fresh SQLite file and on the shared PostgreSQL database."""
+    if request.param == "postgres":
+        pg: PgDatabase = request.getfixturevalue("pg_database")
+        return Backend("postgres", pg.app_url, pg.owner_url)
+    template: Path = request.getfixturevalue("sqlite_template")
+    path = tmp_path / "namoid.db"
+    path.write_bytes(template.read_bytes())
+    url = f"sqlite+aiosqlite:///{path}"
+    return Backend("sqlite", url, url)
+
+
+@pytest.fixture(scope="session")
+def pg_keyring_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared PostgreSQL database is one deployment, so it has one keyring."""
+    path = tmp_path_factory.mktemp("pg-keyring") / "keyring.json"
+    create_keyring_file(path)
+    return path
+
+
+@pytest.fixture
+def keyring_file(request: pytest.FixtureRequest, backend: Backend, tmp_path: Path) -> Path:
+    if backend.name == "postgres":
+        path: Path = request.getfixturevalue("pg_keyring_file")
+        return path
+    path = tmp_path / "keyring.json"
+    create_keyring_file(path)
+    return path
+
+
+@pytest.fixture
+def settings(backend: Backend, tmp_path: Path, keyring_file: Path) -> Settings:
+    return Settings(
+        database_url=backend.app_url,
+        data_dir=tmp_path / "data",
+        keyring_file=keyring_file,
+        dev_mode=False,
+    )
+
+
+@pytest.fixture
+async def services(settings: Settings, keyring_file: Path) -> AsyncIterator[Services]:
+    svc = Services(
+        settings=settings, db=Database(settings.resolved_database_url), keyring=Keyring.load(keyring_file)
+    )
+    yield svc
+    await svc.close()
+
+
+@pytest.fixture
+async def owner_db(backend: Backend) -> AsyncIterator[Database]:
+    """A connection as the schema owner (superuser on PostgreSQL) for raw checks."""
+    db = Database(backend.owner_url)
+    yield db
+    await db.dispose()

@@ -1,0 +1,68 @@
+"""The assembled public app: error shapes and headers on every path, including a crash."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from namoid.app import create_public_app
+from namoid.services import Services
+from namoid.settings import Settings
+from namoid.tenancy import organizations
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_public_app(services), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="https://localhost:8443") as http:
+        yield http
+
+
+@pytest.fixture
+def crash_landing_page(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def boom(*_: object) -> None:
+        raise RuntimeError("database exploded with token=abc123secretvalue")
+
+    dev = Settings(**(services.settings.model_dump() | {"dev_mode": True}))
+    monkeypatch.setattr(services, "settings", dev)  # the dev landing page lists orgs
+    monkeypatch.setattr(organizations, "list_all", boom)
+
+
+@pytest.mark.usefixtures("crash_landing_page")
+async def test_crash_is_a_json_server_error_with_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert response.status_code == 500
+    assert response.json() == {"error": "server_error"}
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-request-id"]
+    assert "abc123secretvalue" not in response.text
+
+
+@pytest.mark.usefixtures("crash_landing_page")
+async def test_crash_is_an_error_page_for_browsers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/", headers={"accept": "text/html"})
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "exploded" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_unknown_paths_and_orgs_are_404(client: httpx.AsyncClient) -> None:
+    as_json = await client.get("/o/nobody/.well-known/openid-configuration")
+    assert as_json.status_code == 404 and as_json.json()["error"] == "not_found"
+    as_html = await client.get("/o/nobody/login", headers={"accept": "text/html"})
+    assert as_html.status_code == 404 and "<html" in as_html.text
+
+
+async def test_method_not_allowed_is_not_a_500(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/healthz")
+    assert response.status_code == 405
+
+
+async def test_readyz_checks_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert response.headers["cache-control"] == "no-store"
