@@ -16,7 +16,8 @@ from namoid.crypto.keyring import KeyringError
 from namoid.logs import configure_logging
 from namoid.services import Services, build_services
 from namoid.settings import Settings, SettingsError, load_settings
-from namoid.storage.migrate import upgrade
+from namoid.storage.db import Database
+from namoid.storage.migrate import current_revision, upgrade
 
 T = TypeVar("T")
 #: Bad input and refusals exit 2 (like a usage error); nothing is half-written.
@@ -42,6 +43,28 @@ def cli_actor() -> audit.Actor:
     return audit.Actor("admin", f"cli:{getpass.getuser()}")
 
 
+async def migrate_database(url: str, app_role: str, actor: audit.Actor) -> None:
+    """Upgrade the schema to the newest revision; a change of revision is audited."""
+    db = Database(url)
+    try:
+        before = await current_revision(db)
+        await upgrade(url, app_role)
+        after = await current_revision(db)
+        if before != after:
+            async with db.system() as session:
+                await audit.record(
+                    session,
+                    None,
+                    actor=actor,
+                    action="schema.migrated",
+                    target_type="schema",
+                    target_id=after,
+                    detail={"from_revision": before, "to_revision": after},
+                )
+    finally:
+        await db.dispose()
+
+
 def run(action: Callable[[Services], Awaitable[T]]) -> T:
     """Build the services, migrate an embedded database, run ``action``, map errors to exit 2."""
 
@@ -50,7 +73,7 @@ def run(action: Callable[[Services], Awaitable[T]]) -> T:
         services = build_services(config)
         try:
             if config.is_dev:
-                await upgrade(config.resolved_database_url, config.database_app_role)
+                await migrate_database(config.resolved_database_url, config.database_app_role, cli_actor())
             return await action(services)
         finally:
             await services.close()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 import typer
 
-from namoid.cli.runtime import fail, settings
+from namoid import audit
+from namoid.cli.runtime import cli_actor, fail, migrate_database, settings
 from namoid.crypto.keyring import KeyringError
 from namoid.services import build_services
-from namoid.storage.migrate import upgrade_sync
 
 log = logging.getLogger("namoid.serve")
 
@@ -35,7 +36,12 @@ def serve() -> None:
     config = settings()
     if config.is_dev:
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        upgrade_sync(config.resolved_database_url, config.database_app_role)
+        anyio.run(
+            migrate_database,
+            config.resolved_database_url,
+            config.database_app_role,
+            audit.Actor("system", "serve"),
+        )
     if config.tls_cert_file and config.tls_key_file:
         cert, key = config.tls_cert_file, config.tls_key_file
     elif config.is_dev:
@@ -67,5 +73,5 @@ def migrate() -> None:
     if config.is_dev:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     url = config.migration_database_url or config.resolved_database_url
-    upgrade_sync(url, config.database_app_role)
+    anyio.run(migrate_database, url, config.database_app_role, cli_actor())
     typer.echo("database is at the newest revision")

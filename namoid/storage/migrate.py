@@ -8,6 +8,10 @@ from pathlib import Path
 import anyio
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from namoid.storage.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -31,3 +35,13 @@ def downgrade_sync(url: str, app_role: str = "namoid_app", revision: str = "base
 async def upgrade(url: str, app_role: str = "namoid_app") -> None:
     """Upgrade to head in a worker thread (env.py runs its own event loop)."""
     await anyio.to_thread.run_sync(upgrade_sync, url, app_role)
+
+
+async def current_revision(db: Database) -> str | None:
+    """The schema revision of ``db`` (None for an empty database)."""
+
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(read)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +14,12 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, make_url
 
 from namoid.storage.db import Database
 from namoid.storage.migrate import downgrade_sync, upgrade_sync
-from namoid.storage.models import Base
+from namoid.storage.models import AuditEntry, Base
 from tests.conftest import PG_ADMIN_URL, Backend, admin_sql, unavailable
 
 
@@ -68,3 +71,37 @@ def test_downgrade_and_upgrade_round_trip(scratch_url: str) -> None:
 async def test_backend_is_at_head(backend: Backend, owner_db: Database) -> None:
     async with owner_db.system() as session:
         assert (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0001"
+
+
+async def _migrations_audited(url: str) -> list[tuple[str | None, str | None]]:
+    db = Database(url)
+    try:
+        async with db.system() as session:
+            rows = await session.execute(
+                select(AuditEntry.actor_type, AuditEntry.target_id).where(
+                    AuditEntry.action == "schema.migrated"
+                )
+            )
+            return [tuple(row) for row in rows]
+    finally:
+        await db.dispose()
+
+
+def test_namoid_migrate_is_idempotent_and_audited(scratch_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAMOID_")}
+    env |= {
+        "NAMOID_MIGRATION_DATABASE_URL": scratch_url,
+        "NAMOID_DATABASE_URL": scratch_url,
+        "NAMOID_DATA_DIR": str(tmp_path),
+    }
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "-m", "namoid", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    assert asyncio.run(_migrations_audited(scratch_url)) == [("admin", "0001")]

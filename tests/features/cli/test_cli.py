@@ -13,10 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from namoid import audit
+from namoid.accounts import users
 from namoid.crypto.keyring import Keyring
 from namoid.crypto.secrets import verify_client_secret
+from namoid.services import Services
 from namoid.storage.db import Database
 from namoid.storage.models import AuditEntry, Client, Organization, SigningKey, User
+from namoid.tenancy import organizations
 from tests.conftest import Backend
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -330,11 +334,19 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("args", "stdin", "message"), BAD_INPUT)
 async def test_bad_input_exits_2_and_writes_nothing(
-    cli: Cli, owner_db: Database, args: tuple[str, ...], stdin: str | None, message: str
+    cli: Cli,
+    services: Services,
+    owner_db: Database,
+    args: tuple[str, ...],
+    stdin: str | None,
+    message: str,
 ) -> None:
     slug = f"bad-{uuid.uuid4().hex[:6]}"
-    ok_json(cli("org", "create", slug, "--json"))
-    ok_json(cli("user", "create", "--org", slug, "--email", "dup@b.example", "--json"))
+    actor = audit.Actor("admin", "test")
+    org = await organizations.create(services.db, services.keyring, slug, None, actor)
+    await users.create(
+        services.db, org.id, email="dup@b.example", password=None, phone=None, name=None, actor=actor
+    )
     before = [await _count(owner_db, m) for m in (Organization, User, Client, AuditEntry, SigningKey)]
     result = cli(*(a.replace("{org}", slug) for a in args), stdin=stdin)
     assert result.returncode == 2, (result.stdout, result.stderr)
