@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,15 @@ def stop(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+
+
+@contextmanager
+def running(tmp_path: Path, cafile: Path, settings: dict[str, str]) -> Iterator[Server]:
+    server = start(tmp_path, cafile=cafile, **settings)
+    try:
+        yield server
+    finally:
+        stop(server)
 
 
 @pytest.fixture(scope="module")
@@ -194,33 +204,27 @@ def test_production_on_postgres_and_redis(
     except redis.RedisError as exc:
         unavailable("Redis", exc)
     create_keyring_file(tmp_path / "keyring.json")
-    server = start(
-        tmp_path, cafile=tls_pair[0], **_production(backend, tmp_path, tls_pair, NAMOID_REDIS_URL=REDIS_URL)
-    )
-    try:
+    with running(
+        tmp_path, tls_pair[0], _production(backend, tmp_path, tls_pair, NAMOID_REDIS_URL=REDIS_URL)
+    ) as server:
         with server.client() as client:
             ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
         assert '"level"' in server.log()  # JSON logs in production
-    finally:
-        stop(server)
 
 
 @POSTGRES_ONLY
 def test_readyz_reports_redis_down(backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path]) -> None:
     create_keyring_file(tmp_path / "keyring.json")
     closed = f"redis://127.0.0.1:{free_port()}/0"
-    server = start(
-        tmp_path, cafile=tls_pair[0], **_production(backend, tmp_path, tls_pair, NAMOID_REDIS_URL=closed)
-    )
-    try:
+    with running(
+        tmp_path, tls_pair[0], _production(backend, tmp_path, tls_pair, NAMOID_REDIS_URL=closed)
+    ) as server:
         with server.client() as client:
             ready = client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"] == {"database": "ok", "redis": "unavailable"}
-    finally:
-        stop(server)
 
 
 def _refused(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import uuid
@@ -215,129 +216,44 @@ async def test_set_password(cli: Cli, owner_db: Database) -> None:
     assert (await _audit_actions(owner_db, org_id))[-1] == "user.password_set"
 
 
+CLIENT = "client create --org {org} --name x"
 BAD_INPUT = [
-    (("org", "create", "Not A Slug"), None, "invalid organization slug"),
+    ("org create 'Not A Slug'", None, "invalid organization slug"),
     (
-        (
-            "client",
-            "create",
-            "--org",
-            "no-such-org",
-            "--name",
-            "x",
-            "--type",
-            "public",
-            "--redirect-uri",
-            "https://a.example/cb",
-        ),
+        "client create --org no-such-org --name x --type public --redirect-uri https://a.example/cb",
         None,
         "no organization",
     ),
+    (f"{CLIENT} --type confidential --redirect-uri http://evil.example/cb", None, "must use https"),
+    (f"{CLIENT} --type public --redirect-uri https://a.example/cb#frag", None, "fragment"),
     (
-        (
-            "client",
-            "create",
-            "--org",
-            "{org}",
-            "--name",
-            "x",
-            "--type",
-            "confidential",
-            "--redirect-uri",
-            "http://evil.example/cb",
-        ),
-        None,
-        "must use https",
-    ),
-    (
-        (
-            "client",
-            "create",
-            "--org",
-            "{org}",
-            "--name",
-            "x",
-            "--type",
-            "public",
-            "--redirect-uri",
-            "https://a.example/cb#frag",
-        ),
-        None,
-        "fragment",
-    ),
-    (
-        (
-            "client",
-            "create",
-            "--org",
-            "{org}",
-            "--name",
-            "x",
-            "--type",
-            "public",
-            "--grant-type",
-            "password",
-            "--redirect-uri",
-            "https://a.example/cb",
-        ),
+        f"{CLIENT} --type public --grant-type password --redirect-uri https://a.example/cb",
         None,
         "not supported",
     ),
     (
-        (
-            "client",
-            "create",
-            "--org",
-            "{org}",
-            "--name",
-            "x",
-            "--type",
-            "public",
-            "--auth-method",
-            "client_secret_basic",
-            "--redirect-uri",
-            "https://a.example/cb",
-        ),
+        f"{CLIENT} --type public --auth-method client_secret_basic --redirect-uri https://a.example/cb",
         None,
         "public clients",
     ),
-    (
-        (
-            "client",
-            "create",
-            "--org",
-            "{org}",
-            "--name",
-            "x",
-            "--type",
-            "weird",
-            "--redirect-uri",
-            "https://a.example/cb",
-        ),
-        None,
-        "client type",
-    ),
-    (("client", "rotate-secret", "--org", "{org}", "--client-id", "nope"), None, "no client"),
-    (("user", "create", "--org", "{org}", "--email", "not-an-email"), None, "invalid email"),
-    (("user", "create", "--org", "{org}", "--email", "a@b.example", "--phone", "98123"), None, "E.164"),
-    (
-        ("user", "create", "--org", "{org}", "--email", "a@b.example", "--password-stdin"),
-        "short\n",
-        "password must",
-    ),
-    (("user", "create", "--org", "{org}", "--email", "a@b.example", "--password-stdin"), "", "no password"),
-    (("user", "create", "--org", "{org}", "--email", "dup@b.example"), None, "already exists"),
-    (("org", "create", "{org}"), None, "already exists"),
-    (("keys", "activate", "k-nope"), None, "k-nope"),
+    (f"{CLIENT} --type weird --redirect-uri https://a.example/cb", None, "client type"),
+    ("client rotate-secret --org {org} --client-id nope", None, "no client"),
+    ("user create --org {org} --email not-an-email", None, "invalid email"),
+    ("user create --org {org} --email a@b.example --phone 98123", None, "E.164"),
+    ("user create --org {org} --email a@b.example --password-stdin", "short\n", "password must"),
+    ("user create --org {org} --email a@b.example --password-stdin", "", "no password"),
+    ("user create --org {org} --email dup@b.example", None, "already exists"),
+    ("org create {org}", None, "already exists"),
+    ("keys activate k-nope", None, "k-nope"),
 ]
 
 
-@pytest.mark.parametrize(("args", "stdin", "message"), BAD_INPUT)
+@pytest.mark.parametrize(("command", "stdin", "message"), BAD_INPUT)
 async def test_bad_input_exits_2_and_writes_nothing(
     cli: Cli,
     services: Services,
     owner_db: Database,
-    args: tuple[str, ...],
+    command: str,
     stdin: str | None,
     message: str,
 ) -> None:
@@ -348,7 +264,7 @@ async def test_bad_input_exits_2_and_writes_nothing(
         services.db, org.id, email="dup@b.example", password=None, phone=None, name=None, actor=actor
     )
     before = [await _count(owner_db, m) for m in (Organization, User, Client, AuditEntry, SigningKey)]
-    result = cli(*(a.replace("{org}", slug) for a in args), stdin=stdin)
+    result = cli(*shlex.split(command.format(org=slug)), stdin=stdin)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
