@@ -26,18 +26,46 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("nam
 
 #: A key is sensitive if its letters, joined without separators, contain one of these...
 _SECRET_WORDS: Final = (
-    "password", "passwd", "passphrase", "secret", "token", "authorization", "cookie",
-    "assertion", "aadhaar", "aadhar", "apikey", "privatekey", "session", "verifier", "credential",
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "assertion",
+    "aadhaar",
+    "aadhar",
+    "apikey",
+    "privatekey",
+    "session",
+    "verifier",
+    "credential",
 )
 #: ...or if one of its words (snake, kebab, dotted or camelCase) is one of these.
 _SECRET_PARTS: Final = frozenset({"code", "otp", "totp", "hotp", "pin", "mpin", "pwd"})
 #: Keys that match the words above but carry nothing secret.
-_SAFE_KEYS: Final = frozenset({
-    "status_code", "error_code", "http_code", "response_code", "exit_code", "return_code", "returncode",
-    "country_code", "postal_code", "code_challenge", "code_challenge_method",
-    "code_challenge_methods_supported", "token_type", "token_type_hint", "token_endpoint",
-    "token_endpoint_auth_method", "token_endpoint_auth_methods_supported",
-})
+_SAFE_KEYS: Final = frozenset(
+    {
+        "status_code",
+        "error_code",
+        "http_code",
+        "response_code",
+        "exit_code",
+        "return_code",
+        "returncode",
+        "country_code",
+        "postal_code",
+        "code_challenge",
+        "code_challenge_method",
+        "code_challenge_methods_supported",
+        "token_type",
+        "token_type_hint",
+        "token_endpoint",
+        "token_endpoint_auth_method",
+        "token_endpoint_auth_methods_supported",
+    }
+)
 _KEY_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 #: Parameters of a ``WWW-Authenticate: Bearer ...`` challenge (RFC 6750 §3), not tokens.
 _CHALLENGE_PARAMS: Final = frozenset({"realm=", "error=", "scope=", "error_description=", "error_uri="})
@@ -185,7 +213,10 @@ def redact(text: str) -> str:
 # --- the filter -----------------------------------------------------------------
 
 _STANDARD_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
-    "message", "asctime", "request_id", "taskName",
+    "message",
+    "asctime",
+    "request_id",
+    "taskName",
 }
 _MAX_DEPTH: Final = 8
 _EXCEPTION_FORMATTER: Final = logging.Formatter()
@@ -268,8 +299,9 @@ class _DevFormatter(logging.Formatter):
     """``time level logger [request_id] message`` for people."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
-                         defaults={"request_id": "-"})
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s", defaults={"request_id": "-"}
+        )
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return _iso_utc(record.created)
@@ -303,9 +335,18 @@ class _RootHandler(logging.StreamHandler[TextIO]):
 
 #: Libraries whose loggers must not keep handlers of their own (they would bypass redaction).
 ROUTED_LOGGERS: Final = (
-    "uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi",
-    "sqlalchemy", "sqlalchemy.engine", "sqlalchemy.engine.Engine", "sqlalchemy.pool",
-    "alembic", "asyncio", "httpx", "httpcore",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "uvicorn.asgi",
+    "sqlalchemy",
+    "sqlalchemy.engine",
+    "sqlalchemy.engine.Engine",
+    "sqlalchemy.pool",
+    "alembic",
+    "asyncio",
+    "httpx",
+    "httpcore",
 )
 _UVICORN_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
 from namoid.crypto.keyring import Keyring, KeyringFileError, create_keyring_file
 from namoid.settings import Settings
+from namoid.signing import SigningKeyStore
 from namoid.storage.db import Database
+from namoid.tenancy.resolve import OrgDirectory
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,12 @@ class Services:
     db: Database
     keyring: Keyring
     redis: Redis | None = None
+    orgs: OrgDirectory = field(init=False)
+    signing: SigningKeyStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.orgs = OrgDirectory(self.db)
+        self.signing = SigningKeyStore(self.db, self.keyring)
 
     async def ping_redis(self) -> None:
         if self.redis is not None:

@@ -41,6 +41,10 @@ def _summary(client: Client) -> dict[str, Any]:
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "grant_types": client.grant_types,
         "scopes": client.scopes,
+        "first_party": client.first_party,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "introspect_any": client.introspect_any,
+        "refresh_tokens": client.refresh_tokens,
         "status": client.status,
     }
 
@@ -62,6 +66,16 @@ def create(
     jwks_file: Annotated[
         Path | None, typer.Option("--jwks-file", help="Public JWKS for private_key_jwt.")
     ] = None,
+    first_party: Annotated[bool, typer.Option("--first-party", help="Skip the consent page.")] = False,
+    id_token_alg: Annotated[
+        str, typer.Option("--id-token-alg", help="RS256 (default), PS256 or ES256.")
+    ] = "RS256",  # noqa: S107 (an algorithm name)
+    introspect_any: Annotated[
+        bool, typer.Option("--introspect-any", help="May introspect tokens of other clients.")
+    ] = False,
+    refresh_tokens: Annotated[
+        bool, typer.Option("--refresh-tokens", help="Issue refresh tokens even without offline_access.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a client. The secret of a confidential client is printed once, now."""
@@ -74,6 +88,10 @@ def create(
         scopes=scope,
         auth_method=auth_method,
         jwks=_load_jwks(jwks_file),
+        first_party=first_party,
+        id_token_alg=id_token_alg,
+        introspect_any=introspect_any,
+        refresh_tokens=refresh_tokens,
     )
 
     async def action(services: Services) -> None:

@@ -466,8 +466,10 @@ def activate_key(path: Path, key_id: str) -> None:
         if _find(keyfile, key_id).info.status == "retired":
             raise KeyringError(f"key {key_id!r} is retired and cannot be activated")
         keys = tuple(
-            _with_status(e, "active") if e.info.id == key_id
-            else _with_status(e, "enabled") if e.info.status == "active"
+            _with_status(e, "active")
+            if e.info.id == key_id
+            else _with_status(e, "enabled")
+            if e.info.status == "active"
             else e
             for e in keyfile.keys
         )

@@ -85,9 +85,15 @@ def _build_certificate(key: ec.EllipticCurvePrivateKey, now: datetime) -> x509.C
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DEV_CERT_CN)])
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     usage = x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-        encipher_only=False, decipher_only=False,
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
     )
     builder = (
         x509.CertificateBuilder()

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from namoid.jose.keys import SIGNING_ALGORITHMS
+
 ClientType = Literal["confidential", "public"]
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 #: Grants NamoID implements; implicit and password do not exist in OAuth 2.1.
@@ -29,6 +31,10 @@ class ClientMetadata:
     grant_types: list[str] = field(default_factory=lambda: ["authorization_code"])
     scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
     jwks: dict[str, Any] | None = None
+    first_party: bool = False
+    id_token_signed_response_alg: str = "RS256"  # noqa: S105 (an algorithm name)
+    introspect_any: bool = False
+    refresh_tokens: bool = False
 
 
 def _is_loopback(host: str) -> bool:
@@ -80,6 +86,10 @@ def validate(
     scopes: list[str] | None = None,
     auth_method: str | None = None,
     jwks: dict[str, Any] | None = None,
+    first_party: bool = False,
+    id_token_alg: str = "RS256",  # noqa: S107 (an algorithm name)
+    introspect_any: bool = False,
+    refresh_tokens: bool = False,
 ) -> ClientMetadata:
     """Check every field and return normalised metadata; raise ValueError naming the problem."""
     name = name.strip()
@@ -95,6 +105,10 @@ def validate(
         raise ValueError("public clients use auth method 'none'; confidential clients must authenticate")
     if method == "private_key_jwt" and not (jwks and isinstance(jwks.get("keys"), list) and jwks["keys"]):
         raise ValueError("private_key_jwt needs the client's public keys (a JWKS with 'keys')")
+    if id_token_alg not in SIGNING_ALGORITHMS:
+        raise ValueError(f"id token algorithm must be one of {', '.join(SIGNING_ALGORITHMS)}")
+    if introspect_any and ctype == "public":
+        raise ValueError("only confidential clients may introspect other clients' tokens")
     grants = list(dict.fromkeys(grant_types or ["authorization_code"]))
     for grant in grants:
         if grant not in GRANT_TYPES:
@@ -116,4 +130,8 @@ def validate(
         grant_types=grants,
         scopes=list(dict.fromkeys(validate_scope(s) for s in scopes or DEFAULT_SCOPES)),
         jwks=jwks,
+        first_party=first_party,
+        id_token_signed_response_alg=id_token_alg,
+        introspect_any=introspect_any,
+        refresh_tokens=refresh_tokens,
     )

@@ -10,6 +10,7 @@ from namoid import audit
 from namoid.crypto.keyring import Keyring
 from namoid.crypto.secrets import hash_client_secret, new_token
 from namoid.oauth.client_metadata import ClientMetadata
+from namoid.signing import as_algorithm, ensure_key
 from namoid.storage.db import Database
 from namoid.storage.models import Client
 from namoid.storage.repos import clients
@@ -28,6 +29,7 @@ async def register(
         **fields,
     )
     async with db.tenant(org_id) as session:
+        await ensure_key(session, keyring, org_id, as_algorithm(meta.id_token_signed_response_alg), actor)
         await clients.create(session, org_id, client)
         await audit.record(
             session,

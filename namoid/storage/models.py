@@ -79,6 +79,13 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Token lifetimes in seconds (DESIGN.md §3 defaults), configurable per org.
+    code_ttl: Mapped[int] = mapped_column(Integer, default=60)
+    access_token_ttl: Mapped[int] = mapped_column(Integer, default=600)
+    id_token_ttl: Mapped[int] = mapped_column(Integer, default=600)
+    refresh_token_ttl: Mapped[int] = mapped_column(Integer, default=30 * 86400)
+    refresh_idle_ttl: Mapped[int] = mapped_column(Integer, default=14 * 86400)
+    session_ttl: Mapped[int] = mapped_column(Integer, default=86400)
 
 
 class User(Base):
@@ -117,6 +124,13 @@ class Client(Base):
     grant_types: Mapped[list[str]] = mapped_column(JsonType, default=list)
     scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    #: First-party clients may skip the consent page (the org vouches for them).
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False)
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), default="RS256")
+    #: May introspect tokens issued to other clients (RFC 7662 §4).
+    introspect_any: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Issue refresh tokens even without the offline_access scope.
+    refresh_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -159,5 +173,153 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
 
 
+class BrowserSession(Base):
+    """A signed-in browser (server-side session); the cookie holds a token stored here as SHA-256."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The public session id: the ``sid`` claim (OIDC Front-Channel Logout §2), never the cookie.
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    amr: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    csrf_secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthorizationRequest(Base):
+    """A validated /authorize request waiting for login and consent (the interaction)."""
+
+    __tablename__ = "authorization_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    handle: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Consent(Base):
+    """Scopes a user granted a client (remembered per user + client)."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("org_id", "user_id", "client_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AuthorizationCode(Base):
+    """An authorization code (RFC 6749 §4.1.2): stored as SHA-256, single use."""
+
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(String(512))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    sid: Mapped[str | None] = mapped_column(String(64))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    amr: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RefreshFamily(Base):
+    """The chain of refresh tokens from one authorization (DESIGN.md §3)."""
+
+    __tablename__ = "refresh_families"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    scope: Mapped[str] = mapped_column(Text)
+    sid: Mapped[str | None] = mapped_column(String(64))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    amr: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    code_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class RefreshToken(Base):
+    """One refresh token of a family: opaque, stored as SHA-256, consumed once."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("refresh_families.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccessToken(Base):
+    """The ``jti`` of an issued access-token JWT, for revocation and introspection."""
+
+    __tablename__ = "access_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    scope: Mapped[str] = mapped_column(Text)
+    code_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UsedAssertion(Base):
+    """A client-assertion ``jti`` already seen (RFC 7523 §3, replay protection)."""
+
+    __tablename__ = "used_assertions"
+    __table_args__ = (UniqueConstraint("org_id", "client_id", "jti"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    jti: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 #: Tables whose rows belong to one organization: filtered in code and by RLS.
-TENANT_TABLES: tuple[str, ...] = ("users", "clients", "signing_keys", "audit_log")
+TENANT_TABLES: tuple[str, ...] = (
+    "users",
+    "clients",
+    "signing_keys",
+    "audit_log",
+    "browser_sessions",
+    "authorization_requests",
+    "consents",
+    "authorization_codes",
+    "refresh_families",
+    "refresh_tokens",
+    "access_tokens",
+    "used_assertions",
+)

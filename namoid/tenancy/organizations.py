@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 
 from namoid import audit
-from namoid.crypto.keyring import Keyring, aad_for
-from namoid.jose.keys import generate_rs256_key
+from namoid.crypto.keyring import Keyring
+from namoid.signing import create_key
 from namoid.storage.db import Database
 from namoid.storage.models import Organization
-from namoid.storage.repos import organizations, signing_keys
+from namoid.storage.repos import organizations
 
 # A DNS-label-like slug: it appears in every issuer URL ({base}/o/{slug}).
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -47,31 +47,10 @@ async def create(
             org = Organization(id=org_id, slug=slug, name=name, status="active")
             session.add(org)
             await session.flush()
-            key = generate_rs256_key()
-            row_id = uuid.uuid4()
-            await signing_keys.add(
-                session,
-                org_id,
-                key_row_id=row_id,
-                kid=key.kid,
-                alg=key.alg,
-                public_jwk=key.public_jwk,
-                private_key_enc=keyring.encrypt(
-                    key.private_pem, aad_for("signing_keys", "private_key_enc", str(org_id), str(row_id))
-                ),
-            )
             await audit.record(
                 session, org_id, actor=actor, action="org.created", target_type="org", target_id=slug
             )
-            await audit.record(
-                session,
-                org_id,
-                actor=actor,
-                action="signing_key.created",
-                target_type="signing_key",
-                target_id=key.kid,
-                detail={"alg": key.alg},
-            )
+            await create_key(session, keyring, org_id, "RS256", actor)
     except IntegrityError as exc:
         raise OrganizationExists(f"organization {slug!r} already exists") from exc
     return org

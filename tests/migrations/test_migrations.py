@@ -14,13 +14,16 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, make_url
 
 from namoid.storage.db import Database
-from namoid.storage.migrate import downgrade_sync, upgrade_sync
+from namoid.storage.migrate import alembic_config, downgrade_sync, upgrade_sync
 from namoid.storage.models import AuditEntry, Base
 from tests.conftest import PG_ADMIN_URL, Backend, admin_sql, unavailable
+
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -61,16 +64,16 @@ async def _version(url: str) -> str | None:
 
 def test_downgrade_and_upgrade_round_trip(scratch_url: str) -> None:
     upgrade_sync(scratch_url)
-    assert asyncio.run(_version(scratch_url)) == "0001"
+    assert asyncio.run(_version(scratch_url)) == HEAD
     downgrade_sync(scratch_url)
     assert asyncio.run(_version(scratch_url)) is None
     upgrade_sync(scratch_url)
-    assert asyncio.run(_version(scratch_url)) == "0001"
+    assert asyncio.run(_version(scratch_url)) == HEAD
 
 
 async def test_backend_is_at_head(backend: Backend, owner_db: Database) -> None:
     async with owner_db.system() as session:
-        assert (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0001"
+        assert (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == HEAD
 
 
 async def _migrations_audited(url: str) -> list[tuple[str | None, str | None]]:
@@ -104,4 +107,4 @@ def test_namoid_migrate_is_idempotent_and_audited(scratch_url: str, tmp_path: Pa
             check=False,
         )
         assert result.returncode == 0, result.stderr
-    assert asyncio.run(_migrations_audited(scratch_url)) == [("admin", "0001")]
+    assert asyncio.run(_migrations_audited(scratch_url)) == [("admin", HEAD)]

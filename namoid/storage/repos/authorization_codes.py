@@ -1,0 +1,40 @@
+"""Authorization codes (RFC 6749 §4.1.2): stored by SHA-256, consumed exactly once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid.storage.models import AuthorizationCode
+
+
+async def add(session: AsyncSession, org_id: uuid.UUID, code: AuthorizationCode) -> AuthorizationCode:
+    code.org_id = org_id
+    session.add(code)
+    await session.flush()
+    return code
+
+
+async def find(session: AsyncSession, org_id: uuid.UUID, code_hash: str) -> AuthorizationCode | None:
+    return await session.scalar(
+        select(AuthorizationCode).where(
+            AuthorizationCode.org_id == org_id, AuthorizationCode.code_hash == code_hash
+        )
+    )
+
+
+async def consume(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, now: datetime) -> bool:
+    """Mark the code used; False if it already was (one UPDATE: exactly one redeemer wins)."""
+    result = await session.execute(
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.org_id == org_id,
+            AuthorizationCode.id == code_id,
+            AuthorizationCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
