@@ -13,8 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from namoid.health import router as health_router
+from namoid.oauth import discovery, endpoints
 from namoid.services import Services
-from namoid.web import pages
+from namoid.web import demo, interaction, pages
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from namoid.web.templates import error_page
 
@@ -74,6 +75,10 @@ def create_public_app(services: Services) -> ASGIApp:
     app.state.services = services
     app.include_router(health_router)
     app.include_router(pages.router)
+    app.include_router(discovery.metadata_router)
+    app.include_router(demo.router)
+    for router in (discovery.router, endpoints.router, interaction.router):
+        app.include_router(router, prefix="/o/{org}")
     app.mount("/static", pages.static_app, name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
