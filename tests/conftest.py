@@ -90,6 +90,25 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--ignore-certificate-errors",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium for Playwright (``apt-get install chromium``); CI requires it."""
+    if not CHROMIUM.exists():
+        unavailable("chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
 #: Run a test only on PostgreSQL (RLS and privileges exist only there).
 POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 
