@@ -8,9 +8,10 @@ HMAC), key selection by ``kid`` with the key's own algorithm family, the signatu
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -95,6 +96,11 @@ def _media_type(value: str) -> str:
     return value.lower().removeprefix("application/")
 
 
+def _is_time(value: object) -> TypeGuard[float]:
+    """A NumericDate (RFC 7519 §2): a finite number, not a bool (NaN would never expire)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_claims(
     claims: dict[str, Any],
     *,
@@ -112,13 +118,13 @@ def _check_claims(
         if not wanted & present:
             raise JWTError("wrong audience")
     exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool) or exp + leeway <= now:
+    if not _is_time(exp) or exp + leeway <= now:
         raise JWTError("token expired or without exp")
     nbf = claims.get("nbf")
-    if nbf is not None and (not isinstance(nbf, int | float) or nbf - leeway > now):
+    if nbf is not None and (not _is_time(nbf) or nbf - leeway > now):
         raise JWTError("token not yet valid")
     iat = claims.get("iat")
-    if iat is not None and (not isinstance(iat, int | float) or iat - leeway > now):
+    if iat is not None and (not _is_time(iat) or iat - leeway > now):
         raise JWTError("token issued in the future")
 
 

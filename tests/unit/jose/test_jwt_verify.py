@@ -95,6 +95,10 @@ def test_signature_by_another_key_with_the_same_kid(key: NewSigningKey) -> None:
     [
         (_claims(exp=NOW - 1), "expired"),
         (_claims(exp=None), "expired"),
+        (_claims(exp=float("nan")), "expired"),
+        (_claims(exp=float("inf")), "expired"),
+        (_claims(exp=True), "expired"),
+        (_claims(nbf=float("nan")), "not yet valid"),
         (_claims(nbf=NOW + 60), "not yet valid"),
         (_claims(iat=NOW + 60), "future"),
         (_claims(iss="https://id.example/o/b"), "issuer"),
