@@ -107,6 +107,18 @@ class InteractionRequired(OAuthError):
     error = "interaction_required"
 
 
+class RequestNotSupported(OAuthError):
+    """OIDC Core §3.1.2.6: the ``request`` parameter (request objects) is not supported."""
+
+    error = "request_not_supported"
+
+
+class RequestUriNotSupported(OAuthError):
+    """OIDC Core §3.1.2.6: the ``request_uri`` parameter is not supported."""
+
+    error = "request_uri_not_supported"
+
+
 class InvalidToken(OAuthError):
     """RFC 6750 §3.1: the access token is expired, revoked, malformed or invalid."""
 

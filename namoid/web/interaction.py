@@ -1,7 +1,422 @@
-"""Browser-facing protocol routes under ``/o/{org}``: authorize, login, consent, logout."""
+"""Browser-facing protocol routes under ``/o/{org}``: authorize, login, consent (and logout).
+
+``/authorize`` validates the request (namoid.oauth.authorize), then either answers at once
+(a signed-in user who already consented) or stores it and sends the browser to ``/login`` or
+``/consent?req=<handle>``; the consent step issues the code. Every answer on the client's
+redirect URI carries ``iss`` (RFC 9207).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import RedirectResponse, Response
+
+from namoid import audit
+from namoid.accounts import login as password_login
+from namoid.accounts import sessions
+from namoid.crypto.secrets import new_token
+from namoid.oauth import authorize as authorize_request
+from namoid.oauth import codes, interactions
+from namoid.oauth.authorization_response import Reply, csp_source, with_query
+from namoid.oauth.authorize import AuthorizationParams, Parameters, Rejected
+from namoid.oauth.errors import AccessDenied, InvalidRedirectUri, OAuthError
+from namoid.services import Services
+from namoid.storage.models import AuthorizationRequest, BrowserSession, Client, Organization, utcnow
+from namoid.storage.repos import authorization_requests, clients, consents
+from namoid.tenancy.resolve import current_org, issuer_for
+from namoid.web import logout
+from namoid.web.cookies import read_session_token, set_session_cookie
+from namoid.web.csrf import csrf_token, csrf_valid, record_refusal
+from namoid.web.responses import forbidden, page, problem, request_pairs
 
 router = APIRouter()
+CurrentOrg = Annotated[Organization, Depends(current_org)]
+router.include_router(logout.router)
+
+#: How long a user has to sign in and consent.
+REQUEST_TTL = timedelta(minutes=10)
+LOGIN_FAILED = "That email and password do not match an account. Check them and try again."
+MAX_CLIENT_ID = 64
+MAX_EMAIL_ECHO = 320
+_HANDLE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+SCOPE_DESCRIPTIONS = {
+    "openid": "Know who you are (a stable account identifier)",
+    "profile": "See your name",
+    "email": "See your email address",
+    "phone": "See your phone number",
+    "offline_access": "Stay connected while you are not using it",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A stored authorization request, still open, with its (active) client."""
+
+    row: AuthorizationRequest
+    params: AuthorizationParams
+    client: Client
+
+    @property
+    def handle(self) -> str:
+        return self.row.handle
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _issuer(request: Request, org: Organization) -> str:
+    return issuer_for(_services(request).settings.base_url, org.slug)
+
+
+def _form_targets(params: AuthorizationParams) -> list[str]:
+    source = csp_source(params.redirect_uri)
+    return [source] if source is not None else []
+
+
+def _field(pairs: list[tuple[str, str]], name: str) -> str:
+    """The first value of a form field ('' if absent)."""
+    return next((value for key, value in pairs if key == name), "")
+
+
+async def _active_client(session: AsyncSession, org: Organization, client_id: str | None) -> Client | None:
+    if client_id is None or len(client_id) > MAX_CLIENT_ID:
+        return None
+    client = await clients.get(session, org.id, client_id)
+    return client if client is not None and client.status == "active" else None
+
+
+async def _pending(session: AsyncSession, org: Organization, handle: str | None) -> Pending | None:
+    if handle is None or not _HANDLE.match(handle):
+        return None
+    row = await authorization_requests.find_pending(session, org.id, handle, utcnow())
+    client = await _active_client(session, org, row.client_id) if row is not None else None
+    if row is None or client is None:
+        return None
+    return Pending(row, AuthorizationParams.from_json(row.params), client)
+
+
+def _expired(request: Request) -> Response:
+    return problem(
+        request,
+        400,
+        "This sign-in request has expired",
+        "It was already used or is too old. Return to the application and sign in again.",
+    )
+
+
+# --- answering the client -----------------------------------------------------------------
+
+
+def _answer(request: Request, reply: Reply, pairs: list[tuple[str, str]], client_name: str) -> Response:
+    """Query (RFC 6749 §4.1.2) or form_post (Form Post Response Mode §2); never cached."""
+    if reply.response_mode == "form_post":
+        source = csp_source(reply.redirect_uri)
+        context = {"action": reply.redirect_uri, "fields": pairs, "client_name": client_name}
+        return page(request, "form_post.html", context, form_targets=[source] if source else [])
+    return RedirectResponse(
+        with_query(reply.redirect_uri, pairs), status_code=303, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _answer_error(
+    request: Request, org: Organization, reply: Reply, error: OAuthError, client_name: str
+) -> Response:
+    return _answer(request, reply, reply.error(error, _issuer(request, org)), client_name)
+
+
+async def _issue(
+    session: AsyncSession,
+    request: Request,
+    org: Organization,
+    params: AuthorizationParams,
+    user: sessions.SignedIn,
+    client: Client,
+) -> Response:
+    """Issue the code (RFC 6749 §4.1.2) bound to the request, the user and the session; audited."""
+    code = await codes.issue(
+        session,
+        org,
+        codes.CodeGrant(
+            client_id=params.client_id,
+            user_id=user.user.id,
+            redirect_uri=params.redirect_uri,
+            scope=params.scope,
+            code_challenge=params.code_challenge,
+            nonce=params.nonce,
+            sid=user.browser.sid,
+            auth_time=user.auth_time,
+            amr=list(user.browser.amr),
+        ),
+    )
+    await audit.record(
+        session,
+        org.id,
+        actor=audit.Actor("user", str(user.user.id)),
+        action="authorization.granted",
+        target_type="client",
+        target_id=params.client_id,
+        detail={"scope": params.scope, "sid": user.browser.sid},
+    )
+    return _answer(request, params.reply, params.reply.code(code, _issuer(request, org)), client.name)
+
+
+async def _granted(
+    session: AsyncSession, org: Organization, user: sessions.SignedIn | None, client_id: str
+) -> list[str] | None:
+    if user is None:
+        return None
+    consent = await consents.get(session, org.id, user.user.id, client_id)
+    return consent.scopes if consent is not None else None
+
+
+# --- /authorize ---------------------------------------------------------------------------
+
+
+async def _audit_rejection(
+    session: AsyncSession, org: Organization, params: Parameters, rejected: Rejected
+) -> None:
+    client_id = params.values.get("client_id", "")[:MAX_CLIENT_ID]
+    detail = {"error": rejected.error.error, "reason": rejected.error.description, "client_id": client_id}
+    if isinstance(rejected.error, InvalidRedirectUri):
+        detail["redirect_uri"] = params.values.get("redirect_uri", "")[:300]
+    await audit.record(
+        session,
+        org.id,
+        actor=audit.Actor("client", client_id if rejected.reply is not None else None),
+        action="authorize.rejected",
+        target_type="client",
+        target_id=client_id or None,
+        outcome="denied",
+        detail=detail,
+    )
+
+
+def _rejected(request: Request, org: Organization, rejected: Rejected, client: Client | None) -> Response:
+    """RFC 6749 §4.1.2.1: untrusted client or redirect URI → error page; else back to the client."""
+    if rejected.reply is None or client is None:
+        return problem(
+            request,
+            400,
+            "This sign-in request is not valid",
+            f"{rejected.error.description}. Return to the application and try again.",
+        )
+    return _answer_error(request, org, rejected.reply, rejected.error, client.name)
+
+
+@router.api_route("/authorize", methods=["GET", "POST"], include_in_schema=False)
+async def authorize(request: Request, org: CurrentOrg) -> Response:
+    """RFC 6749 §4.1.1, OIDC Core §3.1.2.1 (GET query or POST form)."""
+    params = authorize_request.parse(await request_pairs(request))
+    now = utcnow()
+    async with _services(request).db.tenant(org.id) as session:
+        client = await _active_client(session, org, params.values.get("client_id"))
+        try:
+            client, validated = authorize_request.validate(params, client)
+        except Rejected as rejected:
+            await _audit_rejection(session, org, params, rejected)
+            return _rejected(request, org, rejected, client)
+        browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
+        user = await sessions.signed_in(session, org.id, browser)
+        try:
+            step = interactions.next_step(
+                validated,
+                started_at=now,
+                auth=user,
+                granted=await _granted(session, org, user, client.client_id),
+                first_party=client.first_party,
+                now=now,
+            )
+        except OAuthError as error:
+            return _answer_error(request, org, validated.reply, error, client.name)
+        if not isinstance(step, str):
+            return await _issue(session, request, org, validated, step, client)
+        handle = new_token(32)
+        row = AuthorizationRequest(
+            handle=handle,
+            client_id=client.client_id,
+            params=validated.to_json(),
+            created_at=now,
+            expires_at=now + REQUEST_TTL,
+        )
+        await authorization_requests.add(session, org.id, row)
+    return _to_interaction(org, step, handle)
+
+
+def _to_interaction(org: Organization, step: interactions.Interaction, handle: str) -> Response:
+    return RedirectResponse(
+        f"/o/{org.slug}/{step}?req={handle}", status_code=303, headers={"Cache-Control": "no-store"}
+    )
+
+
+# --- /login -------------------------------------------------------------------------------
+
+
+def _login_form(
+    request: Request,
+    org: Organization,
+    pending: Pending,
+    browser: BrowserSession,
+    *,
+    email: str,
+    error: str | None,
+) -> Response:
+    context = {
+        "action": f"/o/{org.slug}/login",
+        "req": pending.handle,
+        "csrf_token": csrf_token(browser),
+        "client_name": pending.client.name,
+        "email": email[:MAX_EMAIL_ECHO],
+        "error": error,
+    }
+    return page(request, "login.html", context, form_targets=_form_targets(pending.params))
+
+
+@router.get("/login", include_in_schema=False)
+async def login_page(request: Request, org: CurrentOrg) -> Response:
+    """The sign-in form (OIDC Core §3.1.2.3); starts an anonymous session for its CSRF token."""
+    now = utcnow()
+    started = None
+    async with _services(request).db.tenant(org.id) as session:
+        pending = await _pending(session, org, request.query_params.get("req"))
+        if pending is None:
+            return _expired(request)
+        browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
+        if browser is None:
+            started = await sessions.start(session, org, user=None, amr=[], now=now)
+            browser = started.row
+    hint = pending.params.login_hint or ""
+    response = _login_form(request, org, pending, browser, email=hint, error=None)
+    if started is not None:
+        set_session_cookie(response, org.slug, started.token, browser.expires_at, now)
+    return response
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request, org: CurrentOrg) -> Response:
+    """Check email and password; on success a new session (and cookie) replaces the old one."""
+    form = await request_pairs(request)
+    services = _services(request)
+    now = utcnow()
+    async with services.db.tenant(org.id) as session:
+        browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
+        if browser is None or not csrf_valid(browser, _field(form, "csrf_token")):
+            await record_refusal(session, org.id, browser, "login")
+            return forbidden(request)
+        pending = await _pending(session, org, _field(form, "req"))
+    if pending is None:
+        return _expired(request)
+    email = _field(form, "email")
+    attempt = await password_login.check_password(services.db, org.id, email, _field(form, "password"))
+    async with services.db.tenant(org.id) as session:
+        if attempt.user is None or attempt.failure is not None:
+            await password_login.record_failure(session, org.id, attempt, pending.client.client_id)
+            return _login_form(request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED)
+        started = await password_login.sign_in(
+            session, org, attempt.user, previous=browser, client_id=pending.client.client_id, now=now
+        )
+    response = _to_interaction(org, "consent", pending.handle)
+    set_session_cookie(response, org.slug, started.token, started.row.expires_at, now)
+    return response
+
+
+# --- /consent -----------------------------------------------------------------------------
+
+
+def _consent_form(request: Request, org: Organization, pending: Pending, user: sessions.SignedIn) -> Response:
+    scopes = [(scope, SCOPE_DESCRIPTIONS.get(scope, f"Use “{scope}”")) for scope in pending.params.scopes]
+    context = {
+        "action": f"/o/{org.slug}/consent",
+        "switch_account": f"/o/{org.slug}/login?req={pending.handle}",
+        "req": pending.handle,
+        "csrf_token": csrf_token(user.browser),
+        "client_name": pending.client.name,
+        "user_email": user.user.email,
+        "scopes": scopes,
+    }
+    return page(request, "consent.html", context, form_targets=_form_targets(pending.params))
+
+
+@router.get("/consent", include_in_schema=False)
+async def consent_page(request: Request, org: CurrentOrg) -> Response:
+    """OIDC Core §3.1.2.4: ask for consent, unless it is not needed (then issue the code)."""
+    now = utcnow()
+    async with _services(request).db.tenant(org.id) as session:
+        pending = await _pending(session, org, request.query_params.get("req"))
+        if pending is None:
+            return _expired(request)
+        browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
+        user = await sessions.signed_in(session, org.id, browser)
+        try:
+            step = interactions.next_step(
+                pending.params,
+                started_at=pending.row.created_at,
+                auth=user,
+                granted=await _granted(session, org, user, pending.client.client_id),
+                first_party=pending.client.first_party,
+                now=now,
+            )
+        except OAuthError as error:
+            return _answer_error(request, org, pending.params.reply, error, pending.client.name)
+        if isinstance(step, str):
+            if step == "login" or user is None:
+                return _to_interaction(org, "login", pending.handle)
+            return _consent_form(request, org, pending, user)
+        if not await authorization_requests.complete(session, org.id, pending.row.id, now):
+            return _expired(request)
+        return await _issue(session, request, org, pending.params, step, pending.client)
+
+
+async def _record_consent(
+    session: AsyncSession, org: Organization, user: sessions.SignedIn, pending: Pending, allowed: bool
+) -> None:
+    await audit.record(
+        session,
+        org.id,
+        actor=audit.Actor("user", str(user.user.id)),
+        action="consent.granted" if allowed else "consent.denied",
+        target_type="client",
+        target_id=pending.client.client_id,
+        outcome="success" if allowed else "denied",
+        detail={"scope": pending.params.scope},
+    )
+
+
+@router.post("/consent", include_in_schema=False)
+async def consent(request: Request, org: CurrentOrg) -> Response:
+    """The user's decision: allow (remembered, then the code) or deny (``access_denied``).
+
+    The stored request is completed first, in one UPDATE: a replayed post issues nothing.
+    """
+    form = await request_pairs(request)
+    now = utcnow()
+    async with _services(request).db.tenant(org.id) as session:
+        browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
+        if browser is None or not csrf_valid(browser, _field(form, "csrf_token")):
+            await record_refusal(session, org.id, browser, "consent")
+            return forbidden(request)
+        pending = await _pending(session, org, _field(form, "req"))
+        if pending is None:
+            return _expired(request)
+        user = await sessions.signed_in(session, org.id, browser)
+        if user is None or interactions.login_needed(pending.params, pending.row.created_at, user, now):
+            return _to_interaction(org, "login", pending.handle)
+        decision = _field(form, "decision")
+        if decision not in ("allow", "deny"):
+            return problem(request, 400, "Choose allow or deny", "Go back and choose one of the buttons.")
+        if not await authorization_requests.complete(session, org.id, pending.row.id, now):
+            return _expired(request)
+        await _record_consent(session, org, user, pending, allowed=decision == "allow")
+        if decision == "deny":
+            denied = AccessDenied("the user denied the request")
+            return _answer_error(request, org, pending.params.reply, denied, pending.client.name)
+        await consents.grant(session, org.id, user.user.id, pending.client.client_id, pending.params.scopes)
+        return await _issue(session, request, org, pending.params, user, pending.client)

@@ -1,0 +1,95 @@
+"""Password login: Argon2id (DESIGN.md §3) with one answer for every failure.
+
+An unknown email, a wrong password and a disabled account fail alike, and each path costs
+one Argon2id verification (an unknown user is checked against a dummy hash), so neither the
+message nor the timing tells which accounts exist (OWASP Authentication Cheat Sheet).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid import audit
+from namoid.accounts import sessions
+from namoid.accounts.users import normalize_email
+from namoid.crypto.passwords import MAX_PASSWORD_CHARS, verify_password
+from namoid.storage.db import Database
+from namoid.storage.models import BrowserSession, Organization, User
+from namoid.storage.repos import users
+
+Failure = Literal["unknown_user", "bad_password", "disabled"]
+#: OIDC amr value for a password (RFC 8176 §2).
+PASSWORD_AMR = "pwd"  # noqa: S105 (a method name, not a password)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The account an email names (None if unknown) and why the attempt failed (None: it did not)."""
+
+    user: User | None
+    failure: Failure | None
+
+
+async def check_password(db: Database, org_id: uuid.UUID, email: str, password: str) -> Attempt:
+    """Look the user up by normalized email and verify the password in a worker thread."""
+    try:
+        normalized: str | None = normalize_email(email)
+    except ValueError:
+        normalized = None
+    user = None
+    if normalized is not None:
+        async with db.tenant(org_id) as session:
+            user = await users.get_by_email(session, org_id, normalized)
+    candidate = password if len(password) <= MAX_PASSWORD_CHARS else ""
+    stored = user.password_hash if user is not None and candidate else None
+    matched = await anyio.to_thread.run_sync(verify_password, stored, candidate)
+    if user is None:
+        return Attempt(None, "unknown_user")
+    if not matched:
+        return Attempt(user, "bad_password")
+    return Attempt(user, None if user.status == "active" else "disabled")
+
+
+async def record_failure(session: AsyncSession, org_id: uuid.UUID, attempt: Attempt, client_id: str) -> None:
+    user_id = str(attempt.user.id) if attempt.user is not None else None
+    await audit.record(
+        session,
+        org_id,
+        actor=audit.Actor("user", user_id),
+        action="login.failed",
+        target_type="user",
+        target_id=user_id,
+        outcome="failure",
+        detail={"reason": attempt.failure, "client_id": client_id, "method": PASSWORD_AMR},
+    )
+
+
+async def sign_in(
+    session: AsyncSession,
+    org: Organization,
+    user: User,
+    *,
+    previous: BrowserSession | None,
+    client_id: str,
+    now: datetime,
+) -> sessions.Started:
+    """End the browser's previous session and start a new one for ``user`` (no fixation); audited."""
+    if previous is not None:
+        await sessions.end(session, org.id, previous, now)
+    started = await sessions.start(session, org, user=user, amr=[PASSWORD_AMR], now=now)
+    await audit.record(
+        session,
+        org.id,
+        actor=audit.Actor("user", str(user.id)),
+        action="login.succeeded",
+        target_type="session",
+        target_id=started.row.sid,
+        detail={"client_id": client_id, "method": PASSWORD_AMR},
+    )
+    return started

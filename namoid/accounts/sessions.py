@@ -1,0 +1,83 @@
+"""Browser sessions (DESIGN.md §7): server-side rows behind a random cookie token.
+
+A browser gets an anonymous session (for the CSRF secret of the login form) and, at every
+login, a new one: a new token, a new ``sid``, the old row ended (OWASP session fixation).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid.crypto.secrets import new_token, sha256_hex
+from namoid.storage.models import BrowserSession, Organization, User
+from namoid.storage.repos import browser_sessions, users
+
+#: An anonymous session only carries the login form's CSRF secret.
+ANONYMOUS_TTL = timedelta(hours=1)
+MAX_TOKEN_CHARS = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A new session and its cookie token (shown only now; stored as SHA-256)."""
+
+    row: BrowserSession
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A live session of an active user."""
+
+    browser: BrowserSession
+    user: User
+    auth_time: datetime
+
+
+async def find(
+    session: AsyncSession, org_id: uuid.UUID, token: str | None, now: datetime
+) -> BrowserSession | None:
+    """The live session behind a cookie token, if any."""
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        return None
+    return await browser_sessions.find_live(session, org_id, sha256_hex(token), now)
+
+
+async def signed_in(
+    session: AsyncSession, org_id: uuid.UUID, browser: BrowserSession | None
+) -> SignedIn | None:
+    """The session's user, if it has one that is still active (not disabled, not deleted)."""
+    if browser is None or browser.user_id is None or browser.auth_time is None:
+        return None
+    user = await users.get(session, org_id, browser.user_id)
+    if user is None or user.status != "active" or user.deleted_at is not None:
+        return None
+    return SignedIn(browser, user, browser.auth_time)
+
+
+async def start(
+    session: AsyncSession, org: Organization, *, user: User | None, amr: list[str], now: datetime
+) -> Started:
+    """A new session: anonymous, or signed in as ``user`` at ``now`` by the methods in ``amr``."""
+    token = new_token(32)
+    ttl = timedelta(seconds=org.session_ttl)
+    row = BrowserSession(
+        token_hash=sha256_hex(token),
+        sid=new_token(24),
+        user_id=user.id if user is not None else None,
+        auth_time=now if user is not None else None,
+        amr=amr,
+        csrf_secret=new_token(32),
+        created_at=now,
+        expires_at=now + (ttl if user is not None else min(ttl, ANONYMOUS_TTL)),
+    )
+    await browser_sessions.add(session, org.id, row)
+    return Started(row, token)
+
+
+async def end(session: AsyncSession, org_id: uuid.UUID, browser: BrowserSession, now: datetime) -> bool:
+    return await browser_sessions.end(session, org_id, browser.id, now)

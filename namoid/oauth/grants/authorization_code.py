@@ -1,0 +1,88 @@
+"""The authorization code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6).
+
+The code is looked up by its SHA-256 in this org only, must belong to the client, be
+unexpired, match the redirect_uri exactly and the PKCE verifier; it is then consumed by one
+UPDATE. A used code presented again revokes everything it produced (RFC 6749 §4.1.2).
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from namoid import audit
+from namoid.crypto.secrets import sha256_hex
+from namoid.oauth import pkce, tokens
+from namoid.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
+from namoid.oauth.grants import TokenRequest, issue, refresh_token
+from namoid.storage.models import AuthorizationCode
+from namoid.storage.repos import access_tokens, authorization_codes, refresh_tokens
+
+_REFUSED = "the authorization code is invalid, expired or used"
+
+
+async def _replayed(request: TokenRequest, code: AuthorizationCode) -> NoReturn:
+    """RFC 6749 §4.1.2: deny, and revoke the tokens the code already produced."""
+    session, org_id, now = request.session, request.org.id, request.now
+    families = await refresh_tokens.revoke_families_of_code(session, org_id, code.id, now, "code_replayed")
+    revoked = await access_tokens.revoke_for_code(session, org_id, code.id, now)
+    await audit.record(
+        session,
+        org_id,
+        actor=audit.Actor("client", code.client_id),
+        action="authorization_code.replayed",
+        target_type="authorization_code",
+        target_id=str(code.id),
+        outcome="denied",
+        detail={
+            "client_id": code.client_id,
+            "families": [str(family) for family in families],
+            "revoked_access": revoked,
+        },
+    )
+    raise InvalidGrant(_REFUSED)
+
+
+async def _redeemable(request: TokenRequest) -> AuthorizationCode:
+    """The presented code if every check of RFC 6749 §4.1.3 and RFC 7636 §4.6 holds."""
+    form = request.form
+    value, redirect_uri = form.get("code"), form.get("redirect_uri")
+    if value is None:
+        raise InvalidRequest("code is required")
+    if redirect_uri is None:
+        raise InvalidRequest("redirect_uri is required")
+    code = await authorization_codes.find(request.session, request.org.id, sha256_hex(value))
+    if code is None or code.client_id != request.client.client_id:
+        raise InvalidGrant(_REFUSED)
+    if code.used_at is not None:
+        await _replayed(request, code)
+    if code.expires_at <= request.now:
+        raise InvalidGrant(_REFUSED)
+    if code.redirect_uri != redirect_uri:
+        raise InvalidGrant("redirect_uri does not match the authorization request")
+    pkce.check_verifier(form.get("code_verifier"), code.code_challenge)
+    return code
+
+
+async def authorization_code(request: TokenRequest) -> tokens.Minted:
+    """Exchange a code for an access token, an ID token (openid) and maybe a refresh token."""
+    session, org_id, client = request.session, request.org.id, request.client
+    if "authorization_code" not in client.grant_types:
+        raise UnauthorizedClient("the client may not use the authorization_code grant")
+    code = await _redeemable(request)
+    if await tokens.active_user(session, org_id, code.user_id) is None:
+        raise InvalidGrant(_REFUSED)
+    if not await authorization_codes.consume(session, org_id, code.id, request.now):
+        await _replayed(request, code)
+    grant = tokens.Grant(
+        client_id=client.client_id,
+        scope=code.scope,
+        user_id=code.user_id,
+        auth_time=code.auth_time,
+        amr=code.amr,
+        sid=code.sid,
+        code_id=code.id,
+    )
+    refresh = None
+    if refresh_token.issued_with(client, code.scope.split(" ")):
+        grant, refresh = await refresh_token.start_family(request, grant)
+    return await issue(request, grant, nonce=code.nonce, refresh_token=refresh)

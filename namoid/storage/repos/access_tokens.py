@@ -1,0 +1,90 @@
+"""Issued access-token ``jti`` rows (RFC 9068 §2.2), for revocation and introspection."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid.storage.models import AccessToken, RefreshFamily
+
+
+async def add(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    jti: str,
+    client_id: str,
+    user_id: uuid.UUID | None,
+    scope: str,
+    code_id: uuid.UUID | None,
+    family_id: uuid.UUID | None,
+    created_at: datetime,
+    expires_at: datetime,
+) -> None:
+    """One INSERT, no ORM unit of work: this is on the hot path of every token response."""
+    await session.execute(
+        insert(AccessToken).values(
+            jti=jti,
+            org_id=org_id,
+            client_id=client_id,
+            user_id=user_id,
+            scope=scope,
+            code_id=code_id,
+            family_id=family_id,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def get(session: AsyncSession, org_id: uuid.UUID, jti: str) -> AccessToken | None:
+    return await session.scalar(
+        select(AccessToken).where(AccessToken.org_id == org_id, AccessToken.jti == jti)
+    )
+
+
+async def revoke(session: AsyncSession, org_id: uuid.UUID, jti: str, now: datetime) -> bool:
+    """Mark one token revoked; False if it was already (or does not exist)."""
+    result = await session.execute(
+        update(AccessToken)
+        .where(AccessToken.org_id == org_id, AccessToken.jti == jti, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_for_family(
+    session: AsyncSession, org_id: uuid.UUID, family_id: uuid.UUID, now: datetime
+) -> int:
+    """Revoke every access token issued from a refresh family; returns how many."""
+    result = await session.execute(
+        update(AccessToken)
+        .where(
+            AccessToken.org_id == org_id,
+            AccessToken.family_id == family_id,
+            AccessToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_for_code(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, now: datetime) -> int:
+    """Revoke every access token an authorization code produced, directly or through its
+    refresh families (RFC 6749 §4.1.2); returns how many."""
+    families = select(RefreshFamily.id).where(
+        RefreshFamily.org_id == org_id, RefreshFamily.code_id == code_id
+    )
+    result = await session.execute(
+        update(AccessToken)
+        .where(
+            AccessToken.org_id == org_id,
+            AccessToken.revoked_at.is_(None),
+            or_(AccessToken.code_id == code_id, AccessToken.family_id.in_(families)),
+        )
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

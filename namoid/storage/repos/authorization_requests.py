@@ -1,0 +1,46 @@
+"""Validated /authorize requests waiting for login and consent: found by handle, completed once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid.storage.models import AuthorizationRequest
+
+
+async def add(session: AsyncSession, org_id: uuid.UUID, row: AuthorizationRequest) -> AuthorizationRequest:
+    row.org_id = org_id
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def find_pending(
+    session: AsyncSession, org_id: uuid.UUID, handle: str, now: datetime
+) -> AuthorizationRequest | None:
+    """The request behind ``handle`` unless it expired or was already answered."""
+    return await session.scalar(
+        select(AuthorizationRequest).where(
+            AuthorizationRequest.org_id == org_id,
+            AuthorizationRequest.handle == handle,
+            AuthorizationRequest.completed_at.is_(None),
+            AuthorizationRequest.expires_at > now,
+        )
+    )
+
+
+async def complete(session: AsyncSession, org_id: uuid.UUID, request_id: uuid.UUID, now: datetime) -> bool:
+    """Mark the request answered; False if it already was (one UPDATE: exactly one answer wins)."""
+    result = await session.execute(
+        update(AuthorizationRequest)
+        .where(
+            AuthorizationRequest.org_id == org_id,
+            AuthorizationRequest.id == request_id,
+            AuthorizationRequest.completed_at.is_(None),
+        )
+        .values(completed_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

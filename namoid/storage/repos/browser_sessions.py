@@ -1,0 +1,46 @@
+"""Browser sessions: server-side, found by the SHA-256 of the cookie token (DESIGN.md §7)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid.storage.models import BrowserSession
+
+
+async def add(session: AsyncSession, org_id: uuid.UUID, row: BrowserSession) -> BrowserSession:
+    row.org_id = org_id
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def find_live(
+    session: AsyncSession, org_id: uuid.UUID, token_hash: str, now: datetime
+) -> BrowserSession | None:
+    """The session behind a cookie, unless it ended or expired."""
+    return await session.scalar(
+        select(BrowserSession).where(
+            BrowserSession.org_id == org_id,
+            BrowserSession.token_hash == token_hash,
+            BrowserSession.ended_at.is_(None),
+            BrowserSession.expires_at > now,
+        )
+    )
+
+
+async def end(session: AsyncSession, org_id: uuid.UUID, session_id: uuid.UUID, now: datetime) -> bool:
+    """Mark the session ended; False if it already was."""
+    result = await session.execute(
+        update(BrowserSession)
+        .where(
+            BrowserSession.org_id == org_id,
+            BrowserSession.id == session_id,
+            BrowserSession.ended_at.is_(None),
+        )
+        .values(ended_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,43 @@
+"""The session cookie (DESIGN.md §7): ``__Host-`` prefixed, Secure, HttpOnly, SameSite=Lax.
+
+The ``__Host-`` prefix (RFC 6265bis §4.1.3.2) makes browsers refuse the cookie unless it is
+Secure, has ``Path=/`` and no ``Domain``: it cannot be planted from a sibling subdomain.
+One cookie per organization, so signing in to one org does not sign in to another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+PREFIX = "__Host-namoid-"
+
+
+def session_cookie_name(org_slug: str) -> str:
+    return PREFIX + org_slug
+
+
+def read_session_token(request: Request, org_slug: str) -> str | None:
+    return request.cookies.get(session_cookie_name(org_slug))
+
+
+def set_session_cookie(
+    response: Response, org_slug: str, token: str, expires_at: datetime, now: datetime
+) -> None:
+    response.set_cookie(
+        session_cookie_name(org_slug),
+        token,
+        max_age=max(0, int((expires_at - now).total_seconds())),
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def clear_session_cookie(response: Response, org_slug: str) -> None:
+    response.delete_cookie(
+        session_cookie_name(org_slug), path="/", secure=True, httponly=True, samesite="lax"
+    )
