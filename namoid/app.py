@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
 from namoid.health import router as health_router
@@ -41,6 +42,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         {"error": "invalid_request", "error_description": "malformed request"}, status_code=400
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up mid-body: nobody reads the answer, and it is not a server error."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -82,6 +89,7 @@ def create_public_app(services: Services) -> ASGIApp:
     app.mount("/static", pages.static_app, name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _server_error)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     return RequestContextMiddleware(SecurityHeadersMiddleware(app), services.settings.trusted_proxies)

@@ -30,9 +30,14 @@ from namoid.storage.models import Organization, SigningKey, utcnow
 from namoid.storage.repos import signing_keys
 
 
+#: How long a node keeps an org's keys before reloading them (so a rotation spreads in this time).
+KEY_CACHE_TTL = 60.0
+
+
 def publication_window(org: Organization) -> timedelta:
-    """How long a retired key stays in the JWKS: the longest lifetime of a token it signed."""
-    return timedelta(seconds=max(org.access_token_ttl, org.id_token_ttl))
+    """How long a retired key stays in the JWKS: the longest lifetime of a token it signed, plus
+    the key cache's lifetime, during which other nodes may still sign with the retired key."""
+    return timedelta(seconds=max(org.access_token_ttl, org.id_token_ttl) + KEY_CACHE_TTL)
 
 
 def still_published(key: SigningKey, org: Organization) -> bool:
@@ -62,7 +67,7 @@ class OrgKeys:
 class SigningKeyStore:
     db: Database
     keyring: Keyring
-    ttl: float = 60.0
+    ttl: float = KEY_CACHE_TTL
     clock: Callable[[], float] = time.monotonic
     _cache: dict[uuid.UUID, tuple[float, OrgKeys]] = field(default_factory=dict)
 

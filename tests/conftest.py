@@ -15,6 +15,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,9 +60,9 @@ async def admin_sql(sql: list[str], url: str = PG_ADMIN_URL) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[PgDatabase]:
-    """One migrated scratch PostgreSQL database for the whole session."""
+@contextmanager
+def scratch_pg_database() -> Iterator[PgDatabase]:
+    """A new, migrated PostgreSQL database that the ``namoid_app`` role may use; dropped afterwards."""
     name = f"namoid_t_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(admin_sql([f"CREATE DATABASE {name}"]))
@@ -70,17 +71,26 @@ def pg_database() -> Iterator[PgDatabase]:
     base = make_url(PG_ADMIN_URL).set(database=name)
     owner_url = base.render_as_string(hide_password=False)
     app_url = base.set(username=APP_ROLE, password=APP_PASSWORD).render_as_string(hide_password=False)
-    upgrade_sync(owner_url, APP_ROLE)
-    asyncio.run(
-        admin_sql(
-            [
-                f"ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{APP_PASSWORD}'",
-                f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}",
-            ]
+    try:
+        upgrade_sync(owner_url, APP_ROLE)
+        asyncio.run(
+            admin_sql(
+                [
+                    f"ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{APP_PASSWORD}'",
+                    f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}",
+                ]
+            )
         )
-    )
-    yield PgDatabase(owner_url=owner_url, app_url=app_url)
-    asyncio.run(admin_sql([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))
+        yield PgDatabase(owner_url=owner_url, app_url=app_url)
+    finally:
+        asyncio.run(admin_sql([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[PgDatabase]:
+    """One migrated scratch PostgreSQL database for the whole session."""
+    with scratch_pg_database() as database:
+        yield database
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +119,9 @@ def chromium() -> Path:
     return CHROMIUM
 
 
+#: Run a test on SQLite and on a PostgreSQL database of its own.
+ISOLATED = pytest.mark.parametrize("backend", ["sqlite", "postgres-isolated"], indirect=True)
+
 #: Run a test only on PostgreSQL (RLS and privileges exist only there).
 POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 
@@ -121,16 +134,24 @@ class Backend:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """Each test using this runs on a fresh SQLite file and on the shared PostgreSQL database."""
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each test using this runs on a fresh SQLite file and on the shared PostgreSQL database.
+
+    A test that acts on every org of the database (e.g. re-encrypting all of it) asks for
+    ``ISOLATED`` instead: PostgreSQL then gets a database of its own for that test.
+    """
     if request.param == "postgres":
         pg: PgDatabase = request.getfixturevalue("pg_database")
-        return Backend("postgres", pg.app_url, pg.owner_url)
-    template: Path = request.getfixturevalue("sqlite_template")
-    path = tmp_path / "namoid.db"
-    path.write_bytes(template.read_bytes())
-    url = f"sqlite+aiosqlite:///{path}"
-    return Backend("sqlite", url, url)
+        yield Backend("postgres", pg.app_url, pg.owner_url)
+    elif request.param == "postgres-isolated":
+        with scratch_pg_database() as own:
+            yield Backend("postgres-isolated", own.app_url, own.owner_url)
+    else:
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "namoid.db"
+        path.write_bytes(template.read_bytes())
+        url = f"sqlite+aiosqlite:///{path}"
+        yield Backend("sqlite", url, url)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
-"""``namoid keys list|add|activate|retire|reencrypt``: the keyring of secrets at rest (DESIGN.md §4).
+"""``namoid keys list|add|activate|retire|reencrypt``: the keyring of secrets at rest (DESIGN.md §4);
+``namoid keys rotate-signing``: an organization's token-signing key (DESIGN.md §3).
 
-Rotation: ``add`` a key, ``activate`` it, ``reencrypt`` every stored value, then ``retire``
-the old key.
+Keyring rotation: ``add`` a key, ``activate`` it, ``reencrypt`` every stored value, then
+``retire`` the old key.
 """
 
 from __future__ import annotations
@@ -13,14 +14,20 @@ from typing import Annotated
 import typer
 
 from namoid import audit
-from namoid.cli.runtime import cli_actor, emit, run
+from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.crypto import keyring
+from namoid.jose.keys import SIGNING_ALGORITHMS
 from namoid.reencryption import count_under_key, reencrypt_all
 from namoid.services import Services
+from namoid.signing import as_algorithm
+from namoid.signing_rotation import rotate_signing_key
+from namoid.tenancy import organizations
 
 app = typer.Typer(help="Keyring for secrets at rest.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 KeyId = Annotated[str, typer.Argument(help="Key id, as shown by `namoid keys list`.")]
+OrgOpt = Annotated[str, typer.Option("--org", help="Organization slug.")]
+AlgOpt = Annotated[str, typer.Option("--alg", help="RS256 (default), PS256 or ES256.")]
 
 
 def _change(action: str, change: Callable[[Services], Awaitable[str]], as_json: JsonFlag) -> None:
@@ -97,5 +104,26 @@ def reencrypt(as_json: JsonFlag = False) -> None:
             {"reencrypted": count, "active_key_id": services.keyring.active_key_id},
             f"re-encrypted {count} value(s) under {services.keyring.active_key_id}",
         )
+
+    run(action)
+
+
+@app.command("rotate-signing")
+def rotate_signing(org: OrgOpt, alg: AlgOpt = "RS256", as_json: JsonFlag = False) -> None:
+    """New signing key for ALG; the old one stays in the JWKS until its tokens have expired."""
+    if alg not in SIGNING_ALGORITHMS:
+        fail(f"--alg must be one of {', '.join(SIGNING_ALGORITHMS)}")
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        rotation = await rotate_signing_key(
+            services.db, services.keyring, services.signing, organization, as_algorithm(alg), cli_actor()
+        )
+        human = f"{organization.slug}: {rotation.alg} key {rotation.kid} is active"
+        if rotation.retired:
+            human += f"\nretired (published until their tokens expire): {', '.join(rotation.retired)}"
+        if rotation.removed:
+            human += f"\nremoved from the JWKS: {', '.join(rotation.removed)}"
+        emit(as_json, {"org": organization.slug, **asdict(rotation)}, human)
 
     run(action)

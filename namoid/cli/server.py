@@ -11,6 +11,7 @@ from namoid import audit
 from namoid.cli.runtime import cli_actor, fail, migrate_database, settings
 from namoid.crypto.keyring import KeyringError
 from namoid.services import build_services
+from namoid.tenancy import demo
 
 log = logging.getLogger("namoid.serve")
 
@@ -50,6 +51,8 @@ def serve() -> None:
     else:
         fail("production mode needs NAMOID_TLS_CERT_FILE and NAMOID_TLS_KEY_FILE (HTTPS only)")
     try:
+        if config.is_dev:
+            typer.echo(demo.console_message(anyio.run(demo.bootstrap, config), config.base_url))
         services = build_services(config)
     except KeyringError as exc:
         fail(f"refusing to start: {exc}")

@@ -1,8 +1,124 @@
-"""Discovery (OIDC Discovery 1.0, RFC 8414) and the JWKS."""
+"""Discovery (OIDC Discovery 1.0 §3-4, RFC 8414 §2-3) and the JWKS (RFC 7517 §5).
+
+Both documents are public and cacheable. The metadata changes only with a release
+(``Cache-Control: max-age=300``). The JWKS changes with a key rotation, so its max-age
+(60 s) is far below the shortest publication window of a retired key (an org's token
+lifetime, 10 min by default): a relying party that honours the cache always sees a
+retired key for as long as tokens it signed can be valid, and a new ``kid`` within a
+minute (most libraries also refetch at once on an unknown ``kid``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from namoid.jose.keys import SIGNING_ALGORITHMS
+from namoid.oauth.client_metadata import AUTH_METHODS, GRANT_TYPES
+from namoid.services import Services
+from namoid.storage.models import Organization
+from namoid.tenancy.resolve import current_org, issuer_for
+
+METADATA_MAX_AGE = 300
+JWKS_MAX_AGE = 60
+
+SCOPES_SUPPORTED = ("openid", "profile", "email", "phone", "offline_access")
+CLAIMS_SUPPORTED = (
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
+    "name", "email", "email_verified", "phone_number", "phone_number_verified", "updated_at",
+)  # fmt: skip
+#: Introspection is for authenticated clients only (RFC 7662 §2.1), so no ``none``.
+INTROSPECTION_AUTH_METHODS = tuple(m for m in AUTH_METHODS if m != "none")
+#: Members a published public JWK may carry (RFC 7517 §4, RFC 7518 §6.2.1, §6.3.1).
+PUBLIC_JWK_MEMBERS = frozenset({"kty", "kid", "alg", "use", "key_ops", "n", "e", "crv", "x", "y"})
+
+CurrentOrg = Annotated[Organization, Depends(current_org)]
 
 router = APIRouter()
 metadata_router = APIRouter()
+
+
+def provider_metadata(issuer: str) -> dict[str, Any]:
+    """What this issuer really supports (OIDC Discovery 1.0 §3, RFC 8414 §2, RFC 9207 §3)."""
+    algorithms = list(SIGNING_ALGORITHMS)
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks.json",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "end_session_endpoint": f"{issuer}/logout",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": list(GRANT_TYPES),
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algorithms,
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": algorithms,
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": algorithms,
+        "introspection_endpoint_auth_methods_supported": list(INTROSPECTION_AUTH_METHODS),
+        "introspection_endpoint_auth_signing_alg_values_supported": algorithms,
+        "scopes_supported": list(SCOPES_SUPPORTED),
+        "claims_supported": list(CLAIMS_SUPPORTED),
+        "claim_types_supported": ["normal"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+    }
+
+
+@lru_cache(maxsize=1024)
+def _metadata_body(issuer: str) -> bytes:
+    return json.dumps(provider_metadata(issuer), separators=(",", ":")).encode()
+
+
+def public_jwk(jwk: dict[str, Any]) -> dict[str, Any]:
+    """Only public members: an allow-list, so no private part can be published (RFC 7517 §9.2)."""
+    return {name: value for name, value in jwk.items() if name in PUBLIC_JWK_MEMBERS}
+
+
+def _public_json(body: bytes, max_age: int) -> Response:
+    headers = {
+        "Cache-Control": f"public, max-age={max_age}",
+        # Public, credential-free documents: browser-based relying parties may read them.
+        "Access-Control-Allow-Origin": "*",
+    }
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _metadata_response(request: Request, org: Organization) -> Response:
+    services: Services = request.app.state.services
+    return _public_json(_metadata_body(issuer_for(services.settings.base_url, org.slug)), METADATA_MAX_AGE)
+
+
+@router.get("/.well-known/openid-configuration", include_in_schema=False)
+async def openid_configuration(request: Request, org: CurrentOrg) -> Response:
+    """OIDC Discovery 1.0 §4: the configuration at ``{issuer}/.well-known/openid-configuration``."""
+    return _metadata_response(request, org)
+
+
+@metadata_router.get("/.well-known/oauth-authorization-server/o/{org}", include_in_schema=False)
+async def authorization_server_metadata(request: Request, org: CurrentOrg) -> Response:
+    """RFC 8414 §3: the well-known suffix inserted between the host and the issuer's path."""
+    return _metadata_response(request, org)
+
+
+@router.get("/jwks.json", include_in_schema=False)
+async def jwks(request: Request, org: CurrentOrg) -> Response:
+    """RFC 7517 §5: the org's active and still-published retired public keys."""
+    services: Services = request.app.state.services
+    keys = await services.signing.for_org(org)
+    body = json.dumps({"keys": [public_jwk(k) for k in keys.published]}, separators=(",", ":"))
+    return _public_json(body.encode(), JWKS_MAX_AGE)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid.storage.models import SigningKey
+from namoid.storage.models import Organization, SigningKey
 
 
 async def add(
@@ -52,3 +53,47 @@ async def set_private_key_enc(
         raise LookupError(f"signing key {key_row_id} not found in this organization")
     key.private_key_enc = private_key_enc
     await session.flush()
+
+
+async def lock_for_rotation(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Serialize key rotations of one org: lock its organization row until the transaction ends.
+
+    On PostgreSQL this is ``SELECT … FOR UPDATE``; SQLite serializes writers by itself.
+    """
+    await session.execute(select(Organization.id).where(Organization.id == org_id).with_for_update())
+
+
+async def retire_active(
+    session: AsyncSession, org_id: uuid.UUID, alg: str, now: datetime
+) -> Sequence[SigningKey]:
+    """Mark the org's active ``alg`` keys retired at ``now``; return them."""
+    keys = (
+        await session.scalars(
+            select(SigningKey).where(
+                SigningKey.org_id == org_id, SigningKey.alg == alg, SigningKey.status == "active"
+            )
+        )
+    ).all()
+    for key in keys:
+        key.status = "retired"
+        key.retired_at = now
+    await session.flush()
+    return keys
+
+
+async def retired_before(session: AsyncSession, org_id: uuid.UUID, cutoff: datetime) -> Sequence[SigningKey]:
+    """Retired keys whose retirement is older than ``cutoff``."""
+    query = select(SigningKey).where(
+        SigningKey.org_id == org_id,
+        SigningKey.status == "retired",
+        SigningKey.retired_at < cutoff,
+    )
+    return (await session.scalars(query)).all()
+
+
+async def remove(session: AsyncSession, org_id: uuid.UUID, key_row_ids: Sequence[uuid.UUID]) -> None:
+    """Delete keys by row id (retired keys past their publication window)."""
+    if key_row_ids:
+        await session.execute(
+            delete(SigningKey).where(SigningKey.org_id == org_id, SigningKey.id.in_(key_row_ids))
+        )

@@ -22,7 +22,7 @@ from namoid.services import Services
 from namoid.storage.db import Database
 from namoid.storage.models import AuditEntry, Client, Organization, SigningKey, User
 from namoid.tenancy import organizations
-from tests.conftest import Backend
+from tests.conftest import ISOLATED, Backend
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -278,6 +278,7 @@ def test_password_is_never_taken_from_argv(cli: Cli) -> None:
     assert "No such option" in result.stderr
 
 
+@ISOLATED
 async def test_keyring_rotation_round_trip(cli: Cli, owner_db: Database, keyring_file: Path) -> None:
     slug = f"kr-{uuid.uuid4().hex[:6]}"
     org = ok_json(cli("org", "create", slug, "--json"))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from namoid import audit
 from namoid.app import create_public_app
 from namoid.services import Services
 from namoid.settings import Settings
 from namoid.tenancy import organizations
+
+ADMIN = audit.Actor("admin", "test")
 
 
 @pytest.fixture
@@ -66,3 +70,34 @@ async def test_readyz_checks_the_database(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_client_hanging_up_mid_body_is_not_a_server_error(services: Services) -> None:
+    org = await organizations.create(
+        services.db, services.keyring, "hangup-" + os.urandom(3).hex(), None, ADMIN
+    )
+    app = create_public_app(services)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": f"/o/{org.slug}/token",
+        "raw_path": f"/o/{org.slug}/token".encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", b"100")],
+        "client": ("203.0.113.9", 1234),
+        "server": ("localhost", 8443),
+    }
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400

@@ -1,0 +1,515 @@
+"""Token-endpoint benchmark: one ``namoid serve`` pinned to core 0, ``wrk`` pinned to core 1.
+
+    .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--no-postgres]
+
+For each backend (a SQLite file always; PostgreSQL when reachable) it sets up a production-
+mode deployment (HTTPS with a certificate file, keyring file, audit on, JSON logs), creates an
+org, a confidential client and a user with the CLI, starts the server under
+``taskset -c 0`` and runs ``wrk --latency`` under ``taskset -c 1`` against discovery, the JWKS,
+``client_credentials``, introspection and the ``authorization_code`` exchange (codes made
+beforehand with ``namoid.oauth.codes.issue``, each redeemed once). The RS256 ceiling of core 0
+comes from ``bench/sign_ceiling.py``. The report goes to ``bench/results/<date>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from namoid.crypto.keyring import create_keyring_file
+from namoid.crypto.secrets import new_token
+from namoid.crypto.tls import ensure_dev_certificate
+from namoid.oauth import codes
+from namoid.oauth.pkce import s256
+from namoid.storage.db import Database, make_engine
+from namoid.tenancy import organizations
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+SERVER_CORE, LOAD_CORE = "0", "1"
+REDIRECT_URI = "https://rp.example/callback"
+PASSWORD = "bench password, not a secret"  # noqa: S105
+PG_ADMIN_URL = os.environ.get("NAMOID_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_ROLE = "namoid_bench"
+PG_ROLE_PASSWORD = "namoid-bench-only"  # noqa: S105
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    script: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    backend: str
+    scenario: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    failed: int
+    note: str = ""
+
+
+# --- wrk ---------------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    """``wrk`` (Debian package ``wrk``), installed with apt-get if missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (apt-get install wrk) ...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is not installed and apt-get could not install it")
+    return found
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms), total requests and failed ones (non-2xx plus socket errors)."""
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    failed = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
+    return {
+        "rate": rate,
+        "p50": _ms(percentiles["50"]),
+        "p99": _ms(percentiles["99"]),
+        "total": total,
+        "failed": failed,
+    }
+
+
+def run_wrk(wrk: str, url: str, scenario: Scenario, args: argparse.Namespace, seconds: float) -> str:
+    command = [
+        "taskset", "-c", LOAD_CORE, wrk, "--latency",
+        "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds:g}s", "--timeout", "10s",
+    ]  # fmt: skip
+    if scenario.script:
+        command += ["-s", str(BENCH / "lua" / scenario.script)]
+    env = os.environ | scenario.env | {"BENCH_THREADS": str(args.threads)}
+    result = subprocess.run([*command, url], capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk failed: {result.stderr}")
+    return result.stdout
+
+
+# --- deployment --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Deployment:
+    backend: str
+    work: Path
+    env: dict[str, str]
+    base_url: str
+    cafile: Path
+    slug: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:6]}")
+    client_id: str = ""
+    client_secret: str = ""
+    user_id: str = ""
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.base_url}/o/{self.slug}"
+
+    @property
+    def basic(self) -> str:
+        return base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+
+    def cli(self, *args: str, stdin: str | None = None) -> Any:
+        result = subprocess.run(
+            [sys.executable, "-m", "namoid", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=ROOT,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"namoid {' '.join(args)} failed: {result.stderr}")
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(verify=ssl.create_default_context(cafile=self.cafile), timeout=10)
+
+
+def deployment(backend: str, work: Path, database_url: str, extra: dict[str, str]) -> Deployment:
+    """Production mode: explicit database, certificate and keyring; nothing from dev mode."""
+    cert, key = ensure_dev_certificate(work / "tls")
+    create_keyring_file(work / "keyring.json")
+    base_url = f"https://localhost:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAMOID_")} | {
+        "NAMOID_BASE_URL": base_url,
+        "NAMOID_DATABASE_URL": database_url,
+        "NAMOID_TLS_CERT_FILE": str(cert),
+        "NAMOID_TLS_KEY_FILE": str(key),
+        "NAMOID_KEYRING_FILE": str(work / "keyring.json"),
+        "NAMOID_DATA_DIR": str(work / "data"),
+        **extra,
+    }
+    return Deployment(backend, work, env, base_url, cert)
+
+
+def provision(dep: Deployment) -> None:
+    """An org, a confidential client (both grants) and a user, through the CLI."""
+    dep.cli("org", "create", dep.slug, "--json")
+    client = dep.cli(
+        "client", "create", "--org", dep.slug, "--name", "Bench RP", "--type", "confidential",
+        "--redirect-uri", REDIRECT_URI, "--grant-type", "authorization_code",
+        "--grant-type", "client_credentials",
+        "--scope", "openid", "--scope", "profile", "--scope", "email", "--scope", "api", "--json",
+    )  # fmt: skip
+    dep.client_id, dep.client_secret = client["client_id"], client["client_secret"]
+    email = f"bench-{uuid.uuid4().hex[:6]}@example.com"
+    user = dep.cli(
+        "user", "create", "--org", dep.slug, "--email", email, "--password-stdin", "--json", stdin=PASSWORD
+    )
+    dep.user_id = user["id"]
+
+
+async def _issue_codes(dep: Deployment, count: int) -> list[str]:
+    """``count`` fresh codes with their PKCE verifiers, as ``code verifier`` lines."""
+    db = Database(dep.env["NAMOID_DATABASE_URL"])
+    try:
+        org = await organizations.require(db, dep.slug)
+        org.code_ttl = 3600  # in memory only: these codes must outlive the run, not 60 s
+        lines = []
+        for start in range(0, count, 1000):
+            async with db.tenant(org.id) as session:
+                for _ in range(min(1000, count - start)):
+                    verifier = new_token(32)
+                    grant = codes.CodeGrant(
+                        client_id=dep.client_id,
+                        user_id=uuid.UUID(dep.user_id),
+                        redirect_uri=REDIRECT_URI,
+                        scope="openid profile",
+                        code_challenge=s256(verifier),
+                        nonce="n-bench",
+                        sid=None,
+                        auth_time=datetime.now(UTC) - timedelta(seconds=5),
+                        amr=["pwd"],
+                    )
+                    lines.append(f"{await codes.issue(session, org, grant)} {verifier}")
+        return lines
+    finally:
+        await db.dispose()
+
+
+@contextmanager
+def serving(dep: Deployment) -> Iterator[subprocess.Popen[bytes]]:
+    """``namoid serve`` pinned to the server core, until the block ends."""
+    log = (dep.work / "server.log").open("wb")
+    process = subprocess.Popen(  # stopped below
+        ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "namoid", "serve"],
+        env=dep.env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_healthy(dep, process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_healthy(dep: Deployment, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    with dep.http() as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {(dep.work / 'server.log').read_text()}")
+            try:
+                if client.get(f"{dep.base_url}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.3)
+    raise RuntimeError("server did not become healthy in 60 s")
+
+
+def _access_token(dep: Deployment) -> str:
+    with dep.http() as client:
+        response = client.post(
+            f"{dep.issuer}/token",
+            data={"grant_type": "client_credentials", "scope": "api"},
+            auth=(dep.client_id, dep.client_secret),
+        )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def _measure(
+    wrk: str, dep: Deployment, scenario: Scenario, args: argparse.Namespace, note: str = ""
+) -> Result:
+    url = f"{dep.base_url}{scenario.path}"
+    if args.warmup and scenario.name != "authorization_code":
+        run_wrk(wrk, url, scenario, args, args.warmup)
+    output = run_wrk(wrk, url, scenario, args, args.duration)
+    (dep.work / f"wrk-{scenario.name}.txt").write_text(output)
+    try:
+        figures = parse_wrk(output)
+    except (AttributeError, KeyError) as exc:
+        raise RuntimeError(f"cannot read the wrk output:\n{output}") from exc
+    print(f"  {dep.backend:10} {scenario.name:20} {figures['rate']:9.1f} req/s", flush=True)
+    return Result(
+        dep.backend,
+        scenario.name,
+        figures["rate"],
+        figures["p50"],
+        figures["p99"],
+        int(figures["total"]),
+        int(figures["failed"]),
+        note,
+    )
+
+
+def bench_deployment(wrk: str, dep: Deployment, args: argparse.Namespace) -> list[Result]:
+    provision(dep)
+    prefix = f"/o/{dep.slug}"
+    basic = {"BENCH_BASIC": dep.basic}
+    results: list[Result] = []
+    with serving(dep):
+        for scenario in (
+            Scenario("discovery", f"{prefix}/.well-known/openid-configuration"),
+            Scenario("jwks", f"{prefix}/jwks.json"),
+            Scenario("client_credentials", f"{prefix}/token", "client_credentials.lua",
+                     basic | {"BENCH_SCOPE": "api"}),
+        ):  # fmt: skip
+            results.append(_measure(wrk, dep, scenario, args))
+        token = {"BENCH_TOKEN": _access_token(dep)}
+        introspection = Scenario("introspection", f"{prefix}/introspect", "introspect.lua", basic | token)
+        results.append(_measure(wrk, dep, introspection, args))
+        cc_rate = results[2].requests_per_s
+        count = max(2000, int(cc_rate * args.duration * 1.5))
+        codes_file = dep.work / "codes.txt"
+        codes_file.write_text("\n".join(asyncio.run(_issue_codes(dep, count))) + "\n")
+        scenario = Scenario(
+            "authorization_code",
+            f"{prefix}/token",
+            "authorization_code.lua",
+            basic | {"BENCH_CODES": str(codes_file), "BENCH_REDIRECT_URI": quote(REDIRECT_URI, safe="")},
+        )
+        results.append(_measure(wrk, dep, scenario, args, f"{count} codes; ID token + access token"))
+    return results
+
+
+def sign_ceiling(seconds: float) -> dict[str, float]:
+    output = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            SERVER_CORE,
+            sys.executable,
+            str(BENCH / "sign_ceiling.py"),
+            "--seconds",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    rates: dict[str, float] = json.loads(output)
+    return rates
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+async def _admin(sql: list[str], url: str = PG_ADMIN_URL) -> None:
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in sql:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def postgres_database() -> Iterator[tuple[str, str] | None]:
+    """A scratch database: (owner URL for migrations, app-role URL for the server), or None."""
+    name = f"namoid_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        asyncio.run(_admin([f"CREATE DATABASE {name}"]))
+    except Exception as exc:  # unreachable PostgreSQL just skips that backend
+        print(f"PostgreSQL not reachable ({exc.__class__.__name__}); SQLite only", flush=True)
+        yield None
+        return
+    owner = make_url(PG_ADMIN_URL).set(database=name)
+    app = owner.set(username=PG_ROLE, password=PG_ROLE_PASSWORD)
+    try:
+        yield owner.render_as_string(hide_password=False), app.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))
+
+
+def _postgres_roles(owner_url: str) -> None:
+    """After the migration created the app role (NOLOGIN): let it log in, never bypassing RLS."""
+    database = make_url(owner_url).database
+    asyncio.run(
+        _admin(
+            [
+                f"ALTER ROLE {PG_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{PG_ROLE_PASSWORD}'",
+                f"GRANT CONNECT ON DATABASE {database} TO {PG_ROLE}",
+            ]
+        )
+    )
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def _machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def _commit() -> str:
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    return result.stdout.strip() or "unknown"
+
+
+def report(results: list[Result], ceiling: dict[str, float], args: argparse.Namespace, load: str) -> str:
+    raw, signed = ceiling["raw_rs256_per_s"], ceiling["jwt_sign_per_s"]
+    lines = [
+        f"# Token endpoint benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"- machine: {_machine()}; load average before the run: {load}",
+        f"- commit {_commit()}; `namoid serve` (production mode, HTTPS, audit on, JSON access logs) "
+        f"pinned to core {SERVER_CORE}; `wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
+        f"--latency` pinned to core {LOAD_CORE}",
+        "- rate limiting: not in this build yet (the limiter lands with its own issue)",
+        f"- RS256 ceiling of core {SERVER_CORE}: **{raw:,.0f} signatures/s** raw (OpenSSL via "
+        f"cryptography), {signed:,.0f}/s through `namoid.jose.jwt.sign`",
+        "",
+        "| backend | scenario | requests/s | p50 ms | p99 ms | requests | failed | vs RS256 ceiling | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        signs = r.scenario in ("client_credentials", "authorization_code")
+        ratio = f"{r.requests_per_s / raw:.0%}" if signs else ""
+        lines.append(
+            f"| {r.backend} | {r.scenario} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
+            f"| {r.requests:,} | {r.failed:,} | {ratio} | {r.note} |"
+        )
+    lines += [
+        "",
+        "`failed` counts non-2xx answers and socket errors; it must be 0. The authorization_code "
+        "exchange signs two JWTs per request (access token and ID token).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=10, help="seconds per scenario")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (all on the load core)")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="keep logs and wrk outputs in this directory")
+    args = parser.parse_args()
+    if (os.cpu_count() or 1) < 2:
+        raise SystemExit("needs two cores: one for the server, one for wrk")
+    wrk = ensure_wrk()
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    ceiling = sign_ceiling(2)
+    print(f"RS256 ceiling: {ceiling}", flush=True)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="namoid-bench-") as scratch:
+        tmp = args.keep or Path(scratch)
+        work = tmp / "sqlite"
+        work.mkdir(parents=True)
+        dep = deployment("sqlite", work, f"sqlite+aiosqlite:///{work / 'namoid.db'}", {})
+        dep.cli("migrate")
+        results += bench_deployment(wrk, dep, args)
+        if not args.no_postgres:
+            with postgres_database() as urls:
+                if urls is not None:
+                    owner_url, app_url = urls
+                    work = tmp / "postgres"
+                    work.mkdir(parents=True)
+                    extra = {"NAMOID_MIGRATION_DATABASE_URL": owner_url, "NAMOID_DATABASE_APP_ROLE": PG_ROLE}
+                    dep = deployment("postgres", work, app_url, extra)
+                    dep.cli("migrate")
+                    _postgres_roles(owner_url)
+                    results += bench_deployment(wrk, dep, args)
+    text_report = report(results, ceiling, args, load)
+    output = args.output or BENCH / "results" / f"{datetime.now(UTC):%Y-%m-%d}.md"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text_report)
+    print(text_report)
+    print(f"written to {output}")
+
+
+if __name__ == "__main__":
+    main()
