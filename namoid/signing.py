@@ -29,7 +29,6 @@ from namoid.storage.db import Database
 from namoid.storage.models import Organization, SigningKey, utcnow
 from namoid.storage.repos import signing_keys
 
-
 #: How long a node keeps an org's keys before reloading them (so a rotation spreads in this time).
 KEY_CACHE_TTL = 60.0
 

@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid.storage.models import AuditEntry
 from namoid.storage.repos import audit_log
 
 ActorType = Literal["user", "client", "admin", "system"]
@@ -66,7 +65,9 @@ async def record(
     detail = detail or {}
     _check_detail(detail)
     meta = request_meta_var.get() or RequestMeta()
-    entry = AuditEntry(
+    await audit_log.append(
+        session,
+        org_id,
         actor_type=actor.type,
         actor_id=actor.id,
         action=action,
@@ -78,4 +79,3 @@ async def record(
         request_id=meta.request_id,
         detail=detail,
     )
-    await audit_log.append(session, org_id, entry)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import AuditEntry
 
 
-async def append(session: AsyncSession, org_id: uuid.UUID | None, entry: AuditEntry) -> None:
-    """Append ``entry`` for ``org_id`` (None: a system action outside any organization)."""
-    entry.org_id = org_id
-    session.add(entry)
-    await session.flush()
+async def append(session: AsyncSession, org_id: uuid.UUID | None, **fields: Any) -> None:
+    """Append an entry for ``org_id`` (None: a system action outside any organization).
+
+    One INSERT statement (it is on every request's path), after the session's pending changes.
+    """
+    await session.execute(insert(AuditEntry).values(org_id=org_id, **fields))
 
 
 async def list_recent(
