@@ -48,3 +48,38 @@ def list_(as_json: JsonFlag = False) -> None:
         )
 
     run(action)
+
+
+TtlOpt = Annotated[int | None, typer.Option(min=1, help="Seconds.")]
+
+
+@app.command("set-lifetimes")
+def set_lifetimes(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    code_ttl: TtlOpt = None,
+    access_token_ttl: TtlOpt = None,
+    id_token_ttl: TtlOpt = None,
+    refresh_token_ttl: TtlOpt = None,
+    refresh_idle_ttl: TtlOpt = None,
+    session_ttl: TtlOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change an organization's token and session lifetimes (seconds)."""
+    given = {
+        "code_ttl": code_ttl,
+        "access_token_ttl": access_token_ttl,
+        "id_token_ttl": id_token_ttl,
+        "refresh_token_ttl": refresh_token_ttl,
+        "refresh_idle_ttl": refresh_idle_ttl,
+        "session_ttl": session_ttl,
+    }
+    changes = {name: value for name, value in given.items() if value is not None}
+
+    async def action(services: Services) -> None:
+        if not changes:
+            raise ValueError("give at least one lifetime to change, e.g. --access-token-ttl 300")
+        org = await organizations.set_lifetimes(services.db, slug, changes, cli_actor())
+        current = {name: getattr(org, name) for name in organizations.LIFETIME_BOUNDS}
+        emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
+
+    run(action)

@@ -71,3 +71,44 @@ async def require(db: Database, slug: str) -> Organization:
 async def list_all(db: Database) -> Sequence[Organization]:
     async with db.system() as session:
         return await organizations.list_all(session)
+
+
+#: Allowed range (seconds) of each per-org lifetime (DESIGN.md §3 has the defaults).
+LIFETIME_BOUNDS: dict[str, tuple[int, int]] = {
+    "code_ttl": (10, 600),
+    "access_token_ttl": (60, 86400),
+    "id_token_ttl": (60, 86400),
+    "refresh_token_ttl": (3600, 365 * 86400),
+    "refresh_idle_ttl": (600, 365 * 86400),
+    "session_ttl": (300, 30 * 86400),
+}
+
+
+def validate_lifetimes(org: Organization, changes: dict[str, int]) -> dict[str, int]:
+    """Check each lifetime against its bounds, and that the idle limit fits in the absolute one."""
+    for name, seconds in changes.items():
+        low, high = LIFETIME_BOUNDS[name]
+        if not low <= seconds <= high:
+            raise ValueError(f"{name} must be between {low} and {high} seconds")
+    idle = changes.get("refresh_idle_ttl", org.refresh_idle_ttl)
+    if idle > changes.get("refresh_token_ttl", org.refresh_token_ttl):
+        raise ValueError("refresh_idle_ttl cannot exceed refresh_token_ttl")
+    return changes
+
+
+async def set_lifetimes(db: Database, slug: str, changes: dict[str, int], actor: audit.Actor) -> Organization:
+    """Change an org's token lifetimes (audited); nodes pick them up within the org cache's TTL."""
+    org = await require(db, slug)
+    validate_lifetimes(org, changes)
+    async with db.tenant(org.id) as session:
+        await organizations.set_lifetimes(session, org.id, changes)
+        await audit.record(
+            session,
+            org.id,
+            actor=actor,
+            action="org.lifetimes_changed",
+            target_type="org",
+            target_id=slug,
+            detail={"changed": [f"{name}={seconds}" for name, seconds in sorted(changes.items())]},
+        )
+    return await require(db, slug)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import Organization
@@ -23,3 +24,8 @@ async def get_by_slug(session: AsyncSession, slug: str) -> Organization | None:
 
 async def list_all(session: AsyncSession) -> Sequence[Organization]:
     return (await session.scalars(select(Organization).order_by(Organization.slug))).all()
+
+
+async def set_lifetimes(session: AsyncSession, org_id: uuid.UUID, lifetimes: dict[str, int]) -> None:
+    """Update the org's token lifetimes (column name → seconds)."""
+    await session.execute(update(Organization).where(Organization.id == org_id).values(**lifetimes))

@@ -313,3 +313,17 @@ async def test_keyring_rotation_round_trip(cli: Cli, owner_db: Database, keyring
         ("keyring.key_retired", old_key),
     ]
     assert "keyring.reencrypted" in await _audit_actions(owner_db, org_id)
+
+
+async def test_set_lifetimes(cli: Cli, owner_db: Database) -> None:
+    slug = f"lt-{uuid.uuid4().hex[:6]}"
+    org = ok_json(cli("org", "create", slug, "--json"))
+    result = ok_json(
+        cli("org", "set-lifetimes", slug, "--access-token-ttl", "300", "--code-ttl", "30", "--json")
+    )
+    assert result["access_token_ttl"] == 300 and result["code_ttl"] == 30 and result["id_token_ttl"] == 600
+    assert (await _audit_actions(owner_db, uuid.UUID(org["id"])))[-1] == "org.lifetimes_changed"
+    refused = cli("org", "set-lifetimes", slug, "--access-token-ttl", "1")
+    assert refused.returncode == 2 and "between" in refused.stderr
+    nothing = cli("org", "set-lifetimes", slug)
+    assert nothing.returncode == 2 and "at least one" in nothing.stderr
