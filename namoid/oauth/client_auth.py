@@ -219,3 +219,28 @@ async def authenticate(
         )
         raise
     return client
+
+
+async def authenticate_at(
+    endpoint: str,
+    session: AsyncSession,
+    org: Organization,
+    issuer: str,
+    form: Mapping[str, str],
+    authorization: str | None,
+    *,
+    pepper: bytes,
+    now: datetime,
+    confidential_only: bool = False,
+) -> Client:
+    """``authenticate`` a client presenting itself at ``{issuer}/{endpoint}``."""
+    return await authenticate(
+        session,
+        org,
+        form,
+        authorization,
+        audience=Audience(issuer, f"{issuer}/{endpoint}"),
+        pepper=pepper,
+        now=now,
+        confidential_only=confidential_only,
+    )

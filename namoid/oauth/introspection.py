@@ -69,12 +69,13 @@ async def introspect(
     published = (await services.signing.for_org(org)).published
     now = utcnow()
     async with protocol_transaction(services.db, org.id) as session:
-        client = await client_auth.authenticate(
+        client = await client_auth.authenticate_at(
+            "introspect",
             session,
             org,
+            issuer,
             form,
             authorization,
-            audience=client_auth.Audience(issuer, f"{issuer}/introspect"),
             pepper=services.keyring.pepper,
             now=now,
             confidential_only=True,

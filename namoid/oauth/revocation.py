@@ -78,14 +78,8 @@ async def revoke(
     published = (await services.signing.for_org(org)).published
     now = utcnow()
     async with protocol_transaction(services.db, org.id) as session:
-        client = await client_auth.authenticate(
-            session,
-            org,
-            form,
-            authorization,
-            audience=client_auth.Audience(issuer, f"{issuer}/revoke"),
-            pepper=services.keyring.pepper,
-            now=now,
+        client = await client_auth.authenticate_at(
+            "revoke", session, org, issuer, form, authorization, pepper=services.keyring.pepper, now=now
         )
         value = form.get("token")
         if value is None:

@@ -83,14 +83,8 @@ async def exchange(
     issuer = issuer_for(services.settings.base_url, org.slug)
     now = utcnow()
     async with protocol_transaction(services.db, org.id) as session:
-        client = await client_auth.authenticate(
-            session,
-            org,
-            form,
-            authorization,
-            audience=client_auth.Audience(issuer, f"{issuer}/token"),
-            pepper=services.keyring.pepper,
-            now=now,
+        client = await client_auth.authenticate_at(
+            "token", session, org, issuer, form, authorization, pepper=services.keyring.pepper, now=now
         )
         request = TokenRequest(session, org, issuer, client, form, services.signing, now)
         try:
