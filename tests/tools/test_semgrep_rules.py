@@ -68,6 +68,8 @@ SNIPPETS: dict[str, tuple[str, str]] = {
                 return 7
             if mac == other:  # expect
                 return 8
+            if RefreshToken.token_hash == other:  # expect
+                return 9
         """,
         """
         import hmac
@@ -93,6 +95,10 @@ SNIPPETS: dict[str, tuple[str, str]] = {
                 return 7
             if scheme + "$" != _MAC_SCHEME:
                 return 8
+            if client.token_endpoint_auth_method != other.method or request.token_type_hint == other.hint:
+                return 9
+            if RefreshToken.id == other.id or AccessToken.family_id == other.family_id:
+                return 10
         """,
     ),
     "namoid-sql-string-formatting": (
