@@ -85,7 +85,7 @@ def _select_key(
     raise JWTError("no matching key")
 
 
-def _typ_matches(actual: object, expected: str) -> bool:
+def typ_matches(actual: object, expected: str) -> bool:
     """RFC 8725 §3.11 / RFC 9068 §4: compare media types without the ``application/`` prefix."""
     if not isinstance(actual, str):
         return False
@@ -141,7 +141,7 @@ def verify(
 ) -> dict[str, Any]:
     """Verify ``token`` against public ``jwks`` and return its claims, or raise JWTError."""
     header = unverified_header(token)
-    if typ is not None and not _typ_matches(header.get("typ"), typ):
+    if typ is not None and not typ_matches(header.get("typ"), typ):
         raise JWTError("wrong token type")
     if "crit" in header:
         raise JWTError("critical header parameters are not supported")

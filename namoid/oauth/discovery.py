@@ -28,7 +28,7 @@ JWKS_MAX_AGE = 60
 
 SCOPES_SUPPORTED = ("openid", "profile", "email", "phone", "offline_access")
 CLAIMS_SUPPORTED = (
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "azp", "at_hash",
     "name", "email", "email_verified", "phone_number", "phone_number_verified", "updated_at",
 )  # fmt: skip
 #: Introspection is for authenticated clients only (RFC 7662 §2.1), so no ``none``.

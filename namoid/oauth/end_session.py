@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from namoid.jose.jwt import JWTError, unverified_header, verify
+from namoid.jose.jwt import JWTError, typ_matches, unverified_header, verify
 from namoid.oauth.authorize import Parameters
+from namoid.oauth.tokens import ACCESS_TOKEN_TYP
 from namoid.storage.models import Client
 
 #: §2: "The OP SHOULD accept ID Tokens ... even when the exp time has passed" (here: ten years).
 HINT_LEEWAY = 10 * 366 * 86400
-ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 (a media type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ def verify_hint(token: str, published: Sequence[dict[str, Any]], issuer: str) ->
         typ = unverified_header(token).get("typ")
     except JWTError:
         return None
-    if isinstance(typ, str) and typ.lower().removeprefix("application/") == ACCESS_TOKEN_TYP:
+    if typ_matches(typ, ACCESS_TOKEN_TYP):
         return None  # an access token (RFC 9068 §2.1) is no ID token
     return _audiences(claims.get("aud")) or None
 
