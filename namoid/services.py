@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from namoid import audit
 from namoid.crypto.keyring import Keyring, KeyringFileError, create_keyring_file
+from namoid.ratelimit.limiter import Limiter
 from namoid.settings import Settings
 from namoid.signing import SigningKeyStore
 from namoid.storage.db import Database
@@ -24,16 +26,40 @@ class Services:
     redis: Redis | None = None
     orgs: OrgDirectory = field(init=False)
     signing: SigningKeyStore = field(init=False)
+    limiter: Limiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.orgs = OrgDirectory(self.db)
         self.signing = SigningKeyStore(self.db, self.keyring)
+        self.limiter = Limiter(
+            redis_url=self.settings.redis_url,
+            overrides=self.settings.rate_limits,
+            org_overrides=self.settings.org_rate_limits,
+            on_degraded=self.record_degraded_limiter,
+        )
+
+    async def record_degraded_limiter(self, reason: str) -> None:
+        """The "Redis down" security event (DESIGN.md §5b), once per degradation; never raises."""
+        try:
+            async with self.db.system() as session:
+                await audit.record(
+                    session,
+                    None,
+                    actor=audit.Actor("system"),
+                    action="ratelimit.degraded",
+                    target_type="ratelimit",
+                    outcome="failure",
+                    detail={"reason": reason, "fallback": "in-process"},
+                )
+        except Exception as exc:  # the limiter must keep answering even if the database fails too
+            log.error("could not audit the rate-limit degradation: %s", type(exc).__name__)
 
     async def ping_redis(self) -> None:
         if self.redis is not None:
             await self.redis.ping()
 
     async def close(self) -> None:
+        await self.limiter.close()
         await self.db.dispose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from namoid.ratelimit import policies
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -47,6 +49,15 @@ class Settings(BaseSettings):
         "namoid_app", description="PostgreSQL role the migrations grant the app's privileges to."
     )
     redis_url: str | None = Field(None, description="redis://… for rate limits; unset = in-process memory.")
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON {policy: rate} overriding rate-limit defaults, e.g. {"login.ip": "10/minute"}.',
+    )
+    org_rate_limits: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="JSON {org slug: {policy: rate}}: per-org rate limits, "
+        'e.g. {"acme": {"token.client": "60/minute"}}.',
+    )
     tls_cert_file: Path | None = Field(None, description="PEM certificate chain. Unset = dev certificate.")
     tls_key_file: Path | None = Field(None, description="PEM private key. Unset = dev certificate.")
     keyring_file: Path | None = Field(
@@ -90,6 +101,19 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_policies(cls, value: dict[str, str]) -> dict[str, str]:
+        policies.validate(value)
+        return value
+
+    @field_validator("org_rate_limits")
+    @classmethod
+    def _known_org_policies(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for overrides in value.values():
+            policies.validate(overrides)
         return value
 
     @field_validator("trusted_proxies", mode="before")

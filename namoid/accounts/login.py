@@ -70,6 +70,23 @@ async def record_failure(session: AsyncSession, org_id: uuid.UUID, attempt: Atte
     )
 
 
+async def record_lockout(
+    session: AsyncSession, org_id: uuid.UUID, attempt: Attempt, client_id: str, policies: list[str]
+) -> None:
+    """The ``login.bruteforce_suspected`` security event, once when a lockout starts."""
+    user_id = str(attempt.user.id) if attempt.user is not None else None
+    await audit.record(
+        session,
+        org_id,
+        actor=audit.Actor("user", user_id),
+        action="login.bruteforce_suspected",
+        target_type="user",
+        target_id=user_id,
+        outcome="denied",
+        detail={"policies": policies, "client_id": client_id, "method": PASSWORD_AMR},
+    )
+
+
 async def sign_in(
     session: AsyncSession,
     org: Organization,

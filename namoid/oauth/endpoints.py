@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse, Response
 
 from namoid.oauth import introspection, params, revocation, token, userinfo
 from namoid.oauth.errors import InsufficientScope, OAuthError
+from namoid.ratelimit import oauth as oauth_limits
+from namoid.ratelimit.responses import oauth_refusal
 from namoid.services import Services
 from namoid.storage.models import Organization
 from namoid.tenancy.resolve import current_org, issuer_for
@@ -45,10 +47,20 @@ def _oauth_error(error: OAuthError, realm: str) -> Response:
     return JSONResponse(error.as_dict(), status_code=error.status_code, headers=headers)
 
 
-async def _form_endpoint(request: Request, org: Organization, action: FormAction) -> Response:
+async def _form_endpoint(
+    request: Request, org: Organization, action: FormAction, limited_as: str | None = None
+) -> Response:
+    """Parse, rate-limit (``limited_as``: a namoid.ratelimit.oauth endpoint), then act."""
     try:
         form = await params.form(request)
-        body = await action(_services(request), org, form, params.authorization_header(request))
+        authorization = params.authorization_header(request)
+        if limited_as is not None:
+            ip = request.scope["state"].get("client_ip")
+            limiter = _services(request).limiter
+            refused = await oauth_limits.admit(limiter, limited_as, org.slug, ip, form, authorization)
+            if refused is not None:
+                return oauth_refusal(refused)
+        body = await action(_services(request), org, form, authorization)
     except OAuthError as exc:
         return _oauth_error(exc, _realm(request, org))
     if body is None:
@@ -59,7 +71,7 @@ async def _form_endpoint(request: Request, org: Organization, action: FormAction
 @router.post("/token")
 async def token_endpoint(request: Request, org: OrgParam) -> Response:
     """RFC 6749 §3.2."""
-    return await _form_endpoint(request, org, token.exchange)
+    return await _form_endpoint(request, org, token.exchange, limited_as="token")
 
 
 @router.post("/revoke")
@@ -71,7 +83,7 @@ async def revocation_endpoint(request: Request, org: OrgParam) -> Response:
 @router.post("/introspect")
 async def introspection_endpoint(request: Request, org: OrgParam) -> Response:
     """RFC 7662 §2."""
-    return await _form_endpoint(request, org, introspection.introspect)
+    return await _form_endpoint(request, org, introspection.introspect, limited_as="introspect")
 
 
 def _bearer_challenge(error: OAuthError | None, realm: str) -> Response:

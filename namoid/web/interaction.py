@@ -26,6 +26,8 @@ from namoid.oauth import codes, interactions
 from namoid.oauth.authorization_response import Reply, csp_source, with_query
 from namoid.oauth.authorize import AuthorizationParams, Parameters, Rejected
 from namoid.oauth.errors import AccessDenied, InvalidRedirectUri, OAuthError
+from namoid.ratelimit import login as login_limits
+from namoid.ratelimit.responses import page_refusal
 from namoid.services import Services
 from namoid.storage.models import AuthorizationRequest, BrowserSession, Client, Organization, utcnow
 from namoid.storage.repos import authorization_requests, clients, consents
@@ -302,9 +304,17 @@ async def login_page(request: Request, org: CurrentOrg) -> Response:
 
 @router.post("/login", include_in_schema=False)
 async def login(request: Request, org: CurrentOrg) -> Response:
-    """Check email and password; on success a new session (and cookie) replaces the old one."""
+    """Check email and password; on success a new session (and cookie) replaces the old one.
+
+    Rate limits come first, before any database or password work (namoid.ratelimit.login).
+    """
     form = await request_pairs(request)
     services = _services(request)
+    email, ip = _field(form, "email"), request.scope["state"].get("client_ip")
+    account = login_limits.account_key(services.keyring.pepper, org.id, email)
+    refused = await login_limits.admit(services.limiter, org.slug, ip, account)
+    if refused is not None:
+        return page_refusal(request, refused)
     now = utcnow()
     async with services.db.tenant(org.id) as session:
         browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
@@ -314,11 +324,14 @@ async def login(request: Request, org: CurrentOrg) -> Response:
         pending = await _pending(session, org, _field(form, "req"))
     if pending is None:
         return _expired(request)
-    email = _field(form, "email")
     attempt = await password_login.check_password(services.db, org.id, email, _field(form, "password"))
     async with services.db.tenant(org.id) as session:
         if attempt.user is None or attempt.failure is not None:
-            await password_login.record_failure(session, org.id, attempt, pending.client.client_id)
+            client_id = pending.client.client_id
+            await password_login.record_failure(session, org.id, attempt, client_id)
+            locked = await login_limits.failed(services.limiter, org.slug, ip, account)
+            if locked:
+                await password_login.record_lockout(session, org.id, attempt, client_id, locked)
             return _login_form(request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED)
         started = await password_login.sign_in(
             session, org, attempt.user, previous=browser, client_id=pending.client.client_id, now=now

@@ -1,0 +1,61 @@
+"""Brute-force defence at POST /login: the account+IP lockout first, then a per-account back-off."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.features.authorize.conftest import Flow
+from tests.features.ratelimit.conftest import ClientAt, UseLimits, audit_count, flow_at
+
+WRONG = "not the password"
+
+
+async def test_failures_lock_the_account_ip_pair_only(flow: Flow, client_at: ClientAt) -> None:
+    page = await flow.follow(await flow.authorize())
+    for _ in range(5):
+        failed = await flow.login(page, password=WRONG)
+        assert failed.status_code == 200 and "do not match" in failed.text
+    locked = await flow.login(page)  # even the right password: the pair is locked
+    assert locked.status_code == 429
+    assert "Too many attempts" in locked.text and "text/html" in locked.headers["content-type"]
+    assert 0 < int(locked.headers["retry-after"]) <= 60
+    assert locked.headers["ratelimit-policy"] == '"login.account_ip";q=5;w=60'
+    assert locked.headers["ratelimit"].startswith('"login.account_ip";r=0;t=')
+    assert await audit_count(flow.services, flow.org, "login.bruteforce_suspected") == 1
+    assert await audit_count(flow.services, flow.org, "login.failed") == 5
+    async with client_at("198.51.100.20") as other:  # the real user, elsewhere, is not locked out
+        assert "code" in await flow_at(flow, other).sign_in_and_allow()
+
+
+async def test_failures_across_ips_back_off_the_account_then_end(
+    flow: Flow, client_at: ClientAt, use_limits: UseLimits
+) -> None:
+    await use_limits({"login.account_ip": "2/minute", "login.account": "3/second"})
+    async with client_at("198.51.100.1") as first, client_at("198.51.100.2") as second:
+        for http, tries in ((first, 2), (second, 1)):
+            attacker = flow_at(flow, http)
+            page = await attacker.follow(await attacker.authorize())
+            for _ in range(tries):
+                assert (await attacker.login(page, password=WRONG)).status_code == 200
+    assert await audit_count(flow.services, flow.org, "login.bruteforce_suspected") == 2  # pair, then account
+    async with client_at("198.51.100.3") as third:
+        user = flow_at(flow, third)
+        page = await user.follow(await user.authorize())
+        refused = await user.login(page)
+        assert refused.status_code == 429 and refused.headers["ratelimit-policy"].startswith(
+            '"login.account"'
+        )
+        await asyncio.sleep(1.1)  # the back-off ends by itself
+        assert (await user.login(page)).status_code == 303
+
+
+async def test_login_per_ip_counts_every_attempt(flow: Flow, use_limits: UseLimits) -> None:
+    await use_limits({"login.ip": "3/minute"})
+    page = await flow.follow(await flow.authorize())
+    statuses = [
+        (await flow.login(page, email=f"u{i}@example.com", password=WRONG)).status_code for i in range(5)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert (
+        await audit_count(flow.services, flow.org, "login.failed") == 3
+    )  # refused ones cost no password check
