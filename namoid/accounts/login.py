@@ -56,17 +56,35 @@ async def check_password(db: Database, org_id: uuid.UUID, email: str, password: 
     return Attempt(user, None if user.status == "active" else "disabled")
 
 
-async def record_failure(session: AsyncSession, org_id: uuid.UUID, attempt: Attempt, client_id: str) -> None:
+async def _record(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    attempt: Attempt,
+    action: str,
+    outcome: Literal["failure", "denied"],
+    detail: dict[str, object],
+) -> None:
     user_id = str(attempt.user.id) if attempt.user is not None else None
     await audit.record(
         session,
         org_id,
         actor=audit.Actor("user", user_id),
-        action="login.failed",
+        action=action,
         target_type="user",
         target_id=user_id,
-        outcome="failure",
-        detail={"reason": attempt.failure, "client_id": client_id, "method": PASSWORD_AMR},
+        outcome=outcome,
+        detail=detail | {"method": PASSWORD_AMR},
+    )
+
+
+async def record_failure(session: AsyncSession, org_id: uuid.UUID, attempt: Attempt, client_id: str) -> None:
+    await _record(
+        session,
+        org_id,
+        attempt,
+        "login.failed",
+        "failure",
+        {"reason": attempt.failure, "client_id": client_id},
     )
 
 
@@ -74,16 +92,13 @@ async def record_lockout(
     session: AsyncSession, org_id: uuid.UUID, attempt: Attempt, client_id: str, policies: list[str]
 ) -> None:
     """The ``login.bruteforce_suspected`` security event, once when a lockout starts."""
-    user_id = str(attempt.user.id) if attempt.user is not None else None
-    await audit.record(
+    await _record(
         session,
         org_id,
-        actor=audit.Actor("user", user_id),
-        action="login.bruteforce_suspected",
-        target_type="user",
-        target_id=user_id,
-        outcome="denied",
-        detail={"policies": policies, "client_id": client_id, "method": PASSWORD_AMR},
+        attempt,
+        "login.bruteforce_suspected",
+        "denied",
+        {"policies": policies, "client_id": client_id},
     )
 
 

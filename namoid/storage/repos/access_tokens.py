@@ -9,6 +9,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import AccessToken, RefreshFamily
+from namoid.storage.repos import rows
 
 
 async def add(
@@ -48,12 +49,7 @@ async def get(session: AsyncSession, org_id: uuid.UUID, jti: str) -> AccessToken
 
 async def revoke(session: AsyncSession, org_id: uuid.UUID, jti: str, now: datetime) -> bool:
     """Mark one token revoked; False if it was already (or does not exist)."""
-    result = await session.execute(
-        update(AccessToken)
-        .where(AccessToken.org_id == org_id, AccessToken.jti == jti, AccessToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await rows.stamp_once(session, org_id, AccessToken.jti, jti, AccessToken.revoked_at, now)
 
 
 async def revoke_for_family(

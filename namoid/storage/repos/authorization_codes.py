@@ -5,17 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import AuthorizationCode
+from namoid.storage.repos import rows
 
 
 async def add(session: AsyncSession, org_id: uuid.UUID, code: AuthorizationCode) -> AuthorizationCode:
-    code.org_id = org_id
-    session.add(code)
-    await session.flush()
-    return code
+    return await rows.insert(session, org_id, code)
 
 
 async def find(session: AsyncSession, org_id: uuid.UUID, code_hash: str) -> AuthorizationCode | None:
@@ -28,13 +26,6 @@ async def find(session: AsyncSession, org_id: uuid.UUID, code_hash: str) -> Auth
 
 async def consume(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, now: datetime) -> bool:
     """Mark the code used; False if it already was (one UPDATE: exactly one redeemer wins)."""
-    result = await session.execute(
-        update(AuthorizationCode)
-        .where(
-            AuthorizationCode.org_id == org_id,
-            AuthorizationCode.id == code_id,
-            AuthorizationCode.used_at.is_(None),
-        )
-        .values(used_at=now)
+    return await rows.stamp_once(
+        session, org_id, AuthorizationCode.id, code_id, AuthorizationCode.used_at, now
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -5,17 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import AuthorizationRequest
+from namoid.storage.repos import rows
 
 
 async def add(session: AsyncSession, org_id: uuid.UUID, row: AuthorizationRequest) -> AuthorizationRequest:
-    row.org_id = org_id
-    session.add(row)
-    await session.flush()
-    return row
+    return await rows.insert(session, org_id, row)
 
 
 async def find_pending(
@@ -33,14 +31,7 @@ async def find_pending(
 
 
 async def complete(session: AsyncSession, org_id: uuid.UUID, request_id: uuid.UUID, now: datetime) -> bool:
-    """Mark the request answered; False if it already was (one UPDATE: exactly one answer wins)."""
-    result = await session.execute(
-        update(AuthorizationRequest)
-        .where(
-            AuthorizationRequest.org_id == org_id,
-            AuthorizationRequest.id == request_id,
-            AuthorizationRequest.completed_at.is_(None),
-        )
-        .values(completed_at=now)
+    """Mark the request answered; False if it already was (exactly one answer wins)."""
+    return await rows.stamp_once(
+        session, org_id, AuthorizationRequest.id, request_id, AuthorizationRequest.completed_at, now
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -5,17 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import BrowserSession
+from namoid.storage.repos import rows
 
 
 async def add(session: AsyncSession, org_id: uuid.UUID, row: BrowserSession) -> BrowserSession:
-    row.org_id = org_id
-    session.add(row)
-    await session.flush()
-    return row
+    return await rows.insert(session, org_id, row)
 
 
 async def find_live(
@@ -34,13 +32,4 @@ async def find_live(
 
 async def end(session: AsyncSession, org_id: uuid.UUID, session_id: uuid.UUID, now: datetime) -> bool:
     """Mark the session ended; False if it already was."""
-    result = await session.execute(
-        update(BrowserSession)
-        .where(
-            BrowserSession.org_id == org_id,
-            BrowserSession.id == session_id,
-            BrowserSession.ended_at.is_(None),
-        )
-        .values(ended_at=now)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await rows.stamp_once(session, org_id, BrowserSession.id, session_id, BrowserSession.ended_at, now)

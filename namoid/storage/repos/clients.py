@@ -9,14 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import Client, utcnow
+from namoid.storage.repos import rows
 
 
 async def create(session: AsyncSession, org_id: uuid.UUID, client: Client) -> Client:
     """Insert ``client`` into ``org_id`` (its ``org_id`` is set here, never by the caller)."""
-    client.org_id = org_id
-    session.add(client)
-    await session.flush()
-    return client
+    return await rows.insert(session, org_id, client)
 
 
 async def get(session: AsyncSession, org_id: uuid.UUID, client_id: str) -> Client | None:

@@ -10,22 +10,19 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import RefreshFamily, RefreshToken
+from namoid.storage.repos import rows
 
 
 async def start_family(session: AsyncSession, org_id: uuid.UUID, family: RefreshFamily) -> RefreshFamily:
-    family.org_id = org_id
-    session.add(family)
-    await session.flush()
-    return family
+    return await rows.insert(session, org_id, family)
 
 
 async def add(
     session: AsyncSession, org_id: uuid.UUID, family_id: uuid.UUID, token_hash: str, expires_at: datetime
 ) -> RefreshToken:
-    token = RefreshToken(org_id=org_id, family_id=family_id, token_hash=token_hash, expires_at=expires_at)
-    session.add(token)
-    await session.flush()
-    return token
+    return await rows.insert(
+        session, org_id, RefreshToken(family_id=family_id, token_hash=token_hash, expires_at=expires_at)
+    )
 
 
 async def find(
@@ -48,26 +45,16 @@ async def find(
 
 async def consume(session: AsyncSession, org_id: uuid.UUID, token_id: uuid.UUID, now: datetime) -> bool:
     """Mark the token used; False if it already was (one UPDATE: exactly one of two uses wins)."""
-    result = await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.org_id == org_id, RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await rows.stamp_once(session, org_id, RefreshToken.id, token_id, RefreshToken.used_at, now)
 
 
 async def revoke_family(
     session: AsyncSession, org_id: uuid.UUID, family_id: uuid.UUID, now: datetime, reason: str
 ) -> bool:
     """Revoke a family (all its tokens die with it); False if it already was."""
-    result = await session.execute(
-        update(RefreshFamily)
-        .where(
-            RefreshFamily.org_id == org_id, RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_(None)
-        )
-        .values(revoked_at=now, revoked_reason=reason)
+    return await rows.stamp_once(
+        session, org_id, RefreshFamily.id, family_id, RefreshFamily.revoked_at, now, revoked_reason=reason
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def revoke_families_of_code(
