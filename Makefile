@@ -17,7 +17,7 @@ test: $(VENV)/.installed $(SEMGREP_VENV)/.installed  ## the whole test suite (Po
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed  ## ruff and mypy
-	$(VENV)/bin/ruff check namoid tests tools
+	$(VENV)/bin/ruff check namoid tests tools bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict tools
 
