@@ -78,6 +78,22 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body.")
     host: str = Field("", description="Address to bind; default: the base URL's host (0.0.0.0 in prod).")
+    worker_in_server: bool | None = Field(
+        None,
+        description="Run the background jobs (event delivery, sweeps) inside `namoid serve`. "
+        "Default: on in dev mode; in production run `namoid worker` instead.",
+    )
+    worker_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between two passes of the background jobs."
+    )
+    webhook_timeout: float = Field(
+        5.0, gt=0, le=60, description="Seconds a webhook receiver has to answer one SET delivery."
+    )
+    webhook_ca_file: Path | None = Field(
+        None,
+        description="Extra PEM CA bundle trusted for webhook receivers (e.g. a private CA), "
+        "in addition to the system's.",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -154,6 +170,10 @@ class Settings(BaseSettings):
             return self.host
         hostname = urlsplit(self.base_url).hostname or "localhost"
         return "127.0.0.1" if hostname in ("localhost", "127.0.0.1") else "0.0.0.0"  # noqa: S104
+
+    @cached_property
+    def runs_worker_in_server(self) -> bool:
+        return self.is_dev if self.worker_in_server is None else self.worker_in_server
 
     @cached_property
     def json_logs(self) -> bool:

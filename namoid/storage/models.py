@@ -131,6 +131,11 @@ class Client(Base):
     introspect_any: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Issue refresh tokens even without the offline_access scope.
     refresh_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Refresh lifetimes in seconds overriding the org's (absolute per family, idle per token).
+    refresh_token_ttl: Mapped[int | None] = mapped_column(Integer)
+    refresh_idle_ttl: Mapped[int | None] = mapped_column(Integer)
+    #: What logging out does to this client's ``offline_access`` grants: "keep" or "end".
+    offline_access_on_logout: Mapped[str] = mapped_column(String(8), default="keep")
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -308,6 +313,61 @@ class UsedAssertion(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SecurityEvent(Base):
+    """A security event (DESIGN.md §5): immutable; delivered as a SET (RFC 8417) to subscribers.
+
+    ``org_id`` is NULL for events outside any organization (e.g. the rate limiter degraded);
+    those are recorded and logged but have no subscribers.
+    """
+
+    __tablename__ = "security_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The subject identifier (RFC 9493) the event is about.
+    subject: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    #: Event-specific claims of the SET's event payload (no secrets).
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class WebhookSubscription(Base):
+    """An org's receiver of pushed Security Event Tokens (RFC 8935)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxEntry(Base):
+    """One pending push of one event to one subscriber (the transactional outbox).
+
+    Written in the transaction that raised the event; the worker leases due rows
+    (``leased_until``), POSTs the SET and records the result, so a worker that dies
+    mid-delivery only delays it: the lease runs out and another pass delivers it.
+    """
+
+    __tablename__ = "event_outbox"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("security_events.id"))
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set when delivery stopped for good: the receiver rejected the SET, or retries ran out.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+
 #: Tables whose rows belong to one organization: filtered in code and by RLS.
 TENANT_TABLES: tuple[str, ...] = (
     "users",
@@ -322,4 +382,7 @@ TENANT_TABLES: tuple[str, ...] = (
     "refresh_tokens",
     "access_tokens",
     "used_assertions",
+    "security_events",
+    "webhook_subscriptions",
+    "event_outbox",
 )

@@ -1,0 +1,172 @@
+"""Push delivery of Security Event Tokens from the outbox (RFC 8935), off the request path.
+
+Each due outbox row is leased, its SET (RFC 8417) built and signed with the org's key,
+and POSTed as ``application/secevent+jwt``. A 2xx answer (RFC 8935 §2.2 asks for 202)
+delivers it. A 400 whose body is an RFC 8935 §2.3 error object is the receiver
+rejecting the SET: retrying would not change that, so the row fails and is audited.
+Anything else (a timeout, a refused connection, a 5xx, garbage) is retried with
+exponential backoff until ``MAX_ATTEMPTS``; then the row fails and is audited. The
+``jti`` stays the same across retries, so a receiver deduplicates by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid import audit
+from namoid.events.tokens import security_event_token
+from namoid.oauth.tokens import ACCESS_TOKEN_ALG, signer
+from namoid.services import Services
+from namoid.storage.models import Organization, utcnow
+from namoid.storage.repos import event_outbox
+from namoid.tenancy import organizations
+from namoid.tenancy.resolve import issuer_for
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/secevent+jwt"
+RETRY_BASE = timedelta(seconds=10)
+RETRY_CAP = timedelta(hours=1)
+#: About a day of retries (10 s, 20 s, … then hourly) before a row fails for good.
+MAX_ATTEMPTS = 30
+BATCH = 50
+_SYSTEM = audit.Actor("system", "worker")
+
+Verdict = Literal["delivered", "rejected", "retry"]
+
+
+def backoff(attempt: int) -> timedelta:
+    """Delay after the ``attempt``-th failed try: 10 s doubling, capped at an hour."""
+    delay: timedelta = RETRY_BASE * 2 ** min(attempt - 1, 20)
+    return min(delay, RETRY_CAP)
+
+
+def receiver_ssl_context(ca_file: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def _rfc8935_error(response: httpx.Response) -> str | None:
+    """The ``err`` code of an RFC 8935 §2.3 error body, or None if the body is not one."""
+    try:
+        body = json.loads(response.content[:4096])
+    except ValueError:
+        return None
+    err = body.get("err") if isinstance(body, dict) else None
+    return err if isinstance(err, str) and err else None
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class EventDelivery:
+    """Delivers every org's due outbox rows; safe to run in several workers at once."""
+
+    def __init__(self, services: Services, client: httpx.AsyncClient | None = None) -> None:
+        self.services = services
+        timeout = services.settings.webhook_timeout
+        ca_file = services.settings.webhook_ca_file
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            verify=receiver_ssl_context(str(ca_file) if ca_file else None),
+            follow_redirects=False,
+            headers={"User-Agent": "NamoID-SET-delivery"},
+        )
+        #: Long enough for one POST to finish; a worker that dies frees its rows after it.
+        self.lease = timedelta(seconds=2 * timeout + 5)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def run(
+        self, now: datetime | None = None, orgs: Sequence[Organization] | None = None
+    ) -> DeliveryReport:
+        """Deliver what is due in ``orgs`` (default: every org); ``now`` pins the clock (tests)."""
+        report = DeliveryReport()
+        for org in orgs if orgs is not None else await organizations.list_all(self.services.db):
+            await self._deliver_org(org, now, report)
+        return report
+
+    async def _deliver_org(self, org: Organization, now: datetime | None, report: DeliveryReport) -> None:
+        db = self.services.db
+        issuer = issuer_for(self.services.settings.base_url, org.slug)
+        while True:
+            moment = now or utcnow()
+            async with db.tenant(org.id) as session:
+                claimed = await event_outbox.claim_due(session, org.id, moment, moment + self.lease, BATCH)
+            if not claimed:
+                return
+            key = await signer(self.services.signing, org, ACCESS_TOKEN_ALG)
+            verdicts = await asyncio.gather(
+                *(self._post(c.url, security_event_token(c.event, issuer, c.url, key)) for c in claimed)
+            )
+            async with db.tenant(org.id) as session:
+                for item, (verdict, error) in zip(claimed, verdicts, strict=True):
+                    await self._settle(session, org, item, verdict, error, now or utcnow(), report)
+
+    async def _post(self, url: str, token: str) -> tuple[Verdict, str]:
+        try:
+            response = await self.client.post(
+                url, content=token, headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            return "retry", f"{type(exc).__name__}"
+        if 200 <= response.status_code < 300:
+            return "delivered", ""
+        if response.status_code == 400 and (err := _rfc8935_error(response)) is not None:
+            return "rejected", f"rejected: {err}"[:200]
+        return "retry", f"HTTP {response.status_code}"
+
+    async def _settle(
+        self,
+        session: AsyncSession,
+        org: Organization,
+        item: event_outbox.Claimed,
+        verdict: Verdict,
+        error: str,
+        now: datetime,
+        report: DeliveryReport,
+    ) -> None:
+        if verdict == "delivered":
+            await event_outbox.mark_delivered(session, org.id, item.entry_id, now)
+            report.delivered += 1
+            log.info("delivered event %s to %s", item.event.id, item.url)
+            return
+        report.errors.append(error)
+        if verdict == "retry" and item.attempt < MAX_ATTEMPTS:
+            await event_outbox.retry_later(session, org.id, item.entry_id, now + backoff(item.attempt), error)
+            report.retried += 1
+            log.warning(
+                "event %s to %s: %s; retry %d scheduled", item.event.id, item.url, error, item.attempt
+            )
+            return
+        await event_outbox.mark_failed(session, org.id, item.entry_id, now, error)
+        report.failed += 1
+        log.error("event %s to %s failed for good: %s", item.event.id, item.url, error)
+        await audit.record(
+            session,
+            org.id,
+            actor=_SYSTEM,
+            action="webhook.rejected" if verdict == "rejected" else "webhook.delivery_failed",
+            target_type="webhook",
+            target_id=item.url[:200],
+            outcome="failure",
+            detail={"event": str(item.event.id), "attempts": item.attempt, "error": error},
+        )

@@ -1,0 +1,85 @@
+"""A real HTTP(S) receiver of pushed SETs (RFC 8935) for tests: a thread-served socket.
+
+``behaviour`` decides each answer: "accept" (202), "reject" (400 with an RFC 8935 error
+body), "fail" (503), "garbage" (a 200-less junk line then close), "hang" (never answers).
+Every body received is kept in ``received`` with its headers.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Literal
+
+Behaviour = Literal["accept", "reject", "fail", "garbage", "hang"]
+
+
+@dataclass
+class Receiver:
+    url: str
+    behaviour: Behaviour = "accept"
+    received: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+    def tokens(self) -> list[str]:
+        return [body for _, body in self.received]
+
+
+@contextmanager
+def receiver(
+    behaviour: Behaviour = "accept", *, cert: tuple[Path, Path] | None = None, host: str = "127.0.0.1"
+) -> Iterator[Receiver]:
+    """Serve on a free port of ``host``; https when ``cert`` (cert file, key file) is given."""
+    state: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length).decode()
+            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            state.arrived.set()
+            if state.behaviour == "hang":
+                state.release.wait(30)
+                return
+            if state.behaviour == "garbage":
+                self.wfile.write(b"this is not HTTP\r\n\r\n")
+                return
+            status, payload = {
+                "accept": (202, b""),
+                "reject": (400, json.dumps({"err": "invalid_issuer", "description": "unknown"}).encode()),
+                "fail": (503, b"try later"),
+            }[state.behaviour]
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            if payload:
+                self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer((host, 0), Handler)
+    server.daemon_threads = True
+    scheme = "http"
+    if cert is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(cert[0]), str(cert[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    state = Receiver(url=f"{scheme}://{host}:{server.server_address[1]}/events", behaviour=behaviour)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()
