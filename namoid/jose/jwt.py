@@ -108,6 +108,7 @@ def _check_claims(
     audience: str | Collection[str] | None,
     leeway: int,
     now: float,
+    expires: bool,
 ) -> None:
     if issuer is not None and claims.get("iss") != issuer:
         raise JWTError("wrong issuer")
@@ -118,7 +119,7 @@ def _check_claims(
         if not wanted & present:
             raise JWTError("wrong audience")
     exp = claims.get("exp")
-    if not _is_time(exp) or exp + leeway <= now:
+    if (expires or exp is not None) and (not _is_time(exp) or exp + leeway <= now):
         raise JWTError("token expired or without exp")
     nbf = claims.get("nbf")
     if nbf is not None and (not _is_time(nbf) or nbf - leeway > now):
@@ -138,8 +139,13 @@ def verify(
     typ: str | None = None,
     leeway: int = 0,
     now: float | None = None,
+    expires: bool = True,
 ) -> dict[str, Any]:
-    """Verify ``token`` against public ``jwks`` and return its claims, or raise JWTError."""
+    """Verify ``token`` against public ``jwks`` and return its claims, or raise JWTError.
+
+    ``exp`` is required unless ``expires`` is False (a statement that does not lapse,
+    such as a signed audit checkpoint); when present it is always checked.
+    """
     header = unverified_header(token)
     if typ is not None and not typ_matches(header.get("typ"), typ):
         raise JWTError("wrong token type")
@@ -152,6 +158,11 @@ def verify(
         raise JWTError("bad signature") from exc
     claims = dict(decoded.claims)
     _check_claims(
-        claims, issuer=issuer, audience=audience, leeway=leeway, now=time.time() if now is None else now
+        claims,
+        issuer=issuer,
+        audience=audience,
+        leeway=leeway,
+        now=time.time() if now is None else now,
+        expires=expires,
     )
     return claims

@@ -86,6 +86,8 @@ class Organization(Base):
     refresh_token_ttl: Mapped[int] = mapped_column(Integer, default=30 * 86400)
     refresh_idle_ttl: Mapped[int] = mapped_column(Integer, default=14 * 86400)
     session_ttl: Mapped[int] = mapped_column(Integer, default=86400)
+    #: Days audit entries are kept before the retention job may remove them (DESIGN.md §5).
+    audit_retention_days: Mapped[int] = mapped_column(Integer, default=400)
 
 
 class User(Base):
@@ -176,6 +178,61 @@ class AuditEntry(Base):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class AuditSeal(Base):
+    """The hash-chain link of one audit entry (DESIGN.md §5), written by the sealer, append-only.
+
+    Each org (and the system, ``org_id`` NULL) has one chain, in sealing order:
+    ``hash = SHA-256(prev_hash ‖ canonical entry)``. Audit rows themselves are never updated.
+    """
+
+    __tablename__ = "audit_seals"
+    __table_args__ = (UniqueConstraint("chain", "position"), UniqueConstraint("seq"))
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    #: The chain's name: the org id, or "system"; with ``position`` it makes links unique.
+    chain: Mapped[str] = mapped_column(String(36))
+    position: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 of the canonical entry without its seq: tells where a moved (reordered) row was sealed.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditCheckpoint(Base):
+    """A chain head signed with the org's key (JWS), for operators to keep elsewhere."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    chain: Mapped[str] = mapped_column(String(36))
+    position: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditRetention(Base):
+    """A retention run: audit rows of ``chain`` up to ``up_to_seq`` may be deleted, and only they.
+
+    The audit log's delete trigger lets a DELETE through only for rows a run covers; the
+    run is itself audited (and sealed) before any row goes, so the chain stays verifiable.
+    """
+
+    __tablename__ = "audit_retention"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    chain: Mapped[str] = mapped_column(String(36))
+    up_to_seq: Mapped[int] = mapped_column(BigInteger)
+    before: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class BrowserSession(Base):
@@ -385,4 +442,7 @@ TENANT_TABLES: tuple[str, ...] = (
     "security_events",
     "webhook_subscriptions",
     "event_outbox",
+    "audit_seals",
+    "audit_checkpoints",
+    "audit_retention",
 )

@@ -18,6 +18,10 @@ async def create(session: AsyncSession, slug: str, name: str) -> Organization:
     return org
 
 
+async def get(session: AsyncSession, org_id: uuid.UUID) -> Organization | None:
+    return await session.get(Organization, org_id)
+
+
 async def get_by_slug(session: AsyncSession, slug: str) -> Organization | None:
     return await session.scalar(select(Organization).where(Organization.slug == slug))
 
@@ -29,3 +33,8 @@ async def list_all(session: AsyncSession) -> Sequence[Organization]:
 async def set_lifetimes(session: AsyncSession, org_id: uuid.UUID, lifetimes: dict[str, int]) -> None:
     """Update the org's token lifetimes (column name → seconds)."""
     await session.execute(update(Organization).where(Organization.id == org_id).values(**lifetimes))
+
+
+async def set_audit_retention(session: AsyncSession, org_id: uuid.UUID, days: int) -> None:
+    query = update(Organization).where(Organization.id == org_id).values(audit_retention_days=days)
+    await session.execute(query)

@@ -1,0 +1,69 @@
+"""Helpers for audit-chain tests: an org with entries, and raw tampering as an attacker would."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid import audit
+from namoid.services import Services
+from namoid.storage.db import Database
+from namoid.storage.models import Organization
+from namoid.tenancy import organizations
+
+ADMIN = audit.Actor("admin", "test")
+
+
+@pytest.fixture
+async def org(services: Services) -> Organization:
+    return await organizations.create(
+        services.db, services.keyring, f"au-{uuid.uuid4().hex[:8]}", None, ADMIN
+    )
+
+
+async def write_entries(services: Services, org: Organization, count: int) -> None:
+    async with services.db.tenant(org.id) as session:
+        for number in range(count):
+            await audit.record(
+                session,
+                org.id,
+                actor=ADMIN,
+                action="test.happened",
+                target_type="thing",
+                target_id=str(number),
+                detail={"n": number, "note": "ünïcode ✓"},
+            )
+
+
+@asynccontextmanager
+async def tampering(owner_db: Database) -> AsyncIterator[AsyncSession]:
+    """A session past the append-only triggers: what an attacker with the database could do."""
+    async with owner_db.system() as session:
+        if owner_db.is_postgres:
+            await session.execute(text("SET LOCAL session_replication_role = replica"))
+            yield session
+            return
+        for trigger in (
+            "audit_log_no_update",
+            "audit_log_no_delete",
+            "audit_seals_no_update",
+            "audit_seals_no_delete",
+        ):
+            await session.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
+        yield session
+
+
+async def seqs(owner_db: Database, org: Organization) -> list[int]:
+    async with owner_db.system() as session:
+        rows = await session.execute(
+            text("SELECT seq FROM audit_log WHERE org_id = :org ORDER BY seq").bindparams(
+                bindparam("org", type_=Uuid)
+            ),
+            {"org": org.id},
+        )
+        return [row[0] for row in rows]
