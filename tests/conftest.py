@@ -28,6 +28,7 @@ from namoid.services import Services
 from namoid.settings import Settings
 from namoid.storage.db import Database, make_engine
 from namoid.storage.migrate import upgrade_sync
+from tests import audit_scan
 
 PG_ADMIN_URL = os.environ.get("NAMOID_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NAMOID_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -86,11 +87,34 @@ def scratch_pg_database() -> Iterator[PgDatabase]:
         asyncio.run(admin_sql([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))
 
 
+def no_secrets_in_audit(found: list[str]) -> None:
+    """Fail on audit rows carrying secrets (tests/audit_scan.py), after the tests that wrote them."""
+    if found:
+        pytest.fail("secrets in the audit log:\n" + "\n".join(found[:20]))
+
+
+async def _scan_pg(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return audit_scan.findings(
+                await conn.execute(text(f"SELECT {audit_scan.COLUMNS} FROM audit_log"))
+            )
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_issued_secrets() -> None:
+    audit_scan.record_issued_secrets()
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[PgDatabase]:
-    """One migrated scratch PostgreSQL database for the whole session."""
+    """One migrated scratch PostgreSQL database for the session; its audit rows are scanned at the end."""
     with scratch_pg_database() as database:
         yield database
+        no_secrets_in_audit(asyncio.run(_scan_pg(database.owner_url)))
 
 
 @pytest.fixture(scope="session")
@@ -146,12 +170,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     elif request.param == "postgres-isolated":
         with scratch_pg_database() as own:
             yield Backend("postgres-isolated", own.app_url, own.owner_url)
+            no_secrets_in_audit(asyncio.run(_scan_pg(own.owner_url)))
     else:
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "namoid.db"
         path.write_bytes(template.read_bytes())
         url = f"sqlite+aiosqlite:///{path}"
         yield Backend("sqlite", url, url)
+        no_secrets_in_audit(audit_scan.scan_sqlite(str(path)))
 
 
 @pytest.fixture(scope="session")
