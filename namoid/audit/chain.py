@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy import Row
+
 from namoid.storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -40,7 +42,7 @@ def chain_name(org_id: object | None) -> str:
     return SYSTEM_CHAIN if org_id is None else str(org_id)
 
 
-def entry_dict(row: AuditEntry) -> dict[str, Any]:
+def entry_dict(row: AuditEntry | Row[Any]) -> dict[str, Any]:
     """An audit row as JSON-ready values (times in UTC, microseconds)."""
     return {
         "seq": row.seq,

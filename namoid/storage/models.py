@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -164,6 +165,8 @@ class AuditEntry(Base):
     """One append-only audit record (DESIGN.md §5); ``org_id`` is NULL for system actions."""
 
     __tablename__ = "audit_log"
+    #: Sealing, verifying and exporting read one org's entries in ``seq`` order.
+    __table_args__ = (Index("ix_audit_log_org_id_seq", "org_id", "seq"),)
 
     seq: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)

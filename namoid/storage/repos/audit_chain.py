@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, select
+from sqlalchemy import ColumnElement, Row, Table, and_, delete, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import AuditCheckpoint, AuditEntry, AuditRetention, AuditSeal
@@ -42,6 +42,10 @@ class AuditFilter:
         return found
 
 
+_ENTRY = cast(Table, AuditEntry.__table__)
+_SEAL = cast(Table, AuditSeal.__table__)
+
+
 def _entries_of(org_id: uuid.UUID | None) -> ColumnElement[bool]:
     return AuditEntry.org_id.is_(None) if org_id is None else AuditEntry.org_id == org_id
 
@@ -62,33 +66,40 @@ async def head(session: AsyncSession, org_id: uuid.UUID | None) -> AuditSeal | N
 
 async def unsealed(
     session: AsyncSession, org_id: uuid.UUID | None, after_seq: int, limit: int
-) -> Sequence[AuditEntry]:
-    """Entries with ``seq > after_seq`` not sealed yet, oldest first."""
+) -> Sequence[Row[Any]]:
+    """Entries with ``seq > after_seq`` not sealed yet, oldest first (plain rows: sealing is bulk work)."""
     query = (
-        select(AuditEntry)
+        select(*_ENTRY.columns)
         .where(_entries_of(org_id), AuditEntry.seq > after_seq, ~_is_sealed())
         .order_by(AuditEntry.seq)
         .limit(limit)
     )
-    return (await session.scalars(query)).all()
+    return (await session.execute(query)).all()
 
 
 async def add_seals(session: AsyncSession, org_id: uuid.UUID | None, seals: list[dict[str, Any]]) -> None:
-    await session.execute(insert(AuditSeal), [{**seal, "org_id": org_id} for seal in seals])
+    await session.execute(insert(_SEAL), [{**seal, "org_id": org_id} for seal in seals])
 
 
 async def links(
     session: AsyncSession, org_id: uuid.UUID | None, after_position: int, limit: int
-) -> Sequence[tuple[AuditSeal, AuditEntry | None]]:
+) -> Sequence[tuple[Row[Any], Row[Any] | None]]:
     """Seals after ``after_position`` in chain order, each with its entry (None if gone)."""
-    query = (
-        select(AuditSeal, AuditEntry)
-        .outerjoin(AuditEntry, AuditEntry.seq == AuditSeal.seq)
-        .where(_seals_of(org_id), AuditSeal.position > after_position)
-        .order_by(AuditSeal.position)
-        .limit(limit)
+    seals = (
+        await session.execute(
+            select(*_SEAL.columns)
+            .where(_seals_of(org_id), AuditSeal.position > after_position)
+            .order_by(AuditSeal.position)
+            .limit(limit)
+        )
+    ).all()
+    if not seals:
+        return []
+    entries = await session.execute(
+        select(*_ENTRY.columns).where(_entries_of(org_id), AuditEntry.seq.in_([seal.seq for seal in seals]))
     )
-    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+    by_seq = {entry.seq: entry for entry in entries}
+    return [(seal, by_seq.get(seal.seq)) for seal in seals]
 
 
 async def sealed_page(

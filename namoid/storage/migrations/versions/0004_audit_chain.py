@@ -94,6 +94,7 @@ def upgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(batch_op.f(f"ix_{table}_org_id"), ["org_id"], unique=False)
+    op.create_index("ix_audit_log_org_id_seq", "audit_log", ["org_id", "seq"])
     with op.batch_alter_table("organizations", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("audit_retention_days", sa.Integer(), nullable=False, server_default="400")
@@ -124,6 +125,7 @@ def downgrade() -> None:
         )
     for table in TABLES:
         policy.drop_append_only(table)
+    op.drop_index("ix_audit_log_org_id_seq", "audit_log")
     with op.batch_alter_table("organizations", schema=None) as batch_op:
         batch_op.drop_column("audit_retention_days")
     for table in reversed(TABLES):
