@@ -25,7 +25,8 @@ PATTERNS = {
     "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
     "a PEM block": re.compile(r"-----BEGIN [A-Z ]+-----"),
     "a password hash": re.compile(r"\$argon2(id|i|d)\$"),
-    "an Aadhaar-like number": re.compile(r"(?<!\d)[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}(?!\d)"),
+    # Not inside a word or a hyphenated run: a UUID's "4562-8204-1166" is not an Aadhaar number.
+    "an Aadhaar-like number": re.compile(r"(?<![\w-])[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}(?![\w-])"),
 }
 COLUMNS = "actor_id, target_id, user_agent, detail"
 
