@@ -1,9 +1,10 @@
 """``/healthz`` (the process is alive) and ``/readyz`` (its database and Redis answer).
 
 While the rate limiter counts in process memory because Redis failed, ``/readyz`` adds
-``"ratelimit": "degraded"``. That alone does not make the node unready: it still limits
-(per node), and failing every node that shares the broken Redis would turn a Redis outage
-into a full outage. A Redis that does not answer the ping is still ``unavailable`` (503).
+``"ratelimit": "degraded"`` (once a retry is due it pings Redis, so a recovery shows at once).
+That alone does not make the node unready: it still limits (per node), and failing every node
+that shares the broken Redis would turn a Redis outage into a full outage. A Redis that does
+not answer the ping is still ``unavailable`` (503).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ async def readyz(request: Request) -> JSONResponse:
     if services.redis is not None:
         checks["redis"] = await _check(services.ping_redis())
     ready = all(value == "ok" for value in checks.values())
-    if services.limiter.degraded:
-        checks["ratelimit"] = services.limiter.status
+    if await services.limiter.recheck() == "degraded":
+        checks["ratelimit"] = "degraded"
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from namoid import audit
+from namoid import audit, events
 from namoid.crypto.keyring import Keyring, KeyringFileError, create_keyring_file
 from namoid.ratelimit.limiter import Limiter
 from namoid.settings import Settings
@@ -39,20 +39,24 @@ class Services:
         )
 
     async def record_degraded_limiter(self, reason: str) -> None:
-        """The "Redis down" security event (DESIGN.md §5b), once per degradation; never raises."""
+        """The "Redis down" security event (DESIGN.md §5b), once per degradation; never raises.
+
+        It belongs to no organization: recorded and logged, delivered to no subscriber.
+        """
         try:
             async with self.db.system() as session:
-                await audit.record(
+                await events.raise_event(
                     session,
                     None,
+                    "ratelimit.degraded",
                     actor=audit.Actor("system"),
-                    action="ratelimit.degraded",
+                    subject=events.opaque_subject("namoid:ratelimit"),
                     target_type="ratelimit",
                     outcome="failure",
                     detail={"reason": reason, "fallback": "in-process"},
                 )
         except Exception as exc:  # the limiter must keep answering even if the database fails too
-            log.error("could not audit the rate-limit degradation: %s", type(exc).__name__)
+            log.error("could not record the rate-limit degradation: %s", type(exc).__name__)
 
     async def ping_redis(self) -> None:
         if self.redis is not None:

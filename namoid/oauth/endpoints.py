@@ -47,19 +47,30 @@ def _oauth_error(error: OAuthError, realm: str) -> Response:
     return JSONResponse(error.as_dict(), status_code=error.status_code, headers=headers)
 
 
+async def _refusal(
+    request: Request,
+    org: Organization,
+    limited_as: str,
+    form: Mapping[str, str],
+    authorization: str | None,
+) -> Response | None:
+    """The 429 answer if ``limited_as`` (a namoid.ratelimit.oauth endpoint) refuses the request."""
+    ip = request.scope["state"].get("client_ip")
+    limiter = _services(request).limiter
+    refused = await oauth_limits.admit(limiter, limited_as, org.slug, ip, form, authorization)
+    return None if refused is None else oauth_refusal(refused)
+
+
 async def _form_endpoint(
-    request: Request, org: Organization, action: FormAction, limited_as: str | None = None
+    request: Request, org: Organization, action: FormAction, limited_as: str
 ) -> Response:
-    """Parse, rate-limit (``limited_as``: a namoid.ratelimit.oauth endpoint), then act."""
+    """Parse, rate-limit (before any client-authentication work), then act."""
     try:
         form = await params.form(request)
         authorization = params.authorization_header(request)
-        if limited_as is not None:
-            ip = request.scope["state"].get("client_ip")
-            limiter = _services(request).limiter
-            refused = await oauth_limits.admit(limiter, limited_as, org.slug, ip, form, authorization)
-            if refused is not None:
-                return oauth_refusal(refused)
+        refused = await _refusal(request, org, limited_as, form, authorization)
+        if refused is not None:
+            return refused
         body = await action(_services(request), org, form, authorization)
     except OAuthError as exc:
         return _oauth_error(exc, _realm(request, org))
@@ -77,7 +88,7 @@ async def token_endpoint(request: Request, org: OrgParam) -> Response:
 @router.post("/revoke")
 async def revocation_endpoint(request: Request, org: OrgParam) -> Response:
     """RFC 7009 §2."""
-    return await _form_endpoint(request, org, revocation.revoke)
+    return await _form_endpoint(request, org, revocation.revoke, limited_as="revoke")
 
 
 @router.post("/introspect")
@@ -111,6 +122,9 @@ async def _userinfo_form(request: Request) -> dict[str, str]:
 async def userinfo_endpoint(request: Request, org: OrgParam) -> Response:
     """OIDC Core §5.3."""
     realm = _realm(request, org)
+    refused = await _refusal(request, org, "userinfo", {}, None)
+    if refused is not None:
+        return refused
     try:
         bearer = userinfo.bearer_token(
             params.authorization_header(request),

@@ -31,13 +31,17 @@ OnDegraded = Callable[[str], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The answer for one policy: allowed or not, and its tightest window's figures."""
+    """The answer for one policy: allowed or not; a refusal names the window that refused.
+
+    Only a refusal reads its windows back (for the 429's headers); an allowed request does
+    not, which saves a Redis round trip per policy: its ``limit`` and ``window`` are those of
+    the policy's first rate and ``reset_after`` is 0.
+    """
 
     policy: str
     allowed: bool
     limit: int
     window: int
-    remaining: int
     reset_after: int
 
 
@@ -86,6 +90,12 @@ class Limiter:
     def status(self) -> str:
         return "degraded" if self.degraded else "ok"
 
+    async def recheck(self) -> str:
+        """The status, after pinging Redis if a retry is due: a recovery shows without traffic."""
+        if self.degraded and self._redis is not None and self._retry_due() and await self._redis.check():
+            self._recovered()
+        return self.status
+
     async def hit(self, policy: str, *key: str, org: str | None = None) -> Decision:
         """Count one request against every window of ``policy``; refused if any is full."""
         return await self._decide(policy, key, org, count=True)
@@ -114,11 +124,17 @@ class Limiter:
             return await self._apply(self._memory, policy, items, identifiers, count)
 
     def _storage(self) -> Storage:
-        if self._redis is None:
-            return self._memory
-        if self._retry_at is not None and time.monotonic() < self._retry_at:
+        if self._redis is None or not self._retry_due():
             return self._memory
         return self._redis
+
+    def _retry_due(self) -> bool:
+        return self._retry_at is None or time.monotonic() >= self._retry_at
+
+    def _recovered(self) -> None:
+        if self._retry_at is not None:
+            self._retry_at = None
+            log.warning("rate limiting recovered: Redis answers again")
 
     async def _degrade(self, exc: StorageError) -> None:
         first = self._retry_at is None
@@ -145,32 +161,21 @@ class Limiter:
             allowed = all([await strategy.test(item, *identifiers) for item in items])
             if allowed and count:  # a refused request counts in no window
                 allowed = all([await strategy.hit(item, *identifiers) for item in items])
-        if storage is self._redis and self._retry_at is not None:
-            self._retry_at = None
-            log.warning("rate limiting recovered: Redis answers again")
-        return await self._figures(strategy, policy, items, identifiers, allowed)
+        if storage is self._redis:
+            self._recovered()
+        if allowed:
+            return Decision(policy, True, items[0].amount, items[0].get_expiry(), 0)
+        return await self._refusal(strategy, policy, items, identifiers)
 
-    async def _figures(
-        self,
+    @staticmethod
+    async def _refusal(
         strategy: MovingWindowRateLimiter,
         policy: str,
         items: tuple[RateLimitItem, ...],
         identifiers: tuple[str, ...],
-        allowed: bool,
     ) -> Decision:
-        """The figures of the window with the least room (the one that refuses first)."""
-        now = time.time()
-        tightest: Decision | None = None
-        for item in items:
-            stats = await strategy.get_window_stats(item, *identifiers)
-            remaining = max(stats.remaining, 0)
-            reset_after = max(math.ceil(stats.reset_time - now), 1) if remaining == 0 else 0
-            candidate = Decision(policy, allowed, item.amount, item.get_expiry(), remaining, reset_after)
-            if tightest is None or (candidate.remaining, -candidate.reset_after) < (
-                tightest.remaining,
-                -tightest.reset_after,
-            ):
-                tightest = candidate
-        if tightest is None:
-            raise ValueError(f"policy {policy!r} has no windows")
-        return tightest
+        """The refusing window: a full one, of several the one that stays full the longest."""
+        windows = [(await strategy.get_window_stats(item, *identifiers), item) for item in items]
+        stats, item = max(windows, key=lambda window: (window[0].remaining <= 0, window[0].reset_time))
+        reset_after = max(math.ceil(stats.reset_time - time.time()), 1)
+        return Decision(policy, False, item.amount, item.get_expiry(), reset_after)

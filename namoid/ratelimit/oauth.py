@@ -1,8 +1,9 @@
-"""Limits at the OAuth JSON endpoints, checked before any client-authentication work.
+"""Limits at the OAuth JSON endpoints, checked before any client-authentication or token work.
 
 The key is the client the request *claims* to be (RFC 6749 §2.3.1 Basic or body, RFC 7523
 assertion ``sub``) and the caller's IP: a guessing attacker spends the claimed client's
-budget without costing a secret hash or a signature check.
+budget without costing a secret hash or a signature check. UserInfo has no client: its
+bearer token (RFC 6750 §2) is what would be guessed, so only the caller's IP is counted.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from namoid.oauth.errors import OAuthError
 from namoid.ratelimit.limiter import Decision, Limiter
 from namoid.ratelimit.login import UNKNOWN_IP
 
-#: Per endpoint: the policy keyed by IP (if any) and the policy keyed by the claimed client.
-ENDPOINTS: dict[str, tuple[str | None, str]] = {
+#: Per endpoint: the policy keyed by IP and the policy keyed by the claimed client (if any).
+ENDPOINTS: dict[str, tuple[str | None, str | None]] = {
     "token": ("token.ip", "token.client"),
+    "revoke": ("revoke.ip", "revoke.client"),
     "introspect": (None, "introspect.client"),
+    "userinfo": ("userinfo.ip", None),
 }
 
 
@@ -43,6 +46,8 @@ async def admit(
         decision = await limiter.hit(by_ip, ip or UNKNOWN_IP, org=org)
         if not decision.allowed:
             return decision
+    if by_client is None:
+        return None
     client_id = claimed_client(form, authorization)
     if client_id is None:
         return None

@@ -25,10 +25,17 @@ DEFAULTS: dict[str, str] = {
     "token.client": "600/minute",
     "token.ip": "1200/minute",
     "introspect.client": "1200/minute",
+    # Revocation authenticates the client like /token: limited the same way, before the secret check.
+    "revoke.ip": "1200/minute",
+    "revoke.client": "600/minute",
+    # UserInfo: what is guessed is the bearer token itself, so the caller's IP is the key.
+    "userinfo.ip": "1200/minute",
     # One-time codes: per destination, per IP, and the org's hourly SMS/email spend.
     "otp.send.destination": "3/10 minutes;10/day",
     "otp.send.ip": "10/hour",
     "otp.send.org_hourly": "1000/hour",
+    # At most one otp.flood_suspected event per org and hour while its budget stays spent.
+    "otp.flood_alert": "1/hour",
     "otp.verify.challenge": "5/hour",
     "password_reset.ip": "10/hour",
     "password_reset.destination": "3/hour",

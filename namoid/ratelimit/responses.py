@@ -22,12 +22,12 @@ TOO_MANY_REQUESTS = 429
 
 
 def headers(decision: Decision) -> dict[str, str]:
-    """``Retry-After`` plus the draft's policy (quota ``q``, window ``w``) and its state (``r``, ``t``)."""
+    """A refusal's ``Retry-After``, the draft's policy (quota ``q``, window ``w``), state (``r``, ``t``)."""
     name = decision.policy
     return {
         "Retry-After": str(decision.reset_after),
         "RateLimit-Policy": f'"{name}";q={decision.limit};w={decision.window}',
-        "RateLimit": f'"{name}";r={decision.remaining};t={decision.reset_after}',
+        "RateLimit": f'"{name}";r=0;t={decision.reset_after}',  # refused: no quota left
         "Cache-Control": "no-store",
     }
 

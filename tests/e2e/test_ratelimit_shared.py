@@ -7,15 +7,14 @@ import json
 import uuid
 from pathlib import Path
 
-import redis
-
 from namoid.crypto.keyring import Keyring, create_keyring_file
 from namoid.crypto.tls import ensure_dev_certificate
 from namoid.storage.db import Database
 from namoid.tenancy import organizations
-from tests.conftest import POSTGRES_ONLY, REDIS_URL, Backend, unavailable
+from tests.conftest import POSTGRES_ONLY, Backend
 from tests.e2e.test_server import running
 from tests.features.conftest import ADMIN
+from tests.unit.ratelimit.test_limiter import require_redis
 
 
 async def _create_org(url: str, keyring: Path, slug: str) -> None:
@@ -28,10 +27,7 @@ async def _create_org(url: str, keyring: Path, slug: str) -> None:
 
 @POSTGRES_ONLY
 def test_two_processes_share_one_limit(backend: Backend, tmp_path: Path) -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError as exc:
-        unavailable("Redis", exc)
+    redis_url = require_redis()
     keyring = tmp_path / "keyring.json"
     create_keyring_file(keyring)
     slug = f"shared-{uuid.uuid4().hex[:8]}"
@@ -42,7 +38,7 @@ def test_two_processes_share_one_limit(backend: Backend, tmp_path: Path) -> None
         "NAMOID_TLS_CERT_FILE": str(cert),
         "NAMOID_TLS_KEY_FILE": str(key),
         "NAMOID_KEYRING_FILE": str(keyring),
-        "NAMOID_REDIS_URL": REDIS_URL,
+        "NAMOID_REDIS_URL": redis_url,
         "NAMOID_RATE_LIMITS": json.dumps({"token.client": "4/minute"}),
     }
     (tmp_path / "a").mkdir()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
@@ -12,9 +13,10 @@ from sqlalchemy import func, select
 from namoid.app import create_public_app
 from namoid.ratelimit.limiter import Limiter
 from namoid.services import Services
-from namoid.storage.models import AuditEntry, Organization
+from namoid.storage.models import AuditEntry, Organization, SecurityEvent
 from tests.features.authorize.conftest import Flow, pkce_pair
 from tests.features.conftest import MakeClient, MakeUser
+from tests.unit.ratelimit.test_limiter import require_redis
 
 UseLimits = Callable[..., Awaitable[Limiter]]
 ClientAt = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -30,6 +32,14 @@ def use_limits(services: Services) -> UseLimits:
         return services.limiter
 
     return use
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limiter_storage(request: pytest.FixtureRequest) -> dict[str, str | None]:
+    """``use_limits`` fields for an in-process limiter, or one on the test Redis (own key prefix)."""
+    if request.param == "memory":
+        return {"redis_url": None}
+    return {"redis_url": require_redis(), "key_prefix": f"test-{uuid.uuid4().hex}"}
 
 
 @pytest.fixture
@@ -74,3 +84,14 @@ async def audit_count(services: Services, org: Organization | None, action: str)
     async with services.db.tenant(org.id) as session:
         query = select(func.count()).where(AuditEntry.org_id == org.id, AuditEntry.action == action)
         return int(await session.scalar(query) or 0)
+
+
+async def security_events(services: Services, org: Organization | None, name: str) -> Sequence[SecurityEvent]:
+    """The org's (or, for None, the system's) security events called ``name``, oldest first."""
+    org_match = SecurityEvent.org_id.is_(None) if org is None else SecurityEvent.org_id == org.id
+    query = (
+        select(SecurityEvent).where(org_match, SecurityEvent.name == name).order_by(SecurityEvent.occurred_at)
+    )
+    session_scope = services.db.system() if org is None else services.db.tenant(org.id)
+    async with session_scope as session:
+        return (await session.scalars(query)).all()

@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
-import httpx
-from fastapi.routing import APIRoute
+from pathlib import Path
 
-from namoid.oauth import endpoints
+import httpx
+from fastapi import FastAPI
+
+import namoid
+from namoid.app import create_public_app
 from namoid.ratelimit import policies
 from namoid.services import Services
-from namoid.web import interaction
 from tests.features.authorize.conftest import Flow, form_inputs
 from tests.features.ratelimit.conftest import UseLimits
 
-#: POST endpoints where an attacker can guess a credential or spend ours: each needs a policy.
-AUTH_ENDPOINTS = {"/login", "/token", "/introspect"}
-#: The other POST endpoints under /o/{org}, and why they are not (yet) limited here.
+ORG_PREFIX = "/o/{org}"
+#: Endpoints where an attacker can guess a credential or spend ours, and the policy that a
+#: burst from one IP meets first there.
+AUTH_ENDPOINTS = {
+    "/login": "login.ip",
+    "/token": "token.ip",
+    "/revoke": "revoke.ip",
+    "/introspect": "introspect.client",
+    "/userinfo": "userinfo.ip",
+}
+#: The other endpoints under /o/{org}, and why no policy of their own is needed.
 NOT_LIMITED = {
+    "/.well-known/openid-configuration": "public metadata: no credential, nothing spent",
+    "/jwks.json": "public keys: no credential, nothing spent",
     "/authorize": "no credential: validates the request, then sends the browser to /login",
     "/consent": "needs a signed-in session and a CSRF token",
-    "/revoke": "client-authenticated; to be limited with its own policy (issue 6, remaining)",
-    "/userinfo": "bearer token; to be limited with its own policy (issue 6, remaining)",
+    "/logout": "ends only a signed-in session, with a CSRF token; the id_token_hint is a signature check",
 }
-#: Policies whose endpoints arrive later (email/SMS OTP, reset, registration): they must exist now.
+#: Policies whose endpoints arrive later (OTP verification, reset, registration): they must exist now.
 LATER_POLICIES = {
-    "otp.send.destination",
-    "otp.send.ip",
-    "otp.send.org_hourly",
     "otp.verify.challenge",
     "password_reset.ip",
     "password_reset.destination",
@@ -34,35 +42,46 @@ LATER_POLICIES = {
 }
 
 
-def _post_routes() -> set[str]:
-    routers = (endpoints.router, interaction.router)
-    return {
-        route.path
-        for router in routers
-        for route in router.routes
-        if isinstance(route, APIRoute) and "POST" in route.methods
-    }
+def _org_routes(services: Services) -> set[str]:
+    """Every path the public app serves under /o/{org}, included routers and all."""
+    app = create_public_app(services)
+    while not isinstance(app, FastAPI):  # unwrap the outer ASGI middleware
+        app = app.app  # type: ignore[attr-defined]
+    paths = set()
+    for route in app.routes:
+        # FastAPI keeps an included router as one lazy entry; its effective routes carry the full paths.
+        for effective in getattr(route, "effective_route_contexts", lambda r=route: [r])():
+            paths.add(effective.path)
+    return {path.removeprefix(ORG_PREFIX) for path in paths if path.startswith(ORG_PREFIX + "/")}
 
 
-async def _burst(flow: Flow, http: httpx.AsyncClient, path: str) -> list[int]:
+async def _burst(flow: Flow, http: httpx.AsyncClient, path: str) -> list[httpx.Response]:
     url = f"/o/{flow.org.slug}{path}"
     if url.endswith("/login"):
         page = await flow.follow(await flow.authorize())
         data = form_inputs(page.text) | {"email": "x@example.com", "password": "wrong"}
     else:
         data = {"grant_type": "client_credentials", "client_id": "some-client", "token": "t"}
-    return [(await http.post(url, data=data)).status_code for _ in range(2)]
+    return [await http.post(url, data=data) for _ in range(2)]
 
 
 async def test_every_auth_endpoint_has_a_named_policy(
     flow: Flow, http: httpx.AsyncClient, services: Services, use_limits: UseLimits
 ) -> None:
-    assert _post_routes() == AUTH_ENDPOINTS | set(NOT_LIMITED)  # a new endpoint must be classified
+    assert _org_routes(services) == set(AUTH_ENDPOINTS) | set(
+        NOT_LIMITED
+    )  # a new endpoint must be classified
     await use_limits(dict.fromkeys(policies.DEFAULTS, "1/minute"))
-    for path in sorted(AUTH_ENDPOINTS):
-        statuses = await _burst(flow, http, path)
-        assert statuses[1] == 429, (path, statuses)
+    for path, policy in sorted(AUTH_ENDPOINTS.items()):
+        first, second = await _burst(flow, http, path)
+        assert first.status_code != 429 and second.status_code == 429, (path, first, second)
+        assert second.headers["ratelimit-policy"].startswith(f'"{policy}";'), path
 
 
-def test_later_endpoints_have_their_policies_defined() -> None:
-    assert set(policies.DEFAULTS) >= LATER_POLICIES
+def test_every_policy_is_applied_or_awaits_its_endpoint() -> None:
+    """A policy defined but named nowhere in the code would limit nothing."""
+    package = Path(namoid.__file__).parent
+    code = "".join(path.read_text() for path in package.rglob("*.py") if path.name != "policies.py")
+    applied = {name for name in policies.DEFAULTS if f'"{name}"' in code}
+    assert applied.isdisjoint(LATER_POLICIES)
+    assert applied | LATER_POLICIES == set(policies.DEFAULTS)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+from namoid import events
+from namoid.ratelimit.login import account_key
 from tests.features.authorize.conftest import Flow
-from tests.features.ratelimit.conftest import ClientAt, UseLimits, audit_count, flow_at
+from tests.features.ratelimit.conftest import ClientAt, UseLimits, audit_count, flow_at, security_events
 
 WRONG = "not the password"
 
@@ -23,6 +26,10 @@ async def test_failures_lock_the_account_ip_pair_only(flow: Flow, client_at: Cli
     assert locked.headers["ratelimit"].startswith('"login.account_ip";r=0;t=')
     assert await audit_count(flow.services, flow.org, "login.bruteforce_suspected") == 1
     assert await audit_count(flow.services, flow.org, "login.failed") == 5
+    [event] = await security_events(flow.services, flow.org, "login.bruteforce_suspected")
+    assert event.subject == events.user_subject(flow.user.id)
+    assert event.payload["policies"] == ["login.account_ip"]
+    assert event.payload["client_id"] == flow.rp.client_id
     async with client_at("198.51.100.20") as other:  # the real user, elsewhere, is not locked out
         assert "code" in await flow_at(flow, other).sign_in_and_allow()
 
@@ -38,6 +45,11 @@ async def test_failures_across_ips_back_off_the_account_then_end(
             for _ in range(tries):
                 assert (await attacker.login(page, password=WRONG)).status_code == 200
     assert await audit_count(flow.services, flow.org, "login.bruteforce_suspected") == 2  # pair, then account
+    lockouts = await security_events(flow.services, flow.org, "login.bruteforce_suspected")
+    assert sorted(policy for event in lockouts for policy in event.payload["policies"]) == [
+        "login.account",
+        "login.account_ip",
+    ]
     async with client_at("198.51.100.3") as third:
         user = flow_at(flow, third)
         page = await user.follow(await user.authorize())
@@ -59,3 +71,18 @@ async def test_login_per_ip_counts_every_attempt(flow: Flow, use_limits: UseLimi
     assert (
         await audit_count(flow.services, flow.org, "login.failed") == 3
     )  # refused ones cost no password check
+
+
+async def test_lockout_of_an_unknown_email_names_its_key_never_the_email(
+    flow: Flow, use_limits: UseLimits
+) -> None:
+    await use_limits({"login.account_ip": "2/minute"})
+    email = "ghost.account@example.com"
+    page = await flow.follow(await flow.authorize())
+    for _ in range(2):
+        assert (await flow.login(page, email=email, password=WRONG)).status_code == 200
+    assert (await flow.login(page, email=email, password=WRONG)).status_code == 429
+    [event] = await security_events(flow.services, flow.org, "login.bruteforce_suspected")
+    key = account_key(flow.services.keyring.pepper, flow.org.id, email)
+    assert event.subject == events.opaque_subject(f"account:{key}")
+    assert "ghost" not in json.dumps([event.subject, event.payload])
