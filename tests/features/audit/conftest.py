@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import pytest
 from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,8 @@ from namoid.services import Services
 from namoid.storage.db import Database
 from namoid.storage.models import Organization
 from namoid.tenancy import organizations
+from tests.features.authorize.conftest import REDIRECT_URI, Flow, pkce_pair
+from tests.features.conftest import MakeClient, MakeUser
 
 ADMIN = audit.Actor("admin", "test")
 
@@ -38,6 +41,25 @@ async def write_entries(services: Services, org: Organization, count: int) -> No
                 target_id=str(number),
                 detail={"n": number, "note": "ünïcode ✓"},
             )
+
+
+@pytest.fixture
+async def flow(
+    http: httpx.AsyncClient,
+    services: Services,
+    org: Organization,
+    make_client: MakeClient,
+    make_user: MakeUser,
+) -> Flow:
+    """The authorize tests' login flow, with a client that may refresh."""
+    rp = await make_client(
+        redirect_uris=[REDIRECT_URI],
+        post_logout_redirect_uris=["https://rp.example/signed-out"],
+        scopes=["openid", "profile", "email", "offline_access"],
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+    )
+    verifier, challenge = pkce_pair()
+    return Flow(http, services, org, rp, await make_user(), verifier, challenge)
 
 
 @asynccontextmanager

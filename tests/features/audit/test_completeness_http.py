@@ -1,0 +1,211 @@
+"""Every state-changing route writes an audit entry with the change (issue 5, DESIGN.md §5).
+
+Every non-GET route of the app (and the GET routes that can change state) must appear in
+``EXERCISES``, so a new route fails this test until it is exercised here. Each exercise
+prepares what its request needs, then the request alone runs between two fingerprints of
+the org's data; if anything changed, the audit log must hold an entry of that very request
+(its ``X-Request-ID``). Refusals are exercised too: a refusal that changes state must say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from namoid.app import create_public_app
+from namoid.services import Services
+from namoid.storage.db import Database
+from namoid.storage.models import AuditEntry
+from tests.features.audit.fingerprint import changed, fingerprint
+from tests.features.authorize.conftest import REDIRECT_URI, Flow, form_inputs
+from tests.features.authorize.test_logout import _id_token
+from tests.features.token.conftest import basic
+
+Request = Callable[[], Awaitable[httpx.Response]]
+Prepare = Callable[[Flow], Awaitable[Request]]
+
+
+async def _tokens(flow: Flow, scope: str = "openid profile email offline_access") -> dict[str, str]:
+    params = await flow.sign_in_and_allow(scope=scope)
+    response = await flow.http.post(
+        f"{flow.base}/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": flow.verifier,
+        },
+        headers=basic(flow.rp.client_id, flow.rp.secret),
+    )
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+def _post(flow: Flow, path: str, data: dict[str, str], authenticated: bool = True) -> Request:
+    headers = basic(flow.rp.client_id, flow.rp.secret) if authenticated else {}
+    return lambda: flow.http.post(f"{flow.base}{path}", data=data, headers=headers)
+
+
+async def authorize_get(flow: Flow) -> Request:
+    return flow.authorize
+
+
+async def authorize_post(flow: Flow) -> Request:
+    return lambda: flow.http.post(f"{flow.base}/authorize", data=flow.params())
+
+
+async def login_ok(flow: Flow) -> Request:
+    page = await flow.follow(await flow.authorize())
+    return lambda: flow.login(page)
+
+
+async def login_wrong_password(flow: Flow) -> Request:
+    page = await flow.follow(await flow.authorize())
+    return lambda: flow.login(page, password="not the password")
+
+
+async def _consent_page(flow: Flow) -> httpx.Response:
+    return await flow.follow(await flow.login(await flow.follow(await flow.authorize())))
+
+
+async def consent_allow(flow: Flow) -> Request:
+    page = await _consent_page(flow)
+    return lambda: flow.decide(page, "allow")
+
+
+async def consent_deny(flow: Flow) -> Request:
+    page = await _consent_page(flow)
+    return lambda: flow.decide(page, "deny")
+
+
+async def token_code(flow: Flow) -> Request:
+    params = await flow.sign_in_and_allow()
+    data = {
+        "grant_type": "authorization_code",
+        "code": params["code"],
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": flow.verifier,
+    }
+    return _post(flow, "/token", data)
+
+
+async def token_code_replayed(flow: Flow) -> Request:
+    request = await token_code(flow)
+    assert (await request()).status_code == 200
+    return request
+
+
+async def token_refresh(flow: Flow) -> Request:
+    tokens = await _tokens(flow)
+    return _post(flow, "/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+
+
+async def token_refresh_replayed(flow: Flow) -> Request:
+    request = await token_refresh(flow)
+    assert (await request()).status_code == 200
+    return request
+
+
+async def token_bad_client(flow: Flow) -> Request:
+    return lambda: flow.http.post(
+        f"{flow.base}/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic(flow.rp.client_id, "wrong secret"),
+    )
+
+
+async def revoke_refresh(flow: Flow) -> Request:
+    tokens = await _tokens(flow)
+    return _post(flow, "/revoke", {"token": tokens["refresh_token"]})
+
+
+async def revoke_access(flow: Flow) -> Request:
+    tokens = await _tokens(flow)
+    return _post(flow, "/revoke", {"token": tokens["access_token"]})
+
+
+async def introspect(flow: Flow) -> Request:
+    tokens = await _tokens(flow)
+    return _post(flow, "/introspect", {"token": tokens["access_token"]})
+
+
+async def userinfo_post(flow: Flow) -> Request:
+    tokens = await _tokens(flow)
+    return lambda: flow.http.post(
+        f"{flow.base}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+
+
+async def logout_get(flow: Flow) -> Request:
+    await flow.sign_in_and_allow()
+    hint = await _id_token(flow)
+    return lambda: flow.http.get(f"{flow.base}/logout", params={"id_token_hint": hint})
+
+
+async def logout_post(flow: Flow) -> Request:
+    await _tokens(flow, scope="openid profile")  # a session-bound refresh family ends with the session
+    hint = await _id_token(flow)
+    page = await flow.http.get(f"{flow.base}/logout", params={"id_token_hint": hint})
+    return lambda: flow.http.post(f"{flow.base}/logout", data=form_inputs(page.text) | {"decision": "logout"})
+
+
+#: (method, route) -> the exercises of that route. Every non-GET route must be here.
+EXERCISES: dict[tuple[str, str], list[Prepare]] = {
+    ("GET", "/o/{org}/authorize"): [authorize_get],
+    ("POST", "/o/{org}/authorize"): [authorize_post],
+    ("POST", "/o/{org}/login"): [login_ok, login_wrong_password],
+    ("POST", "/o/{org}/consent"): [consent_allow, consent_deny],
+    ("POST", "/o/{org}/token"): [
+        token_code,
+        token_code_replayed,
+        token_refresh,
+        token_refresh_replayed,
+        token_bad_client,
+    ],
+    ("POST", "/o/{org}/revoke"): [revoke_refresh, revoke_access],
+    ("POST", "/o/{org}/introspect"): [introspect],
+    ("POST", "/o/{org}/userinfo"): [userinfo_post],
+    ("GET", "/o/{org}/logout"): [logout_get],
+    ("POST", "/o/{org}/logout"): [logout_post],
+}
+ALL = [prepare for exercises in EXERCISES.values() for prepare in exercises]
+
+
+def _routes(services: Services) -> set[tuple[str, str]]:
+    app = create_public_app(services)
+    while not isinstance(app, FastAPI):
+        app = app.app  # type: ignore[attr-defined]
+    found = set()
+    for route in app.routes:
+        for effective in getattr(route, "effective_route_contexts", lambda r=route: [r])():
+            for method in getattr(effective, "methods", None) or ():
+                found.add((method, effective.path))
+    return found
+
+
+def test_every_state_changing_route_is_exercised(services: Services) -> None:
+    unlisted = {route for route in _routes(services) if route[0] not in ("GET", "HEAD")} - set(EXERCISES)
+    assert not unlisted, f"add an exercise for {sorted(unlisted)} to EXERCISES"
+
+
+async def _audited(owner_db: Database, request_id: str) -> int:
+    async with owner_db.system() as session:
+        return int(await session.scalar(select(func.count()).where(AuditEntry.request_id == request_id)) or 0)
+
+
+@pytest.mark.parametrize("prepare", ALL, ids=[prepare.__name__ for prepare in ALL])
+async def test_a_change_comes_with_its_audit_entry(flow: Flow, owner_db: Database, prepare: Prepare) -> None:
+    request = await prepare(flow)
+    before = await fingerprint(owner_db, flow.org.id)
+    response = await request()
+    assert response.status_code < 500, response.text
+    differences = changed(before, await fingerprint(owner_db, flow.org.id))
+    if differences:
+        assert await _audited(owner_db, response.headers["x-request-id"]), (
+            f"{prepare.__name__} changed {differences} without an audit entry"
+        )
