@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid import audit
+from namoid import audit, events
 from namoid.crypto.keyring import Keyring
 from namoid.jose.keys import Algorithm
 from namoid.signing import SigningKeyStore, create_key, publication_window
@@ -39,7 +39,8 @@ async def rotate_signing_key(
     alg: Algorithm,
     actor: audit.Actor,
 ) -> Rotation:
-    """Make a new ``alg`` key active, retire the old one, remove expired ones; all audited.
+    """Make a new ``alg`` key active, retire the old one, remove expired ones; all audited,
+    and the rotation raised as the ``signing_key.rotated`` security event.
 
     Other processes pick the new key up when their signing cache expires
     (``SigningKeyStore.ttl``); until then they sign with the retired key, which is
@@ -50,11 +51,12 @@ async def rotate_signing_key(
         await signing_keys.lock_for_rotation(session, org.id)
         retired = [key.kid for key in await signing_keys.retire_active(session, org.id, alg, now)]
         kid = await create_key(session, keyring, org.id, alg, actor)
-        await audit.record(
+        await events.raise_event(
             session,
             org.id,
+            "signing_key.rotated",
             actor=actor,
-            action="signing_key.rotated",
+            subject=events.opaque_subject(kid),
             target_type="signing_key",
             target_id=kid,
             detail={"alg": alg, "retired_kids": retired},

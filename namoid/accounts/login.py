@@ -15,7 +15,7 @@ from typing import Literal
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid import audit
+from namoid import audit, events
 from namoid.accounts import sessions
 from namoid.accounts.users import normalize_email
 from namoid.crypto.passwords import MAX_PASSWORD_CHARS, verify_password
@@ -89,16 +89,28 @@ async def record_failure(session: AsyncSession, org_id: uuid.UUID, attempt: Atte
 
 
 async def record_lockout(
-    session: AsyncSession, org_id: uuid.UUID, attempt: Attempt, client_id: str, policies: list[str]
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    attempt: Attempt,
+    account: str,
+    client_id: str,
+    policies: list[str],
 ) -> None:
-    """The ``login.bruteforce_suspected`` security event, once when a lockout starts."""
-    await _record(
+    """The ``login.bruteforce_suspected`` security event, once when a lockout starts.
+
+    Its subject is the user, or for an unknown email the account key (an HMAC, never the email).
+    """
+    user_id = str(attempt.user.id) if attempt.user is not None else None
+    await events.raise_event(
         session,
         org_id,
-        attempt,
         "login.bruteforce_suspected",
-        "denied",
-        {"policies": policies, "client_id": client_id},
+        actor=audit.Actor("user", user_id),
+        subject=events.user_subject(user_id) if user_id else events.opaque_subject(f"account:{account}"),
+        target_type="user",
+        target_id=user_id,
+        outcome="denied",
+        detail={"policies": policies, "client_id": client_id, "method": PASSWORD_AMR},
     )
 
 
@@ -112,9 +124,9 @@ async def sign_in(
     now: datetime,
 ) -> sessions.Started:
     """End the browser's previous session and start a new one for ``user`` (no fixation); audited."""
-    if previous is not None:
-        await sessions.end(session, org.id, previous, now)
     started = await sessions.start(session, org, user=user, amr=[PASSWORD_AMR], now=now)
+    if previous is not None:
+        await sessions.replace(session, org.id, previous, started.row, now)
     await audit.record(
         session,
         org.id,

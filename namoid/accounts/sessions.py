@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from namoid import audit
 from namoid.crypto.secrets import new_token, sha256_hex
+from namoid.oauth import grant_revocation
 from namoid.storage.models import BrowserSession, Organization, User
-from namoid.storage.repos import browser_sessions, users
+from namoid.storage.repos import browser_sessions, refresh_tokens, users
 
 #: An anonymous session only carries the login form's CSRF secret.
 ANONYMOUS_TTL = timedelta(hours=1)
@@ -79,5 +81,40 @@ async def start(
     return Started(row, token)
 
 
-async def end(session: AsyncSession, org_id: uuid.UUID, browser: BrowserSession, now: datetime) -> bool:
-    return await browser_sessions.end(session, org_id, browser.id, now)
+async def end(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    browser: BrowserSession,
+    now: datetime,
+    *,
+    actor: audit.Actor,
+    reason: str,
+) -> bool:
+    """End the session and the grants bound to it (``grant_revocation.revoke_session``);
+    False if it had already ended."""
+    if not await browser_sessions.end(session, org_id, browser.id, now):
+        return False
+    if browser.user_id is not None:
+        await grant_revocation.revoke_session(session, org_id, browser.sid, now, actor=actor, reason=reason)
+    return True
+
+
+async def replace(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    previous: BrowserSession,
+    successor: BrowserSession,
+    now: datetime,
+) -> None:
+    """End ``previous`` for the new sign-in ``successor`` (no session fixation).
+
+    The same user signing in again continues their login under a new ``sid``: the grants
+    bound to the old session move to the new one, so the next logout still ends them.
+    Another user's sign-in ends the previous user's session, and its bound grants with it.
+    """
+    if previous.user_id is not None and previous.user_id == successor.user_id:
+        await browser_sessions.end(session, org_id, previous.id, now)
+        await refresh_tokens.move_to_session(session, org_id, previous.sid, successor.sid)
+        return
+    actor = audit.Actor("user", str(successor.user_id))
+    await end(session, org_id, previous, now, actor=actor, reason="another_user_signed_in")

@@ -1,18 +1,27 @@
-"""Creating users and setting passwords (Argon2id, DESIGN.md §3)."""
+"""Users: creating them, setting passwords (Argon2id, DESIGN.md §3), disabling and deleting.
+
+Disabling or deleting a user ends everything they hold (``grant_revocation.revoke_user``)
+and raises ``user.disabled`` / ``user.deleted``; a disabled or deleted user can no longer
+sign in, refresh or use an access token. Deleting is a soft delete (status ``deleted``,
+``deleted_at``, ``deletion_reason``); the row stays.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import anyio
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid import audit
+from namoid import audit, events
 from namoid.crypto.passwords import hash_password
+from namoid.oauth import grant_revocation
 from namoid.storage.db import Database
-from namoid.storage.models import User
+from namoid.storage.models import User, utcnow
 from namoid.storage.repos import users
 
 # A pragmatic addr-spec check (RFC 5321 §4.5.3.1 lengths); ownership is proven by verification.
@@ -22,6 +31,7 @@ _EMAIL = re.compile(
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MIN_PASSWORD = 8  # NIST SP 800-63B §3.1.1.2
 MAX_PASSWORD = 1024
+MAX_REASON = 200  # users.deletion_reason
 
 
 class UserExists(ValueError):
@@ -113,3 +123,100 @@ async def set_password(
 async def list_active(db: Database, org_id: uuid.UUID) -> Sequence[User]:
     async with db.tenant(org_id) as session:
         return await users.list_active(session, org_id)
+
+
+def validate_reason(reason: str | None) -> str | None:
+    """An optional free-text reason: 1-200 printable characters, or None."""
+    if reason is None:
+        return None
+    reason = reason.strip()
+    if not 0 < len(reason) <= MAX_REASON or not reason.isprintable():
+        raise ValueError(f"reason must be 1-{MAX_REASON} printable characters")
+    return reason
+
+
+async def _require(session: AsyncSession, org_id: uuid.UUID, email: str) -> User:
+    user = await users.get_by_email(session, org_id, normalize_email(email))
+    if user is None:
+        raise LookupError(f"no user {email!r} in this organization")
+    return user
+
+
+async def disable(
+    db: Database, org_id: uuid.UUID, email: str, actor: audit.Actor, reason: str | None = None
+) -> User:
+    """Disable an active user and end everything they hold; raises ``user.disabled``."""
+    reason = validate_reason(reason)
+    async with db.tenant(org_id) as session:
+        user = await _require(session, org_id, email)
+        if user.status != "active":
+            raise ValueError(f"user {user.email!r} is already {user.status}")
+        await users.set_status(session, org_id, user.id, "disabled")
+        await _end_everything(session, org_id, user, actor, "user.disabled", reason, utcnow())
+    return user
+
+
+async def enable(db: Database, org_id: uuid.UUID, email: str, actor: audit.Actor) -> User:
+    """Enable a disabled user (deleted users stay deleted); raises ``user.enabled``."""
+    async with db.tenant(org_id) as session:
+        user = await _require(session, org_id, email)
+        if user.status != "disabled":
+            raise ValueError(f"user {user.email!r} is not disabled")
+        await users.set_status(session, org_id, user.id, "active")
+        await events.raise_event(
+            session,
+            org_id,
+            "user.enabled",
+            actor=actor,
+            subject=events.user_subject(user.id),
+            target_type="user",
+            target_id=str(user.id),
+        )
+    return user
+
+
+async def delete(
+    db: Database, org_id: uuid.UUID, email: str, actor: audit.Actor, reason: str | None = None
+) -> User:
+    """Soft-delete a user (active or disabled) and end everything they hold; raises ``user.deleted``."""
+    reason = validate_reason(reason)
+    now = utcnow()
+    async with db.tenant(org_id) as session:
+        user = await _require(session, org_id, email)
+        await users.mark_deleted(session, org_id, user.id, now, reason)
+        await _end_everything(session, org_id, user, actor, "user.deleted", reason, now)
+    return user
+
+
+async def _end_everything(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    user: User,
+    actor: audit.Actor,
+    event: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Revoke the user's grants and sessions, then raise ``event`` with what was revoked.
+
+    The operator's reason goes out as ``comment``: RISC's own ``reason`` claim of
+    account-disabled takes only its defined values.
+    """
+    revoked = await grant_revocation.revoke_user(
+        session, org_id, user.id, now, actor=actor, reason=event.replace(".", "_")
+    )
+    await events.raise_event(
+        session,
+        org_id,
+        event,
+        actor=actor,
+        subject=events.user_subject(user.id),
+        target_type="user",
+        target_id=str(user.id),
+        detail={
+            "families": revoked.families,
+            "access_revoked": revoked.access_tokens,
+            "sessions_ended": revoked.sessions,
+        }
+        | ({"comment": reason} if reason else {}),
+    )

@@ -1,4 +1,4 @@
-"""``namoid client create|list|rotate-secret``."""
+"""``namoid client create|list|rotate-secret|set-lifetimes|disable|enable``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,15 @@ from namoid.tenancy import organizations
 app = typer.Typer(help="OAuth clients of an organization.", no_args_is_help=True)
 OrgOpt = Annotated[str, typer.Option("--org", help="Organization slug.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ClientIdOpt = Annotated[str, typer.Option("--client-id")]
+RefreshTtlOpt = Annotated[
+    int | None,
+    typer.Option("--refresh-ttl", help="Absolute refresh-token lifetime in seconds (org's if unset)."),
+]
+RefreshIdleTtlOpt = Annotated[
+    int | None,
+    typer.Option("--refresh-idle-ttl", help="Idle refresh-token lifetime in seconds (org's if unset)."),
+]
 
 
 def _load_jwks(path: Path | None) -> dict[str, Any] | None:
@@ -45,6 +54,9 @@ def _summary(client: Client) -> dict[str, Any]:
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "introspect_any": client.introspect_any,
         "refresh_tokens": client.refresh_tokens,
+        "refresh_token_ttl": client.refresh_token_ttl,
+        "refresh_idle_ttl": client.refresh_idle_ttl,
+        "offline_access_on_logout": client.offline_access_on_logout,
         "status": client.status,
     }
 
@@ -76,6 +88,12 @@ def create(
     refresh_tokens: Annotated[
         bool, typer.Option("--refresh-tokens", help="Issue refresh tokens even without offline_access.")
     ] = False,
+    refresh_ttl: RefreshTtlOpt = None,
+    refresh_idle_ttl: RefreshIdleTtlOpt = None,
+    offline_on_logout: Annotated[
+        str,
+        typer.Option("--offline-on-logout", help="keep (default) or end offline_access grants at logout."),
+    ] = "keep",
     as_json: JsonFlag = False,
 ) -> None:
     """Register a client. The secret of a confidential client is printed once, now."""
@@ -92,6 +110,9 @@ def create(
         id_token_alg=id_token_alg,
         introspect_any=introspect_any,
         refresh_tokens=refresh_tokens,
+        refresh_token_ttl=refresh_ttl,
+        refresh_idle_ttl=refresh_idle_ttl,
+        offline_access_on_logout=offline_on_logout,
     )
 
     async def action(services: Services) -> None:
@@ -131,7 +152,7 @@ def list_(org: OrgOpt, as_json: JsonFlag = False) -> None:
 @app.command("rotate-secret")
 def rotate_secret(
     org: OrgOpt,
-    client_id: Annotated[str, typer.Option("--client-id")],
+    client_id: ClientIdOpt,
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a new secret for a confidential client (printed once); the old one stops working."""
@@ -148,3 +169,54 @@ def rotate_secret(
         )
 
     run(action)
+
+
+@app.command("set-lifetimes")
+def set_lifetimes(
+    org: OrgOpt,
+    client_id: ClientIdOpt,
+    refresh_ttl: RefreshTtlOpt = None,
+    refresh_idle_ttl: RefreshIdleTtlOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Override the organization's refresh-token lifetimes for one client."""
+    given = {"refresh_token_ttl": refresh_ttl, "refresh_idle_ttl": refresh_idle_ttl}
+    changes = {name: value for name, value in given.items() if value is not None}
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        client = await client_registry.set_refresh_lifetimes(
+            services.db, organization.id, client_id, changes, cli_actor()
+        )
+        current = {name: getattr(client, name) for name in client_registry.REFRESH_LIFETIMES}
+        emit(as_json, {"client_id": client_id} | current, "\n".join(f"{k}\t{v}" for k, v in current.items()))
+
+    run(action)
+
+
+@app.command("disable")
+def disable(org: OrgOpt, client_id: ClientIdOpt, as_json: JsonFlag = False) -> None:
+    """Refuse a client from now on and revoke every token issued to it."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        client = await client_registry.disable(services.db, organization.id, client_id, cli_actor())
+        emit(as_json, _status(client), f"client {client_id} disabled; its tokens are revoked")
+
+    run(action)
+
+
+@app.command("enable")
+def enable(org: OrgOpt, client_id: ClientIdOpt, as_json: JsonFlag = False) -> None:
+    """Accept a disabled client again (tokens revoked while disabled stay revoked)."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        client = await client_registry.enable(services.db, organization.id, client_id, cli_actor())
+        emit(as_json, _status(client), f"client {client_id} enabled")
+
+    run(action)
+
+
+def _status(client: Client) -> dict[str, Any]:
+    return {"client_id": client.client_id, "status": client.status}

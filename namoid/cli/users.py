@@ -1,4 +1,4 @@
-"""``namoid user create|list|set-password``."""
+"""``namoid user create|list|set-password|disable|enable|delete``."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import typer
 from namoid.accounts import users
 from namoid.cli.runtime import cli_actor, emit, read_password_stdin, run
 from namoid.services import Services
+from namoid.storage.models import User
 from namoid.tenancy import organizations
 
 app = typer.Typer(help="Users of an organization.", no_args_is_help=True)
 OrgOpt = Annotated[str, typer.Option("--org", help="Organization slug.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+EmailOpt = Annotated[str, typer.Option("--email")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (up to 200 characters; audited).")]
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from standard input (never argv).")
 ]
@@ -87,5 +90,45 @@ def set_password(
         organization = await organizations.require(services.db, org)
         user = await users.set_password(services.db, organization.id, email, password, cli_actor())
         emit(as_json, {"id": str(user.id), "email": user.email}, f"password set for {user.email}")
+
+    run(action)
+
+
+def _status(user: User) -> dict[str, str]:
+    return {"id": str(user.id), "email": user.email, "status": user.status}
+
+
+@app.command("disable")
+def disable(org: OrgOpt, email: EmailOpt, reason: ReasonOpt = None, as_json: JsonFlag = False) -> None:
+    """Disable a user: no more sign-ins; their sessions and tokens end now."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await users.disable(services.db, organization.id, email, cli_actor(), reason)
+        emit(as_json, _status(user), f"disabled {user.email}; their sessions and tokens are revoked")
+
+    run(action)
+
+
+@app.command("enable")
+def enable(org: OrgOpt, email: EmailOpt, as_json: JsonFlag = False) -> None:
+    """Enable a disabled user again (revoked sessions and tokens stay revoked)."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await users.enable(services.db, organization.id, email, cli_actor())
+        emit(as_json, _status(user), f"enabled {user.email}")
+
+    run(action)
+
+
+@app.command("delete")
+def delete(org: OrgOpt, email: EmailOpt, reason: ReasonOpt = None, as_json: JsonFlag = False) -> None:
+    """Delete a user (soft delete: the row stays, marked deleted); their sessions and tokens end now."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await users.delete(services.db, organization.id, email, cli_actor(), reason)
+        emit(as_json, _status(user), f"deleted {user.email}; their sessions and tokens are revoked")
 
     run(action)

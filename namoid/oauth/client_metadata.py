@@ -1,4 +1,9 @@
-"""Validation of client registration metadata (RFC 7591 §2, OAuth 2.1 §2, RFC 8252)."""
+"""Validation of client registration metadata (RFC 7591 §2, OAuth 2.1 §2, RFC 8252).
+
+Besides the protocol metadata, a client may override the org's refresh lifetimes (checked
+against the org at registration, ``client_registry``) and choose what logging out does to
+its ``offline_access`` grants (``keep`` or ``end``, see ``grant_revocation``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from namoid.jose.keys import SIGNING_ALGORITHMS
+from namoid.oauth.grant_revocation import OFFLINE_ACCESS_POLICIES
 
 ClientType = Literal["confidential", "public"]
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
@@ -35,6 +41,9 @@ class ClientMetadata:
     id_token_signed_response_alg: str = "RS256"  # noqa: S105 (an algorithm name)
     introspect_any: bool = False
     refresh_tokens: bool = False
+    refresh_token_ttl: int | None = None
+    refresh_idle_ttl: int | None = None
+    offline_access_on_logout: str = "keep"
 
 
 def _is_loopback(host: str) -> bool:
@@ -90,6 +99,9 @@ def validate(
     id_token_alg: str = "RS256",  # noqa: S107 (an algorithm name)
     introspect_any: bool = False,
     refresh_tokens: bool = False,
+    refresh_token_ttl: int | None = None,
+    refresh_idle_ttl: int | None = None,
+    offline_access_on_logout: str = "keep",
 ) -> ClientMetadata:
     """Check every field and return normalised metadata; raise ValueError naming the problem."""
     name = name.strip()
@@ -121,6 +133,8 @@ def validate(
     logout_uris = list(
         dict.fromkeys(validate_redirect_uri(u, ctype) for u in post_logout_redirect_uris or [])
     )
+    if offline_access_on_logout not in OFFLINE_ACCESS_POLICIES:
+        raise ValueError(f"offline access on logout must be one of {', '.join(OFFLINE_ACCESS_POLICIES)}")
     return ClientMetadata(
         name=name,
         client_type=ctype,
@@ -134,4 +148,7 @@ def validate(
         id_token_signed_response_alg=id_token_alg,
         introspect_any=introspect_any,
         refresh_tokens=refresh_tokens,
+        refresh_token_ttl=refresh_token_ttl,
+        refresh_idle_ttl=refresh_idle_ttl,
+        offline_access_on_logout=offline_access_on_logout,
     )

@@ -1,19 +1,76 @@
-"""Registering clients and rotating their secrets (secrets shown once, stored as HMAC)."""
+"""Registering and administering clients: secrets (shown once, stored as HMAC), refresh
+lifetimes, and disabling. Every change raises its ``client.*`` security event."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
-from namoid import audit
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid import audit, events
 from namoid.crypto.keyring import Keyring
 from namoid.crypto.secrets import hash_client_secret, new_token
+from namoid.oauth import grant_revocation
 from namoid.oauth.client_metadata import ClientMetadata
 from namoid.signing import as_algorithm, ensure_key
 from namoid.storage.db import Database
-from namoid.storage.models import Client
-from namoid.storage.repos import clients
+from namoid.storage.models import Client, Organization, utcnow
+from namoid.storage.repos import clients, organizations
+from namoid.tenancy.organizations import check_lifetime
+
+REFRESH_LIFETIMES = ("refresh_token_ttl", "refresh_idle_ttl")
+
+
+async def _client_event(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    name: str,
+    client_id: str,
+    actor: audit.Actor,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await events.raise_event(
+        session,
+        org_id,
+        name,
+        actor=actor,
+        subject=events.opaque_subject(client_id),
+        target_type="client",
+        target_id=client_id,
+        detail=detail,
+    )
+
+
+async def _org(session: AsyncSession, org_id: uuid.UUID) -> Organization:
+    org = await organizations.get(session, org_id)
+    if org is None:
+        raise LookupError("no such organization")
+    return org
+
+
+async def _require(session: AsyncSession, org_id: uuid.UUID, client_id: str) -> Client:
+    client = await clients.get(session, org_id, client_id)
+    if client is None:
+        raise LookupError(f"no client {client_id!r} in this organization")
+    return client
+
+
+def _refresh_overrides(client: Client | ClientMetadata) -> dict[str, int]:
+    return {name: value for name in REFRESH_LIFETIMES if (value := getattr(client, name)) is not None}
+
+
+def _check_refresh_overrides(org: Organization, overrides: dict[str, int]) -> None:
+    """Each within the org bounds; a client's own idle limit within its absolute one (the
+    client's, else the org's). An inherited idle limit above the client's absolute one is
+    simply cut short by it: no token outlives its family."""
+    for name, seconds in overrides.items():
+        check_lifetime(name, seconds)
+    idle = overrides.get("refresh_idle_ttl")
+    if idle is not None and idle > overrides.get("refresh_token_ttl", org.refresh_token_ttl):
+        raise ValueError("refresh_idle_ttl cannot exceed refresh_token_ttl (the client's, else the org's)")
 
 
 async def register(
@@ -29,21 +86,15 @@ async def register(
         **fields,
     )
     async with db.tenant(org_id) as session:
+        _check_refresh_overrides(await _org(session, org_id), _refresh_overrides(meta))
         await ensure_key(session, keyring, org_id, as_algorithm(meta.id_token_signed_response_alg), actor)
         await clients.create(session, org_id, client)
-        await audit.record(
-            session,
-            org_id,
-            actor=actor,
-            action="client.created",
-            target_type="client",
-            target_id=client.client_id,
-            detail={
-                "type": meta.client_type,
-                "grants": meta.grant_types,
-                "auth_method": meta.token_endpoint_auth_method,
-            },
-        )
+        detail = {
+            "type": meta.client_type,
+            "grants": meta.grant_types,
+            "auth_method": meta.token_endpoint_auth_method,
+        }
+        await _client_event(session, org_id, "client.created", client.client_id, actor, detail)
     return client, secret
 
 
@@ -53,21 +104,56 @@ async def rotate_secret(
     """Replace a confidential client's secret; the old one stops working at once."""
     secret = new_token(32)
     async with db.tenant(org_id) as session:
-        client = await clients.get(session, org_id, client_id)
-        if client is None:
-            raise LookupError(f"no client {client_id!r} in this organization")
+        client = await _require(session, org_id, client_id)
         if client.client_type != "confidential":
             raise ValueError("public clients have no secret")
         await clients.set_secret_hash(session, org_id, client_id, hash_client_secret(secret, keyring.pepper))
-        await audit.record(
-            session,
-            org_id,
-            actor=actor,
-            action="client.secret_rotated",
-            target_type="client",
-            target_id=client_id,
-        )
+        await _client_event(session, org_id, "client.secret_rotated", client_id, actor)
     return secret
+
+
+async def set_refresh_lifetimes(
+    db: Database, org_id: uuid.UUID, client_id: str, changes: dict[str, int], actor: audit.Actor
+) -> Client:
+    """Override the org's refresh lifetimes for one client (same bounds, idle ≤ absolute).
+
+    New tokens get them; a family keeps the absolute expiry it started with.
+    """
+    if not changes:
+        raise ValueError("give at least one lifetime to change, e.g. --refresh-ttl 86400")
+    async with db.tenant(org_id) as session:
+        client = await _require(session, org_id, client_id)
+        _check_refresh_overrides(await _org(session, org_id), _refresh_overrides(client) | changes)
+        await clients.set_refresh_lifetimes(session, org_id, client_id, changes)
+        changed = [f"{name}={seconds}" for name, seconds in sorted(changes.items())]
+        await _client_event(session, org_id, "client.updated", client_id, actor, {"changed": changed})
+    return client
+
+
+async def disable(db: Database, org_id: uuid.UUID, client_id: str, actor: audit.Actor) -> Client:
+    """Refuse the client everywhere from now on and revoke every token issued to it."""
+    async with db.tenant(org_id) as session:
+        client = await _require(session, org_id, client_id)
+        if client.status != "active":
+            raise ValueError(f"client {client_id!r} is already {client.status}")
+        await clients.set_status(session, org_id, client_id, "disabled")
+        revoked = await grant_revocation.revoke_client(
+            session, org_id, client_id, utcnow(), actor=actor, reason="client_disabled"
+        )
+        detail = {"families": revoked.families, "access_revoked": revoked.access_tokens}
+        await _client_event(session, org_id, "client.disabled", client_id, actor, detail)
+    return client
+
+
+async def enable(db: Database, org_id: uuid.UUID, client_id: str, actor: audit.Actor) -> Client:
+    """Accept a disabled client again; the tokens revoked when it was disabled stay revoked."""
+    async with db.tenant(org_id) as session:
+        client = await _require(session, org_id, client_id)
+        if client.status != "disabled":
+            raise ValueError(f"client {client_id!r} is not disabled")
+        await clients.set_status(session, org_id, client_id, "active")
+        await _client_event(session, org_id, "client.enabled", client_id, actor)
+    return client
 
 
 async def list_all(db: Database, org_id: uuid.UUID) -> Sequence[Client]:

@@ -84,12 +84,18 @@ LIFETIME_BOUNDS: dict[str, tuple[int, int]] = {
 }
 
 
+def check_lifetime(name: str, seconds: int) -> int:
+    """``seconds`` if it lies within the bounds of lifetime ``name``, else ValueError."""
+    low, high = LIFETIME_BOUNDS[name]
+    if not low <= seconds <= high:
+        raise ValueError(f"{name} must be between {low} and {high} seconds")
+    return seconds
+
+
 def validate_lifetimes(org: Organization, changes: dict[str, int]) -> dict[str, int]:
     """Check each lifetime against its bounds, and that the idle limit fits in the absolute one."""
     for name, seconds in changes.items():
-        low, high = LIFETIME_BOUNDS[name]
-        if not low <= seconds <= high:
-            raise ValueError(f"{name} must be between {low} and {high} seconds")
+        check_lifetime(name, seconds)
     idle = changes.get("refresh_idle_ttl", org.refresh_idle_ttl)
     if idle > changes.get("refresh_token_ttl", org.refresh_token_ttl):
         raise ValueError("refresh_idle_ttl cannot exceed refresh_token_ttl")

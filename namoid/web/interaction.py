@@ -250,6 +250,15 @@ async def authorize(request: Request, org: CurrentOrg) -> Response:
             expires_at=now + REQUEST_TTL,
         )
         await authorization_requests.add(session, org.id, row)
+        await audit.record(
+            session,
+            org.id,
+            actor=audit.Actor("client", client.client_id),
+            action="authorization.requested",
+            target_type="authorization_request",
+            target_id=str(row.id),
+            detail={"client_id": client.client_id, "scope": validated.scope, "next": step},
+        )
     return _to_interaction(org, step, handle)
 
 
@@ -331,7 +340,7 @@ async def login(request: Request, org: CurrentOrg) -> Response:
             await password_login.record_failure(session, org.id, attempt, client_id)
             locked = await login_limits.failed(services.limiter, org.slug, ip, account)
             if locked:
-                await password_login.record_lockout(session, org.id, attempt, client_id, locked)
+                await password_login.record_lockout(session, org.id, attempt, account, client_id, locked)
             return _login_form(request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED)
         started = await password_login.sign_in(
             session, org, attempt.user, previous=browser, client_id=pending.client.client_id, now=now

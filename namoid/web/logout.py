@@ -1,7 +1,8 @@
 """RP-Initiated Logout (OpenID Connect RP-Initiated Logout 1.0) at ``/o/{org}/logout``.
 
-A signed-in user confirms on a CSRF-protected page; then the session ends and the browser goes
-to the verified ``post_logout_redirect_uri`` (with ``state``) or sees the signed-out page.
+A signed-in user confirms on a CSRF-protected page; then the session ends, with the refresh
+tokens bound to it (``namoid.oauth.grant_revocation``), and the browser goes to the verified
+``post_logout_redirect_uri`` (with ``state``) or sees the signed-out page.
 """
 
 from __future__ import annotations
@@ -98,11 +99,12 @@ async def logout(request: Request, org: CurrentOrg) -> Response:
         if not csrf_valid(user.browser, params.values.get("csrf_token", "")):
             await record_refusal(session, org.id, user.browser, "logout")
             return forbidden(request)
-        await sessions.end(session, org.id, user.browser, now)
+        actor = audit.Actor("user", str(user.user.id))
+        await sessions.end(session, org.id, user.browser, now, actor=actor, reason="logout")
         await audit.record(
             session,
             org.id,
-            actor=audit.Actor("user", str(user.user.id)),
+            actor=actor,
             action="session.ended",
             target_type="session",
             target_id=user.browser.sid,

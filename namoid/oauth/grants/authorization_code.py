@@ -2,14 +2,15 @@
 
 The code is looked up by its SHA-256 in this org only, must belong to the client, be
 unexpired, match the redirect_uri exactly and the PKCE verifier; it is then consumed by one
-UPDATE. A used code presented again revokes everything it produced (RFC 6749 §4.1.2).
+UPDATE. A used code presented again revokes everything it produced (RFC 6749 §4.1.2) and
+raises the ``authorization_code.replayed`` security event once.
 """
 
 from __future__ import annotations
 
 from typing import NoReturn
 
-from namoid import audit
+from namoid import audit, events
 from namoid.crypto.secrets import sha256_hex
 from namoid.oauth import pkce, tokens
 from namoid.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
@@ -21,24 +22,32 @@ _REFUSED = "the authorization code is invalid, expired or used"
 
 
 async def _replayed(request: TokenRequest, code: AuthorizationCode) -> NoReturn:
-    """RFC 6749 §4.1.2: deny, and revoke the tokens the code already produced."""
+    """RFC 6749 §4.1.2: deny, and revoke the tokens the code already produced.
+
+    The ``authorization_code.replayed`` event is raised by the replay that revoked them; a
+    replay that finds nothing left to revoke (a concurrent or later replay, or tokens already
+    revoked) raises none, so replays cannot flood subscribers.
+    """
     session, org_id, now = request.session, request.org.id, request.now
     families = await refresh_tokens.revoke_families_of_code(session, org_id, code.id, now, "code_replayed")
     revoked = await access_tokens.revoke_for_code(session, org_id, code.id, now)
-    await audit.record(
-        session,
-        org_id,
-        actor=audit.Actor("client", code.client_id),
-        action="authorization_code.replayed",
-        target_type="authorization_code",
-        target_id=str(code.id),
-        outcome="denied",
-        detail={
-            "client_id": code.client_id,
-            "families": [str(family) for family in families],
-            "revoked_access": revoked,
-        },
-    )
+    if families or revoked:
+        await events.raise_event(
+            session,
+            org_id,
+            "authorization_code.replayed",
+            actor=audit.Actor("client", code.client_id),
+            subject=events.user_subject(code.user_id),
+            target_type="authorization_code",
+            target_id=str(code.id),
+            outcome="denied",
+            detail={
+                "client_id": code.client_id,
+                "user": str(code.user_id),
+                "families": [str(family) for family in families],
+                "revoked_access": revoked,
+            },
+        )
     raise InvalidGrant(_REFUSED)
 
 

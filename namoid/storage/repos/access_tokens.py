@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import AccessToken, RefreshFamily
@@ -52,20 +53,32 @@ async def revoke(session: AsyncSession, org_id: uuid.UUID, jti: str, now: dateti
     return await rows.stamp_once(session, org_id, AccessToken.jti, jti, AccessToken.revoked_at, now)
 
 
+async def _revoke_where(
+    session: AsyncSession, org_id: uuid.UUID, condition: ColumnElement[bool], now: datetime
+) -> int:
+    """Revoke the org's unrevoked access tokens matching ``condition``; returns how many."""
+    result = await session.execute(
+        update(AccessToken)
+        .where(AccessToken.org_id == org_id, AccessToken.revoked_at.is_(None), condition)
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def revoke_for_family(
     session: AsyncSession, org_id: uuid.UUID, family_id: uuid.UUID, now: datetime
 ) -> int:
     """Revoke every access token issued from a refresh family; returns how many."""
-    result = await session.execute(
-        update(AccessToken)
-        .where(
-            AccessToken.org_id == org_id,
-            AccessToken.family_id == family_id,
-            AccessToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await _revoke_where(session, org_id, AccessToken.family_id == family_id, now)
+
+
+async def revoke_for_families(
+    session: AsyncSession, org_id: uuid.UUID, family_ids: Sequence[uuid.UUID], now: datetime
+) -> int:
+    """Revoke every access token issued from any of these refresh families; returns how many."""
+    if not family_ids:
+        return 0
+    return await _revoke_where(session, org_id, AccessToken.family_id.in_(family_ids), now)
 
 
 async def revoke_for_code(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, now: datetime) -> int:
@@ -74,13 +87,20 @@ async def revoke_for_code(session: AsyncSession, org_id: uuid.UUID, code_id: uui
     families = select(RefreshFamily.id).where(
         RefreshFamily.org_id == org_id, RefreshFamily.code_id == code_id
     )
-    result = await session.execute(
-        update(AccessToken)
-        .where(
-            AccessToken.org_id == org_id,
-            AccessToken.revoked_at.is_(None),
-            or_(AccessToken.code_id == code_id, AccessToken.family_id.in_(families)),
-        )
-        .values(revoked_at=now)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    condition = or_(AccessToken.code_id == code_id, AccessToken.family_id.in_(families))
+    return await _revoke_where(session, org_id, condition, now)
+
+
+async def revoke_for_user(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> int:
+    """Revoke every access token issued for a user, by any client; returns how many."""
+    return await _revoke_where(session, org_id, AccessToken.user_id == user_id, now)
+
+
+async def revoke_for_client(session: AsyncSession, org_id: uuid.UUID, client_id: str, now: datetime) -> int:
+    """Revoke every access token issued to a client, for users or for itself; returns how many."""
+    return await _revoke_where(session, org_id, AccessToken.client_id == client_id, now)
+
+
+async def delete_expired(session: AsyncSession, org_id: uuid.UUID, before: datetime) -> int:
+    """The sweep: delete the rows of tokens that expired before ``before``; returns how many."""
+    return await rows.delete_stamped_before(session, org_id, before, AccessToken.expires_at)

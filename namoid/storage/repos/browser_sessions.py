@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import BrowserSession
@@ -33,3 +33,24 @@ async def find_live(
 async def end(session: AsyncSession, org_id: uuid.UUID, session_id: uuid.UUID, now: datetime) -> bool:
     """Mark the session ended; False if it already was."""
     return await rows.stamp_once(session, org_id, BrowserSession.id, session_id, BrowserSession.ended_at, now)
+
+
+async def end_for_user(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> int:
+    """End every live session of a user; returns how many."""
+    result = await session.execute(
+        update(BrowserSession)
+        .where(
+            BrowserSession.org_id == org_id,
+            BrowserSession.user_id == user_id,
+            BrowserSession.ended_at.is_(None),
+        )
+        .values(ended_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_ended(session: AsyncSession, org_id: uuid.UUID, before: datetime) -> int:
+    """The sweep: delete sessions that expired or ended before ``before``; returns how many."""
+    return await rows.delete_stamped_before(
+        session, org_id, before, BrowserSession.expires_at, BrowserSession.ended_at
+    )

@@ -26,11 +26,33 @@ async def list_all(session: AsyncSession, org_id: uuid.UUID) -> Sequence[Client]
     return (await session.scalars(query)).all()
 
 
-async def set_secret_hash(session: AsyncSession, org_id: uuid.UUID, client_id: str, secret_hash: str) -> bool:
+async def _update(
+    session: AsyncSession, org_id: uuid.UUID, client_id: str, values: dict[str, object]
+) -> bool:
+    """Set ``values`` (column → value) and ``updated_at`` on the client; False if it is not in ``org_id``."""
     client = await get(session, org_id, client_id)
     if client is None:
         return False
-    client.secret_hash = secret_hash
+    for column, value in values.items():
+        setattr(client, column, value)
     client.updated_at = utcnow()
     await session.flush()
     return True
+
+
+async def set_secret_hash(session: AsyncSession, org_id: uuid.UUID, client_id: str, secret_hash: str) -> bool:
+    return await _update(session, org_id, client_id, {"secret_hash": secret_hash})
+
+
+async def set_status(session: AsyncSession, org_id: uuid.UUID, client_id: str, status: str) -> bool:
+    """``active`` or ``disabled``."""
+    return await _update(session, org_id, client_id, {"status": status})
+
+
+async def set_refresh_lifetimes(
+    session: AsyncSession, org_id: uuid.UUID, client_id: str, lifetimes: dict[str, int]
+) -> bool:
+    """Override the org's refresh lifetimes (``refresh_token_ttl``, ``refresh_idle_ttl``) for a client."""
+    if not set(lifetimes) <= {"refresh_token_ttl", "refresh_idle_ttl"}:
+        raise ValueError("only refresh_token_ttl and refresh_idle_ttl can be set here")
+    return await _update(session, org_id, client_id, dict(lifetimes))

@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid.storage.models import RefreshFamily, RefreshToken
+from namoid.storage.models import Client, RefreshFamily, RefreshToken
 from namoid.storage.repos import rows
 
 
@@ -57,18 +57,87 @@ async def revoke_family(
     )
 
 
-async def revoke_families_of_code(
-    session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, now: datetime, reason: str
+async def _revoke_families_where(
+    session: AsyncSession, org_id: uuid.UUID, condition: ColumnElement[bool], now: datetime, reason: str
 ) -> Sequence[uuid.UUID]:
-    """Revoke the families an authorization code started; returns their ids."""
+    """Revoke the org's live families matching ``condition``; returns the ids this call revoked."""
     result = await session.scalars(
         update(RefreshFamily)
-        .where(
-            RefreshFamily.org_id == org_id,
-            RefreshFamily.code_id == code_id,
-            RefreshFamily.revoked_at.is_(None),
-        )
+        .where(RefreshFamily.org_id == org_id, RefreshFamily.revoked_at.is_(None), condition)
         .values(revoked_at=now, revoked_reason=reason)
         .returning(RefreshFamily.id)
     )
     return result.all()
+
+
+async def revoke_families_of_code(
+    session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, now: datetime, reason: str
+) -> Sequence[uuid.UUID]:
+    """Revoke the families an authorization code started; returns their ids."""
+    return await _revoke_families_where(session, org_id, RefreshFamily.code_id == code_id, now, reason)
+
+
+async def revoke_families_of_user(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime, reason: str
+) -> Sequence[uuid.UUID]:
+    """Revoke every live family of a user, whichever client holds it; returns their ids."""
+    return await _revoke_families_where(session, org_id, RefreshFamily.user_id == user_id, now, reason)
+
+
+async def revoke_families_of_client(
+    session: AsyncSession, org_id: uuid.UUID, client_id: str, now: datetime, reason: str
+) -> Sequence[uuid.UUID]:
+    """Revoke every live family issued to a client; returns their ids."""
+    return await _revoke_families_where(session, org_id, RefreshFamily.client_id == client_id, now, reason)
+
+
+async def revoke_families(
+    session: AsyncSession, org_id: uuid.UUID, family_ids: Sequence[uuid.UUID], now: datetime, reason: str
+) -> Sequence[uuid.UUID]:
+    """Revoke the given families unless already revoked; returns the ids this call revoked."""
+    if not family_ids:
+        return []
+    return await _revoke_families_where(session, org_id, RefreshFamily.id.in_(family_ids), now, reason)
+
+
+async def live_families_of_session(
+    session: AsyncSession, org_id: uuid.UUID, sid: str
+) -> Sequence[tuple[RefreshFamily, str]]:
+    """The unrevoked families authorized in browser session ``sid``, each with its client's
+    ``offline_access_on_logout`` policy."""
+    rows = await session.execute(
+        select(RefreshFamily, Client.offline_access_on_logout)
+        .join(
+            Client, and_(Client.org_id == RefreshFamily.org_id, Client.client_id == RefreshFamily.client_id)
+        )
+        .where(RefreshFamily.org_id == org_id, RefreshFamily.sid == sid, RefreshFamily.revoked_at.is_(None))
+    )
+    return [(family, policy) for family, policy in rows]
+
+
+async def delete_ended(session: AsyncSession, org_id: uuid.UUID, before: datetime) -> tuple[int, int]:
+    """The sweep: delete families that expired or were revoked before ``before``, with all their
+    tokens, and unused tokens that idle-expired before it. Used tokens of live families stay:
+    they are how a replay is recognised (DESIGN.md §3). Returns (tokens, families) deleted."""
+    ended = or_(RefreshFamily.expires_at < before, RefreshFamily.revoked_at < before)
+    ended_families = select(RefreshFamily.id).where(RefreshFamily.org_id == org_id, ended)
+    idle = and_(RefreshToken.used_at.is_(None), RefreshToken.expires_at < before)
+    tokens = await session.execute(
+        delete(RefreshToken).where(
+            RefreshToken.org_id == org_id, or_(RefreshToken.family_id.in_(ended_families), idle)
+        )
+    )
+    families = await session.execute(delete(RefreshFamily).where(RefreshFamily.org_id == org_id, ended))
+    return int(tokens.rowcount), int(families.rowcount)  # type: ignore[attr-defined]
+
+
+async def move_to_session(session: AsyncSession, org_id: uuid.UUID, old_sid: str, new_sid: str) -> int:
+    """Rebind the live families of browser session ``old_sid`` to ``new_sid``; returns how many."""
+    result = await session.execute(
+        update(RefreshFamily)
+        .where(
+            RefreshFamily.org_id == org_id, RefreshFamily.sid == old_sid, RefreshFamily.revoked_at.is_(None)
+        )
+        .values(sid=new_sid)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

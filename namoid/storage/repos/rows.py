@@ -1,4 +1,4 @@
-"""Row operations every tenant repo shares: insert into an org, and stamp a row exactly once."""
+"""Row operations every tenant repo shares: insert into an org, stamp a row exactly once, sweep."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -44,3 +44,17 @@ async def stamp_once(
         .values({stamp.key: now, **also})
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_stamped_before(
+    session: AsyncSession, org_id: uuid.UUID, before: datetime, *stamps: InstrumentedAttribute[Any]
+) -> int:
+    """Delete the org's rows (of the stamps' table) where any of ``stamps`` is before ``before``.
+
+    The expiry sweeps' one DELETE; returns how many rows went.
+    """
+    model: Any = stamps[0].class_
+    result = await session.execute(
+        delete(model).where(model.org_id == org_id, or_(*(stamp < before for stamp in stamps)))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,13 +50,34 @@ async def list_active(session: AsyncSession, org_id: uuid.UUID) -> Sequence[User
     return (await session.scalars(query)).all()
 
 
-async def set_password_hash(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, password_hash: str
+async def _update(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, values: dict[str, object]
 ) -> bool:
+    """Set ``values`` (column → value) and ``updated_at`` on the user; False if it is not in ``org_id``."""
     user = await get(session, org_id, user_id)
     if user is None:
         return False
-    user.password_hash = password_hash
+    for column, value in values.items():
+        setattr(user, column, value)
     user.updated_at = utcnow()
     await session.flush()
     return True
+
+
+async def set_password_hash(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, password_hash: str
+) -> bool:
+    return await _update(session, org_id, user_id, {"password_hash": password_hash})
+
+
+async def set_status(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, status: str) -> bool:
+    """``active`` or ``disabled``; deleting goes through ``mark_deleted``."""
+    return await _update(session, org_id, user_id, {"status": status})
+
+
+async def mark_deleted(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime, reason: str | None
+) -> bool:
+    """Soft delete: status ``deleted`` with the time and reason; the row stays."""
+    values: dict[str, object] = {"status": "deleted", "deleted_at": now, "deletion_reason": reason}
+    return await _update(session, org_id, user_id, values)

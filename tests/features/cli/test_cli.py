@@ -217,6 +217,7 @@ async def test_set_password(cli: Cli, owner_db: Database) -> None:
 
 
 CLIENT = "client create --org {org} --name x"
+PUBLIC = f"{CLIENT} --type public --redirect-uri https://a.example/cb"
 BAD_INPUT = [
     ("org create 'Not A Slug'", None, "invalid organization slug"),
     (
@@ -245,6 +246,21 @@ BAD_INPUT = [
     ("user create --org {org} --email dup@b.example", None, "already exists"),
     ("org create {org}", None, "already exists"),
     ("keys activate k-nope", None, "k-nope"),
+    (f"{PUBLIC} --refresh-ttl 60", None, "between"),
+    (f"{PUBLIC} --refresh-idle-ttl 40000000", None, "between"),
+    (f"{PUBLIC} --refresh-idle-ttl 3600000", None, "cannot exceed"),  # above the org's 30 days
+    (f"{PUBLIC} --refresh-ttl 7200 --refresh-idle-ttl 9000", None, "cannot exceed"),
+    (f"{PUBLIC} --offline-on-logout maybe", None, "keep, end"),
+    ("client set-lifetimes --org {org} --client-id nope --refresh-ttl 7200", None, "no client"),
+    ("client set-lifetimes --org {org} --client-id nope", None, "at least one"),
+    ("client disable --org {org} --client-id nope", None, "no client"),
+    ("client enable --org {org} --client-id nope", None, "no client"),
+    ("client disable --org no-such-org --client-id nope", None, "no organization"),
+    ("user disable --org {org} --email nobody@b.example", None, "no user"),
+    ("user disable --org {org} --email dup@b.example --reason ''", None, "reason must be"),
+    ("user enable --org {org} --email dup@b.example", None, "not disabled"),
+    ("user delete --org {org} --email not-an-email", None, "invalid email"),
+    ("user delete --org no-such-org --email dup@b.example", None, "no organization"),
 ]
 
 

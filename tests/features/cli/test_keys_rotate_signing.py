@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from namoid.storage.db import Database
-from namoid.storage.models import AuditEntry, Organization, SigningKey
+from namoid.storage.models import AuditEntry, Organization, SecurityEvent, SigningKey
 from tests.features.cli.test_cli import Cli, cli, ok_json
 
 __all__ = ["cli"]  # the fixture, shared with test_cli.py
@@ -42,6 +42,13 @@ async def test_rotate_signing_retires_the_old_key(cli: Cli, owner_db: Database) 
     ]
     [entry] = await _audited(owner_db, "signing_key.rotated", result["kid"])
     assert entry.actor_type == "admin" and entry.actor_id and entry.actor_id.startswith("cli:")
+    async with owner_db.system() as session:
+        subjects = await session.scalars(
+            select(SecurityEvent.subject).where(
+                SecurityEvent.org_id == entry.org_id, SecurityEvent.name == "signing_key.rotated"
+            )
+        )
+        assert list(subjects) == [{"format": "opaque", "id": result["kid"]}]
 
 
 async def test_rotate_signing_other_algorithm_human_output(cli: Cli, owner_db: Database) -> None:

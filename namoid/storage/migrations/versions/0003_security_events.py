@@ -23,6 +23,13 @@ depends_on = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+REVOCATION_INDEXES = (
+    ("refresh_families", "client_id"),
+    ("refresh_families", "user_id"),
+    ("refresh_families", "sid"),
+    ("access_tokens", "client_id"),
+    ("access_tokens", "user_id"),
+)
 
 
 def _org_fk(table: str, *, nullable: bool = False) -> list[Any]:
@@ -85,6 +92,10 @@ def upgrade() -> None:
             batch_op.f("ix_event_outbox_next_attempt_at"), ["next_attempt_at"], unique=False
         )
 
+    # Revoking by user, client or browser session (logout) finds families and tokens by index.
+    for table, column in REVOCATION_INDEXES:
+        op.create_index(op.f(f"ix_{table}_{column}"), table, [column])
+
     with op.batch_alter_table("clients", schema=None) as batch_op:
         batch_op.add_column(sa.Column("refresh_token_ttl", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("refresh_idle_ttl", sa.Integer(), nullable=True))
@@ -104,6 +115,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table, column in REVOCATION_INDEXES:
+        op.drop_index(op.f(f"ix_{table}_{column}"), table)
     with op.batch_alter_table("clients", schema=None) as batch_op:
         batch_op.drop_column("offline_access_on_logout")
         batch_op.drop_column("refresh_idle_ttl")

@@ -1,0 +1,98 @@
+"""A browser session's end ends the refresh tokens bound to it (OIDC Core §11), and
+``offline_access`` ones only for clients whose policy is ``end``."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from namoid.storage.models import BrowserSession
+from tests.features.authorize.conftest import Flow, form_inputs
+from tests.features.conftest import MakeClient, MakeUser
+from tests.features.revocation.conftest import browser_tokens, refresh, refreshing_client, userinfo_status
+from tests.features.token.conftest import audit_rows
+
+OFFLINE = "openid offline_access"
+
+
+async def _log_out(flow: Flow) -> None:
+    page = await flow.http.get(f"{flow.base}/logout")
+    assert page.status_code == 200, page.text
+    done = await flow.http.post(f"{flow.base}/logout", data=form_inputs(page.text) | {"decision": "logout"})
+    assert done.status_code == 200 and await flow.signed_in_sessions() == 0
+
+
+async def _live_sid(flow: Flow) -> str:
+    async with flow.services.db.tenant(flow.org.id) as session:
+        sid = await session.scalar(
+            select(BrowserSession.sid).where(
+                BrowserSession.org_id == flow.org.id,
+                BrowserSession.user_id.is_not(None),
+                BrowserSession.ended_at.is_(None),
+            )
+        )
+    assert sid is not None
+    return sid
+
+
+async def _alive(http: httpx.AsyncClient, flow: Flow, rp: object, tokens: dict[str, str]) -> bool:
+    refreshed = await refresh(http, flow.org, rp, tokens["refresh_token"])  # type: ignore[arg-type]
+    return refreshed.status_code == 200
+
+
+async def test_logout_ends_session_bound_and_end_policy_families(flow: Flow, make_client: MakeClient) -> None:
+    bound_rp = await refreshing_client(make_client, refresh_tokens=True)
+    keeping_rp = await refreshing_client(make_client)
+    ending_rp = await refreshing_client(make_client, offline_access_on_logout="end")
+    bound = await browser_tokens(flow, bound_rp, "openid profile")
+    keeping = await browser_tokens(flow, keeping_rp, OFFLINE)
+    ending = await browser_tokens(flow, ending_rp, OFFLINE)
+    sid = await _live_sid(flow)
+
+    await _log_out(flow)
+
+    assert await userinfo_status(flow.http, flow.org, bound["access_token"]) == 401
+    assert await userinfo_status(flow.http, flow.org, ending["access_token"]) == 401
+    assert await userinfo_status(flow.http, flow.org, keeping["access_token"]) == 200
+    assert not await _alive(flow.http, flow, bound_rp, bound)
+    assert not await _alive(flow.http, flow, ending_rp, ending)
+    assert await _alive(flow.http, flow, keeping_rp, keeping)
+    [entry] = await audit_rows(flow.services, flow.org, "grants.revoked")
+    assert (entry.target_type, entry.target_id) == ("session", sid)
+    assert entry.detail == {"reason": "logout", "families": 2, "access_revoked": 2, "sessions_ended": 0}
+
+
+async def test_signing_in_again_keeps_the_grants_bound_to_the_login(
+    flow: Flow, make_client: MakeClient
+) -> None:
+    """A new sid at re-authentication (no fixation) continues the login: the next logout still ends them."""
+    bound_rp = await refreshing_client(make_client, refresh_tokens=True)
+    first = await browser_tokens(flow, bound_rp, "openid")
+    old_sid = await _live_sid(flow)
+    second = await browser_tokens(flow, bound_rp, "openid", prompt="login")
+    assert await _live_sid(flow) != old_sid
+    assert await _alive(flow.http, flow, bound_rp, first) and await _alive(flow.http, flow, bound_rp, second)
+    assert await audit_rows(flow.services, flow.org, "grants.revoked") == []
+
+    await _log_out(flow)
+    second_refreshed = await refresh(flow.http, flow.org, bound_rp, second["refresh_token"])
+    assert second_refreshed.json()["error"] == "invalid_grant"
+    [entry] = await audit_rows(flow.services, flow.org, "grants.revoked")
+    assert entry.detail["families"] == 2
+
+
+async def test_another_user_signing_in_ends_the_previous_users_bound_grants(
+    flow: Flow, make_client: MakeClient, make_user: MakeUser
+) -> None:
+    bound_rp = await refreshing_client(make_client, refresh_tokens=True)
+    keeping_rp = await refreshing_client(make_client)
+    bound = await browser_tokens(flow, bound_rp, "openid")
+    keeping = await browser_tokens(flow, keeping_rp, OFFLINE)
+    other = await make_user()
+    login_page = await flow.follow(await flow.authorize(prompt="login"))
+    assert (await flow.login(login_page, email=other.email)).status_code == 303
+
+    assert not await _alive(flow.http, flow, bound_rp, bound)
+    assert await _alive(flow.http, flow, keeping_rp, keeping)
+    [entry] = await audit_rows(flow.services, flow.org, "grants.revoked")
+    assert entry.detail["reason"] == "another_user_signed_in" and entry.actor_id == str(other.id)
