@@ -24,11 +24,14 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import pytest
 from authlib.deprecate import AuthlibDeprecationWarning
+from authlib.integrations.base_client import OAuthError
 
 from namoid.crypto.keyring import create_keyring_file
 from namoid.crypto.tls import ensure_dev_certificate
+from namoid.jose import jwt
 from tests.conftest import PgDatabase
 from tests.e2e.test_server import Server, _env, start, stop
+from tests.receiver import receiver
 
 with warnings.catch_warnings():
     # authlib's httpx integration announces a future move to "httpx2"; httpx is what we have.
@@ -119,6 +122,8 @@ class Browser:
 class IdP:
     server: Server
     env: dict[str, str]
+    #: Certificate and key of an HTTPS webhook receiver the IdP trusts (NAMOID_WEBHOOK_CA_FILE).
+    receiver_tls: tuple[Path, Path]
 
     @property
     def context(self) -> ssl.SSLContext:
@@ -159,10 +164,14 @@ def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> dict[s
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def idp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
     tmp = tmp_path_factory.mktemp(f"idp-{request.param}")
-    env = _settings(request.param, tmp, request)
+    receiver_tls = ensure_dev_certificate(tmp / "receiver-tls")
+    env = _settings(request.param, tmp, request) | {
+        "NAMOID_WEBHOOK_CA_FILE": str(receiver_tls[0]),
+        "NAMOID_WORKER_INTERVAL": "1",
+    }
     cafile = Path(env["NAMOID_TLS_CERT_FILE"]) if "NAMOID_TLS_CERT_FILE" in env else None
     server = start(tmp, cafile=cafile, **env)
-    yield IdP(server, env | {"NAMOID_DATA_DIR": str(tmp / "data")})
+    yield IdP(server, env | {"NAMOID_DATA_DIR": str(tmp / "data")}, receiver_tls)
     stop(server)
 
 
@@ -295,3 +304,64 @@ async def test_discovery_and_jwks_over_https(idp: IdP, browser: Browser) -> None
     jwks = await browser.http.get(oidc.json()["jwks_uri"])
     assert jwks.status_code == 200 and "max-age" in jwks.headers["cache-control"]
     assert all(not {"d", "p", "q"} & set(key) for key in jwks.json()["keys"])
+
+
+async def test_a_hundred_refreshes_then_a_replay_kills_the_chain_and_a_set_arrives(
+    idp: IdP, browser: Browser
+) -> None:
+    """Issue 4's "done when": rotation 100 times, a replay revokes the chain, a signed SET is pushed."""
+    tenant = make_tenant(idp, "--type", "confidential", "--grant-type", "authorization_code",
+                         "--grant-type", "refresh_token", "--refresh-tokens")  # fmt: skip
+    rp, token, id_claims = await _code_flow(idp, tenant, browser)
+    metadata = await rp.load_server_metadata()
+    with receiver(cert=idp.receiver_tls) as rx:
+        idp.cli("webhooks", "add", "--org", tenant.slug, "--url", rx.url)
+        chain = [token]
+        async with AsyncOAuth2Client(
+            tenant.client_id, tenant.client_secret, verify=idp.context, timeout=10
+        ) as client:
+            for _ in range(100):
+                chain.append(
+                    await client.refresh_token(
+                        metadata["token_endpoint"], refresh_token=chain[-1]["refresh_token"]
+                    )
+                )
+            assert len({step["refresh_token"] for step in chain}) == 101
+            newest = chain[-1]
+            assert (await rp.userinfo(token=newest))["sub"] == id_claims["sub"]
+
+            with pytest.raises(OAuthError) as replayed:
+                await client.refresh_token(
+                    metadata["token_endpoint"], refresh_token=chain[37]["refresh_token"]
+                )
+            assert replayed.value.error == "invalid_grant"
+            with pytest.raises(OAuthError) as dead:
+                await client.refresh_token(metadata["token_endpoint"], refresh_token=newest["refresh_token"])
+            assert dead.value.error == "invalid_grant"
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            await rp.userinfo(token=newest)
+        assert refused.value.response.status_code == 401
+
+        idp.cli("worker", "--once")  # production runs the worker; embedded mode also has it in-server
+        assert rx.arrived.wait(15), "no SET arrived"
+        headers, set_token = rx.received[0]
+    assert headers["content-type"] == "application/secevent+jwt"
+    jwks = (await browser.http.get(metadata["jwks_uri"])).json()
+    # RFC 8417: signed with the org's published key, explicitly typed, no exp.
+    claims = jwt.verify(
+        set_token,
+        jwks["keys"],
+        algorithms=("RS256",),
+        issuer=idp.issuer(tenant.slug),
+        audience=rx.url,
+        typ="secevent+jwt",
+        expires=False,
+    )
+    [(event_type, payload)] = claims["events"].items()
+    assert event_type == "urn:namoid:event:refresh_token.replayed"
+    assert payload["client_id"] == tenant.client_id
+    assert claims["sub_id"] == {
+        "format": "iss_sub",
+        "iss": idp.issuer(tenant.slug),
+        "sub": id_claims["sub"],
+    }
