@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +19,7 @@ from namoid.services import Services
 from namoid.web import demo, interaction, pages
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from namoid.web.templates import error_page
+from namoid.worker import in_background
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,10 @@ def create_public_app(services: Services) -> ASGIApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not services.settings.is_dev:
             await services.db.assert_role_cannot_bypass_rls()
-        yield
+        # Embedded mode runs the background jobs here; production runs `namoid worker`.
+        jobs = in_background(services) if services.settings.runs_worker_in_server else nullcontext()
+        async with jobs:
+            yield
         await services.close()
 
     app = FastAPI(

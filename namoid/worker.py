@@ -1,64 +1,122 @@
 """The background jobs (DESIGN.md §1): ``namoid worker`` runs them in a loop, ``--once`` one pass.
 
-In embedded mode the server runs the same loop as a task. Every job is safe to run in
-several workers at once: outbox rows are leased, sweeps are idempotent deletes.
+In embedded mode the server runs the same loop as a task (``in_background``). Every job
+is safe to run in several workers at once: outbox rows are leased, sweeps are
+idempotent deletes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-import anyio
-
-from namoid import audit
+from namoid import audit, sweeps
+from namoid.audit import retention, sealing
 from namoid.events.delivery import EventDelivery
 from namoid.services import Services
 from namoid.signing_rotation import prune_signing_keys
 from namoid.storage.models import utcnow
 
 log = logging.getLogger(__name__)
-_SYSTEM = audit.Actor("system", "worker")
 
-Job = Callable[["Worker", datetime], Awaitable[dict[str, Any]]]
+#: Retention looks at every org's oldest entries; once an hour is plenty.
+RETENTION_EVERY = timedelta(hours=1)
+
+#: A job gets the pass's pinned clock, or None for the real one.
+Job = Callable[["Worker", datetime | None], Awaitable[dict[str, Any]]]
 
 
 class Worker:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.delivery = EventDelivery(services)
+        self.stopping = asyncio.Event()
+        self.retention_ran: datetime | None = None
+
+    def stop(self) -> None:
+        """End ``run_forever`` once the step in flight is done (nothing is cut off mid-transaction)."""
+        self.stopping.set()
+        self.delivery.stop()
 
     async def close(self) -> None:
         await self.delivery.close()
 
-    async def deliver_events(self, now: datetime) -> dict[str, Any]:
-        report = await self.delivery.run()
+    async def deliver_events(self, now: datetime | None) -> dict[str, Any]:
+        report = await self.delivery.run(now)
         return {"delivered": report.delivered, "retried": report.retried, "failed": report.failed}
 
-    async def prune_signing_keys(self, now: datetime) -> dict[str, Any]:
-        removed = await prune_signing_keys(self.services.db, self.services.signing, _SYSTEM)
+    async def sweep_expired(self, now: datetime | None) -> dict[str, Any]:
+        return await sweeps.sweep(self.services.db, now or utcnow())
+
+    async def prune_signing_keys(self, now: datetime | None) -> dict[str, Any]:
+        removed = await prune_signing_keys(self.services.db, self.services.signing, audit.WORKER)
         return {"removed": len(removed)}
 
-    async def run_once(self) -> dict[str, dict[str, Any]]:
-        """One pass of every job; a failing job is logged and the others still run."""
+    async def seal_audit(self, now: datetime | None) -> dict[str, Any]:
+        report = await sealing.seal_all(self.services)
+        return {"sealed": report.sealed, "checkpoints": report.checkpoints}
+
+    async def audit_retention(self, now: datetime | None) -> dict[str, Any]:
+        """Remove entries past each org's retention, as the schema owner (the app role cannot)."""
+        moment = now or utcnow()
+        if self.retention_ran is not None and moment - self.retention_ran < RETENTION_EVERY:
+            return {"skipped": "ran within the hour"}
+        try:
+            pruned = await retention.prune_all(self.services.settings, self.services.db, moment)
+        except ValueError as exc:
+            return {"skipped": str(exc)}
+        self.retention_ran = moment
+        return {"removed": sum(result.removed for result in pruned), "orgs": len(pruned)}
+
+    async def run_once(self, now: datetime | None = None) -> dict[str, dict[str, Any]]:
+        """One pass of every job (``now`` pins the clock); a failing job is logged, the others run."""
         results: dict[str, dict[str, Any]] = {}
         for name, job in JOBS.items():
+            if self.stopping.is_set():
+                break
             try:
-                results[name] = await job(self, utcnow())
+                results[name] = await job(self, now)
             except Exception as exc:  # one broken job must not stop event delivery
                 log.exception("background job %s failed", name)
                 results[name] = {"error": type(exc).__name__}
         return results
 
     async def run_forever(self, interval: float) -> None:
-        while True:
+        """Pass after pass, ``interval`` seconds apart, until ``stop()``."""
+        while not self.stopping.is_set():
             await self.run_once()
-            await anyio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), interval)
 
 
 JOBS: dict[str, Job] = {
     "deliver_events": Worker.deliver_events,
+    "sweep_expired": Worker.sweep_expired,
     "prune_signing_keys": Worker.prune_signing_keys,
+    # Sealing comes after the jobs that write audit entries, so a pass seals what it wrote.
+    "seal_audit": Worker.seal_audit,
+    "audit_retention": Worker.audit_retention,
 }
+
+
+@contextlib.asynccontextmanager
+async def in_background(services: Services) -> AsyncIterator[None]:
+    """Run the jobs as a task of the server (embedded mode) while the context is open.
+
+    Leaving the context stops the worker and waits for the step in flight, at most one
+    batch of deliveries; a process killed before that loses nothing either: the rows in
+    flight stay leased until their lease runs out, then a later pass delivers them.
+    """
+    worker = Worker(services)
+    task = asyncio.create_task(worker.run_forever(services.settings.worker_interval), name="namoid-worker")
+    log.info("background jobs run in this process every %s s", services.settings.worker_interval)
+    try:
+        yield
+    finally:
+        worker.stop()
+        await task
+        await worker.close()

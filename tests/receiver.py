@@ -1,7 +1,8 @@
 """A real HTTP(S) receiver of pushed SETs (RFC 8935) for tests: a thread-served socket.
 
 ``behaviour`` decides each answer: "accept" (202), "reject" (400 with an RFC 8935 error
-body), "fail" (503), "garbage" (a 200-less junk line then close), "hang" (never answers).
+body), "fail" (503), "garbage" (a 200-less junk line then close), "hang" (never answers),
+"drip" (starts answering, then sends a byte every 0.2 s, never finishing).
 Every body received is kept in ``received`` with its headers.
 """
 
@@ -17,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
-Behaviour = Literal["accept", "reject", "fail", "garbage", "hang"]
+from namoid.jose import jwt
+
+Behaviour = Literal["accept", "reject", "fail", "garbage", "hang", "drip"]
 
 
 @dataclass
@@ -31,17 +34,40 @@ class Receiver:
     def tokens(self) -> list[str]:
         return [body for _, body in self.received]
 
+    def jtis(self) -> list[str]:
+        """The ``jti`` of each SET received, in order (read without verifying the signature)."""
+        return [jwt.unverified_claims(token)["jti"] for token in self.tokens()]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # many deliveries connect at once
+
 
 @contextmanager
 def receiver(
-    behaviour: Behaviour = "accept", *, cert: tuple[Path, Path] | None = None, host: str = "127.0.0.1"
+    behaviour: Behaviour = "accept",
+    *,
+    cert: tuple[Path, Path] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
 ) -> Iterator[Receiver]:
-    """Serve on a free port of ``host``; https when ``cert`` (cert file, key file) is given."""
+    """Serve on ``port`` of ``host`` (default: a free one); https when ``cert`` (cert, key files) is given."""
     state: Receiver
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             return
+
+        def _drip(self) -> None:
+            """Start a 202 answer, then add a byte every 0.2 s and never finish it."""
+            try:
+                self.wfile.write(b"HTTP/1.1 202 Accepted\r\nX-Drip: ")
+                while not state.release.wait(0.2):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+            except OSError:  # the sender gave up and closed the connection
+                return
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
@@ -50,6 +76,9 @@ def receiver(
             state.arrived.set()
             if state.behaviour == "hang":
                 state.release.wait(30)
+                return
+            if state.behaviour == "drip":
+                self._drip()
                 return
             if state.behaviour == "garbage":
                 self.wfile.write(b"this is not HTTP\r\n\r\n")
@@ -66,8 +95,7 @@ def receiver(
             self.end_headers()
             self.wfile.write(payload)
 
-    server = ThreadingHTTPServer((host, 0), Handler)
-    server.daemon_threads = True
+    server = _Server((host, port), Handler)
     scheme = "http"
     if cert is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -24,6 +24,10 @@ class Actor:
     id: str | None = None
 
 
+#: The background jobs (``namoid worker``, or the server's own task in embedded mode).
+WORKER = Actor("system", "worker")
+
+
 @dataclass(frozen=True, slots=True)
 class RequestMeta:
     """Who sent the request that caused the change (set by the HTTP middleware)."""

@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 
 from namoid import audit
 from namoid.audit.chain import chain_name
+from namoid.settings import Settings
 from namoid.storage.db import Database
 from namoid.storage.models import Organization, utcnow
 from namoid.storage.repos import audit_chain, organizations
+from namoid.tenancy import organizations as tenancy
 
 MIN_DAYS = 30
 MAX_DAYS = 3650
@@ -79,3 +81,25 @@ async def prune(owner_db: Database, org: Organization, now: datetime | None = No
         )
         removed = await audit_chain.delete_sealed_up_to(session, org.id, up_to, before)
     return Pruned(org.slug, up_to, removed)
+
+
+def owner_url(settings: Settings) -> str:
+    """The schema owner's database URL, which retention needs (on SQLite there is only one)."""
+    if settings.migration_database_url:
+        return settings.migration_database_url
+    if not settings.is_postgres:
+        return settings.resolved_database_url
+    raise ValueError("audit retention needs the schema owner: set NAMOID_MIGRATION_DATABASE_URL")
+
+
+async def prune_all(settings: Settings, db: Database, now: datetime | None = None) -> list[Pruned]:
+    """One retention run over every org, as the schema owner."""
+    owner = Database(owner_url(settings))
+    try:
+        return [
+            pruned
+            for org in await tenancy.list_all(db)
+            if (pruned := await prune(owner, org, now)) is not None
+        ]
+    finally:
+        await owner.dispose()

@@ -103,8 +103,7 @@ async def checkpoint(services: Services, org: Organization, *, force: bool = Fal
     """Sign the org chain's head if it moved on since the last checkpoint (and one is due)."""
     async with services.db.tenant(org.id) as session:
         head = await audit_chain.head(session, org.id)
-        existing = await audit_chain.checkpoints(session, org.id)
-    last = existing[-1] if existing else None
+        last = await audit_chain.latest_checkpoint(session, org.id)
     if head is None or (last is not None and last.position >= head.position):
         return False
     if not force and last is not None and last.created_at > utcnow() - CHECKPOINT_EVERY:
@@ -144,5 +143,5 @@ async def seal_all(services: Services, orgs: list[Organization] | None = None) -
 
 async def latest_checkpoint(db: Database, org_id: uuid.UUID) -> str | None:
     async with db.tenant(org_id) as session:
-        marks = await audit_chain.checkpoints(session, org_id)
-    return marks[-1].signed if marks else None
+        last = await audit_chain.latest_checkpoint(session, org_id)
+    return last.signed if last else None

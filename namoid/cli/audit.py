@@ -14,7 +14,6 @@ from namoid.audit.export import export_lines
 from namoid.audit.verification import Verdict, verify_chain, verify_checkpoint, verify_file
 from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.services import Services
-from namoid.storage.db import Database
 from namoid.storage.repos.audit_chain import AuditFilter
 from namoid.tenancy import organizations
 
@@ -181,16 +180,7 @@ def prune(as_json: JsonFlag = False) -> None:
     """Remove sealed entries older than each org's retention (needs the schema owner's URL)."""
 
     async def action(services: Services) -> None:
-        settings = services.settings
-        owner = Database(settings.migration_database_url or settings.resolved_database_url)
-        try:
-            results = [
-                pruned
-                for org in await organizations.list_all(services.db)
-                if (pruned := await retention.prune(owner, org)) is not None
-            ]
-        finally:
-            await owner.dispose()
+        results = await retention.prune_all(services.settings, services.db)
         emit(
             as_json,
             [{"org": p.org, "up_to_seq": p.up_to_seq, "removed": p.removed} for p in results],

@@ -1,10 +1,10 @@
-"""``namoid``: the server, migrations and administration of orgs, clients, users and keys."""
+"""``namoid``: server, worker, migrations; orgs, clients, users, keys, webhooks and the audit log."""
 
 from __future__ import annotations
 
 import typer
 
-from namoid.cli import clients, keys, orgs, server, users
+from namoid.cli import audit, clients, keys, orgs, server, users, webhooks, worker
 
 app = typer.Typer(
     name="namoid",
@@ -15,10 +15,13 @@ app = typer.Typer(
 )
 app.command("serve")(server.serve)
 app.command("migrate")(server.migrate)
+app.command("worker")(worker.worker)
 app.add_typer(orgs.app, name="org")
 app.add_typer(clients.app, name="client")
 app.add_typer(users.app, name="user")
 app.add_typer(keys.app, name="keys")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

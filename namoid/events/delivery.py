@@ -40,7 +40,6 @@ RETRY_CAP = timedelta(hours=1)
 #: About a day of retries (10 s, 20 s, … then hourly) before a row fails for good.
 MAX_ATTEMPTS = 30
 BATCH = 50
-_SYSTEM = audit.Actor("system", "worker")
 
 Verdict = Literal["delivered", "rejected", "retry"]
 
@@ -89,8 +88,15 @@ class EventDelivery:
             follow_redirects=False,
             headers={"User-Agent": "NamoID-SET-delivery"},
         )
-        #: Long enough for one POST to finish; a worker that dies frees its rows after it.
-        self.lease = timedelta(seconds=2 * timeout + 5)
+        #: The most one POST may take in all (httpx's timeout bounds each read, not the sum).
+        self.deadline = 2 * timeout
+        #: Longer than a batch's POSTs take; a worker that dies frees its rows when it runs out.
+        self.lease = timedelta(seconds=self.deadline + 5)
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Finish the batch in flight (at most ``deadline`` more), then deliver nothing more."""
+        self.stopping = True
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -101,13 +107,17 @@ class EventDelivery:
         """Deliver what is due in ``orgs`` (default: every org); ``now`` pins the clock (tests)."""
         report = DeliveryReport()
         for org in orgs if orgs is not None else await organizations.list_all(self.services.db):
-            await self._deliver_org(org, now, report)
+            try:
+                await self._deliver_org(org, now, report)
+            except Exception as exc:  # one org's trouble (say, an unusable key) must not stall the others
+                log.exception("event delivery for org %s failed", org.slug)
+                report.errors.append(f"{org.slug}: {type(exc).__name__}")
         return report
 
     async def _deliver_org(self, org: Organization, now: datetime | None, report: DeliveryReport) -> None:
         db = self.services.db
         issuer = issuer_for(self.services.settings.base_url, org.slug)
-        while True:
+        while not self.stopping:
             moment = now or utcnow()
             async with db.tenant(org.id) as session:
                 claimed = await event_outbox.claim_due(session, org.id, moment, moment + self.lease, BATCH)
@@ -123,11 +133,12 @@ class EventDelivery:
 
     async def _post(self, url: str, token: str) -> tuple[Verdict, str]:
         try:
-            response = await self.client.post(
-                url, content=token, headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"}
-            )
-        except httpx.HTTPError as exc:
-            return "retry", f"{type(exc).__name__}"
+            async with asyncio.timeout(self.deadline):
+                response = await self.client.post(
+                    url, content=token, headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"}
+                )
+        except (httpx.HTTPError, TimeoutError) as exc:
+            return "retry", type(exc).__name__
         if 200 <= response.status_code < 300:
             return "delivered", ""
         if response.status_code == 400 and (err := _rfc8935_error(response)) is not None:
@@ -151,19 +162,21 @@ class EventDelivery:
             return
         report.errors.append(error)
         if verdict == "retry" and item.attempt < MAX_ATTEMPTS:
-            await event_outbox.retry_later(session, org.id, item.entry_id, now + backoff(item.attempt), error)
+            at = now + backoff(item.attempt)
+            await event_outbox.retry_later(session, org.id, item.entry_id, item.attempt, at, error)
             report.retried += 1
             log.warning(
                 "event %s to %s: %s; retry %d scheduled", item.event.id, item.url, error, item.attempt
             )
             return
-        await event_outbox.mark_failed(session, org.id, item.entry_id, now, error)
+        if not await event_outbox.mark_failed(session, org.id, item.entry_id, item.attempt, now, error):
+            return  # our lease ran out and another worker has the row now
         report.failed += 1
         log.error("event %s to %s failed for good: %s", item.event.id, item.url, error)
         await audit.record(
             session,
             org.id,
-            actor=_SYSTEM,
+            actor=audit.WORKER,
             action="webhook.rejected" if verdict == "rejected" else "webhook.delivery_failed",
             target_type="webhook",
             target_id=item.url[:200],

@@ -156,9 +156,17 @@ async def add_checkpoint(
     await session.flush()
 
 
+def _checkpoints_of(org_id: uuid.UUID | None) -> ColumnElement[bool]:
+    return AuditCheckpoint.org_id.is_(None) if org_id is None else AuditCheckpoint.org_id == org_id
+
+
+async def latest_checkpoint(session: AsyncSession, org_id: uuid.UUID | None) -> AuditCheckpoint | None:
+    query = select(AuditCheckpoint).where(_checkpoints_of(org_id)).order_by(AuditCheckpoint.position.desc())
+    return (await session.scalars(query.limit(1))).first()
+
+
 async def checkpoints(session: AsyncSession, org_id: uuid.UUID | None) -> Sequence[AuditCheckpoint]:
-    match = AuditCheckpoint.org_id.is_(None) if org_id is None else AuditCheckpoint.org_id == org_id
-    query = select(AuditCheckpoint).where(match).order_by(AuditCheckpoint.position)
+    query = select(AuditCheckpoint).where(_checkpoints_of(org_id)).order_by(AuditCheckpoint.position)
     return (await session.scalars(query)).all()
 
 

@@ -29,3 +29,11 @@ async def consume(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, 
     return await rows.stamp_once(
         session, org_id, AuthorizationCode.id, code_id, AuthorizationCode.used_at, now
     )
+
+
+async def delete_expired(session: AsyncSession, org_id: uuid.UUID, before: datetime) -> int:
+    """The sweep: delete codes that expired before ``before``; returns how many.
+
+    Until then a used code presented again is still recognised as a replay (RFC 6749 §4.1.2).
+    """
+    return await rows.delete_stamped_before(session, org_id, before, AuthorizationCode.expires_at)

@@ -35,3 +35,8 @@ async def complete(session: AsyncSession, org_id: uuid.UUID, request_id: uuid.UU
     return await rows.stamp_once(
         session, org_id, AuthorizationRequest.id, request_id, AuthorizationRequest.completed_at, now
     )
+
+
+async def delete_expired(session: AsyncSession, org_id: uuid.UUID, before: datetime) -> int:
+    """The sweep: delete requests that expired before ``before``; returns how many."""
+    return await rows.delete_stamped_before(session, org_id, before, AuthorizationRequest.expires_at)

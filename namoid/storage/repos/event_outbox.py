@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import OutboxEntry, SecurityEvent, WebhookSubscription
+from namoid.storage.repos import rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,73 +56,89 @@ def _pending() -> ColumnElement[bool]:
     return and_(OutboxEntry.delivered_at.is_(None), OutboxEntry.failed_at.is_(None))
 
 
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Pending, due, and not leased by a live worker."""
+    return and_(
+        _pending(),
+        OutboxEntry.next_attempt_at <= now,
+        or_(OutboxEntry.leased_until.is_(None), OutboxEntry.leased_until <= now),
+    )
+
+
 async def claim_due(
     session: AsyncSession, org_id: uuid.UUID, now: datetime, lease_until: datetime, limit: int
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due rows of ``org_id`` (oldest first) and count the attempt."""
-    candidates = (
-        await session.execute(
-            select(OutboxEntry.id, OutboxEntry.attempts)
-            .where(
-                OutboxEntry.org_id == org_id,
-                _pending(),
-                OutboxEntry.next_attempt_at <= now,
-                or_(OutboxEntry.leased_until.is_(None), OutboxEntry.leased_until <= now),
-            )
-            .order_by(OutboxEntry.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    """Lease up to ``limit`` due rows of ``org_id`` (oldest first) and count the attempt.
+
+    One UPDATE of the rows a locking CTE picked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL:
+    rows another worker is claiming are passed over, not waited for), which re-checks that
+    each row is still claimable: a row is leased by one worker only. The CTE is
+    materialized so PostgreSQL picks the rows once; as a subquery in ``IN (...)`` it may
+    re-run it for every row it scans, and then its ``LIMIT`` no longer limits anything.
+    """
+    due = (
+        select(OutboxEntry.id)
+        .where(OutboxEntry.org_id == org_id, _claimable(now))
+        .order_by(OutboxEntry.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    claimed = (
+        await session.scalars(
+            update(OutboxEntry)
+            .where(OutboxEntry.org_id == org_id, OutboxEntry.id.in_(select(due.c.id)), _claimable(now))
+            .values(leased_until=lease_until, attempts=OutboxEntry.attempts + 1)
+            .returning(OutboxEntry.id)
         )
     ).all()
-    claimed_ids: list[int] = []
-    for entry_id, attempts in candidates:
-        result = await session.execute(
-            update(OutboxEntry)
-            .where(OutboxEntry.org_id == org_id, OutboxEntry.id == entry_id, OutboxEntry.attempts == attempts)
-            .values(leased_until=lease_until, attempts=attempts + 1)
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            claimed_ids.append(entry_id)
-    if not claimed_ids:
+    if not claimed:
         return []
-    rows = (
+    found = (
         await session.execute(
             select(OutboxEntry.id, OutboxEntry.attempts, SecurityEvent, WebhookSubscription.url)
             .join(SecurityEvent, SecurityEvent.id == OutboxEntry.event_id)
             .join(WebhookSubscription, WebhookSubscription.id == OutboxEntry.subscription_id)
-            .where(OutboxEntry.org_id == org_id, OutboxEntry.id.in_(claimed_ids))
+            .where(OutboxEntry.org_id == org_id, OutboxEntry.id.in_(claimed))
             .order_by(OutboxEntry.id)
         )
     ).all()
-    return [Claimed(entry_id=r[0], attempt=r[1], event=r[2], url=r[3]) for r in rows]
+    return [Claimed(entry_id=r[0], attempt=r[1], event=r[2], url=r[3]) for r in found]
 
 
-async def mark_delivered(session: AsyncSession, org_id: uuid.UUID, entry_id: int, now: datetime) -> None:
-    await session.execute(
+async def _settle(
+    session: AsyncSession, org_id: uuid.UUID, entry_id: int, attempt: int | None, **values: object
+) -> bool:
+    """Record a pending row's outcome and release its lease; False if the row had moved on.
+
+    With ``attempt``, only the worker holding that attempt's lease may settle: one whose
+    lease ran out (and whose row another worker claimed again) changes nothing.
+    """
+    current = () if attempt is None else (OutboxEntry.attempts == attempt,)
+    result = await session.execute(
         update(OutboxEntry)
-        .where(OutboxEntry.org_id == org_id, OutboxEntry.id == entry_id)
-        .values(delivered_at=now, leased_until=None, last_error=None)
+        .where(OutboxEntry.org_id == org_id, OutboxEntry.id == entry_id, _pending(), *current)
+        .values(leased_until=None, **values)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_delivered(session: AsyncSession, org_id: uuid.UUID, entry_id: int, now: datetime) -> bool:
+    """Delivered, whichever attempt did it: the receiver has the event."""
+    return await _settle(session, org_id, entry_id, None, delivered_at=now, last_error=None)
 
 
 async def retry_later(
-    session: AsyncSession, org_id: uuid.UUID, entry_id: int, at: datetime, error: str
-) -> None:
-    await session.execute(
-        update(OutboxEntry)
-        .where(OutboxEntry.org_id == org_id, OutboxEntry.id == entry_id)
-        .values(next_attempt_at=at, leased_until=None, last_error=error[:200])
-    )
+    session: AsyncSession, org_id: uuid.UUID, entry_id: int, attempt: int, at: datetime, error: str
+) -> bool:
+    return await _settle(session, org_id, entry_id, attempt, next_attempt_at=at, last_error=error[:200])
 
 
 async def mark_failed(
-    session: AsyncSession, org_id: uuid.UUID, entry_id: int, now: datetime, error: str
-) -> None:
-    await session.execute(
-        update(OutboxEntry)
-        .where(OutboxEntry.org_id == org_id, OutboxEntry.id == entry_id)
-        .values(failed_at=now, leased_until=None, last_error=error[:200])
-    )
+    session: AsyncSession, org_id: uuid.UUID, entry_id: int, attempt: int, now: datetime, error: str
+) -> bool:
+    return await _settle(session, org_id, entry_id, attempt, failed_at=now, last_error=error[:200])
 
 
 async def drop_from_subscription(
@@ -136,11 +153,11 @@ async def drop_from_subscription(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def delete_delivered_before(session: AsyncSession, org_id: uuid.UUID, before: datetime) -> int:
-    result = await session.execute(
-        delete(OutboxEntry).where(OutboxEntry.org_id == org_id, OutboxEntry.delivered_at < before)
+async def delete_settled_before(session: AsyncSession, org_id: uuid.UUID, before: datetime) -> int:
+    """The sweep: delete rows delivered or failed before ``before``; returns how many."""
+    return await rows.delete_stamped_before(
+        session, org_id, before, OutboxEntry.delivered_at, OutboxEntry.failed_at
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def list_for_org(session: AsyncSession, org_id: uuid.UUID, limit: int = 100) -> Sequence[OutboxEntry]:

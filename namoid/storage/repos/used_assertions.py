@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import UsedAssertion
+from namoid.storage.repos import rows
 
 
 async def record(
@@ -27,3 +28,9 @@ async def record(
         .returning(UsedAssertion.id)
     )
     return await session.scalar(statement) is not None
+
+
+async def delete_expired(session: AsyncSession, org_id: uuid.UUID, before: datetime) -> int:
+    """The sweep: forget ``jti`` values whose assertion expired before ``before`` (an expired
+    assertion is refused anyway); returns how many."""
+    return await rows.delete_stamped_before(session, org_id, before, UsedAssertion.expires_at)

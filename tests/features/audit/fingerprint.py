@@ -14,8 +14,8 @@ from namoid.storage.models import Base
 AUDIT_TABLES = {"audit_log", "audit_seals", "audit_checkpoints", "audit_retention"}
 
 
-async def fingerprint(owner_db: Database, org_id: uuid.UUID) -> dict[str, str]:
-    """A digest of every row of ``org_id`` in every table but the audit log's own, by table."""
+async def fingerprint(owner_db: Database, org_id: uuid.UUID | None) -> dict[str, str]:
+    """A digest of every row of ``org_id`` (None: of every org) in every table but the audit log's own."""
     digests: dict[str, str] = {}
     async with owner_db.system() as session:
         for table in Base.metadata.sorted_tables:
@@ -24,7 +24,9 @@ async def fingerprint(owner_db: Database, org_id: uuid.UUID) -> dict[str, str]:
             column = table.c.id if table.name == "organizations" else table.c.get("org_id")
             if column is None:
                 continue
-            query = select(table).where(column == org_id).order_by(*table.primary_key.columns)
+            query = select(table).order_by(*table.primary_key.columns)
+            if org_id is not None:
+                query = query.where(column == org_id)
             rows = (await session.execute(query)).all()
             digests[table.name] = hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()
     return digests

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import httpx
-from joserfc import jwt as jose_jwt
-from joserfc.jwk import KeySet
 
 from namoid import audit, events
 from namoid.events import webhooks
 from namoid.events.delivery import EventDelivery
+from namoid.jose import jwt
 from namoid.services import Services
 from namoid.storage.models import Organization
 from namoid.tenancy.resolve import issuer_for
@@ -40,10 +39,18 @@ async def test_event_is_delivered_as_a_signed_set(
     [(headers, token)] = rx.received
     assert headers["content-type"] == "application/secevent+jwt"
     jwks = (await http.get(f"/o/{org.slug}/jwks.json")).json()
-    decoded = jose_jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["RS256"])
-    assert decoded.header["typ"] == "secevent+jwt"
-    claims = decoded.claims
     issuer = issuer_for(services.settings.base_url, org.slug)
+    # RFC 8417 §2.3: explicitly typed; signed with the org's published key; no exp (§2.2).
+    claims = jwt.verify(
+        token,
+        jwks["keys"],
+        algorithms=("RS256",),
+        issuer=issuer,
+        audience=rx.url,
+        typ="secevent+jwt",
+        expires=False,
+    )
+    assert jwt.unverified_header(token)["typ"] == "secevent+jwt" and "exp" not in claims
     assert claims["iss"] == issuer
     assert claims["jti"] == event.id.hex
     assert claims["aud"] == rx.url

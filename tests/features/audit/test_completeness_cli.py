@@ -1,0 +1,140 @@
+"""Every state-changing CLI command writes an audit entry with its change (issue 5).
+
+Every command of ``namoid`` must be exercised here (or listed as read-only, or exempt with
+a reason), so a new command fails this test until it is. Each command runs in-process
+between two fingerprints of the whole database (every table but the audit log's own) and
+of the keyring file; if anything changed, the audit log must have grown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import typer.main
+from click import Command, Group
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from namoid.cli.main import app
+from namoid.storage.db import Database
+from namoid.storage.models import AuditEntry
+from tests.conftest import ISOLATED, Backend
+from tests.features.audit.fingerprint import changed, fingerprint
+
+READ_ONLY = {
+    "org list",
+    "client list",
+    "user list",
+    "keys list",
+    "webhooks list",
+    "audit verify",
+    "audit export",
+}
+EXEMPT = {"serve": "serves HTTP: every route is checked by test_completeness_http"}
+PASSWORD = "completeness test password"  # pragma: allowlist secret
+
+
+def _commands(group: Group, prefix: tuple[str, ...] = ()) -> set[str]:
+    names: set[str] = set()
+    for name, command in group.commands.items():
+        if isinstance(command, Group):
+            names |= _commands(command, (*prefix, name))
+        elif isinstance(command, Command):
+            names.add(" ".join((*prefix, name)))
+    return names
+
+
+class Session:
+    """Runs commands against one database and keyring, checking each one's audit trail."""
+
+    def __init__(self, backend: Backend, env: dict[str, str], keyring: Path) -> None:
+        self.backend, self.env, self.keyring = backend, env, keyring
+        self.runner = CliRunner()
+        self.exercised: set[str] = set()
+
+    async def _state(self) -> tuple[dict[str, str], int]:
+        db = Database(self.backend.owner_url)
+        try:
+            tables = await fingerprint(db, None)
+            async with db.system() as session:
+                entries = int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+        finally:
+            await db.dispose()
+        tables["keyring file"] = hashlib.sha256(self.keyring.read_bytes()).hexdigest()
+        return tables, entries
+
+    def run(self, name: str, *args: str, stdin: str | None = None) -> Any:
+        before, entries_before = asyncio.run(self._state())
+        result = self.runner.invoke(app, [*name.split(" "), *args], env=self.env, input=stdin)
+        assert result.exit_code == 0, (name, result.output)
+        after, entries_after = asyncio.run(self._state())
+        differences = changed(before, after)
+        if name in READ_ONLY:
+            assert not differences, f"read-only `{name}` changed {differences}"
+        elif differences:
+            assert entries_after > entries_before, f"`{name}` changed {differences} without an audit entry"
+        self.exercised.add(name)
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+
+@ISOLATED
+def test_every_command_is_exercised_and_audits_its_changes(
+    backend: Backend, tmp_path: Path, keyring_file: Path
+) -> None:
+    env = {
+        "NAMOID_DATABASE_URL": backend.app_url,
+        "NAMOID_MIGRATION_DATABASE_URL": backend.owner_url,
+        "NAMOID_KEYRING_FILE": str(keyring_file),
+        "NAMOID_DATA_DIR": str(tmp_path / "data"),
+        "NAMOID_DEV_MODE": "false",
+    }
+    cli = Session(backend, env, keyring_file)
+    slug = f"cmp-{uuid.uuid4().hex[:8]}"
+    email = f"someone-{uuid.uuid4().hex[:6]}@example.com"
+
+    cli.run("migrate")
+    cli.run("org create", slug, "--json")
+    cli.run("org list", "--json")
+    cli.run("org set-lifetimes", slug, "--access-token-ttl", "300")
+    cli.run("audit set-retention", "--org", slug, "--days", "500")
+    client = cli.run(
+        "client create", "--org", slug, "--name", "App", "--type", "confidential",
+        "--redirect-uri", "https://rp.example/cb", "--grant-type", "authorization_code",
+        "--grant-type", "refresh_token", "--json",
+    )  # fmt: skip
+    client_id = client["client_id"]
+    cli.run("client list", "--org", slug)
+    cli.run("client rotate-secret", "--org", slug, "--client-id", client_id)
+    cli.run("client set-lifetimes", "--org", slug, "--client-id", client_id, "--refresh-ttl", "7200")
+    cli.run("client disable", "--org", slug, "--client-id", client_id)
+    cli.run("client enable", "--org", slug, "--client-id", client_id)
+    cli.run("user create", "--org", slug, "--email", email, "--password-stdin", stdin=PASSWORD)
+    cli.run("user list", "--org", slug)
+    cli.run("user set-password", "--org", slug, "--email", email, "--password-stdin", stdin=PASSWORD + "!")
+    cli.run("user disable", "--org", slug, "--email", email, "--reason", "test")
+    cli.run("user enable", "--org", slug, "--email", email)
+    cli.run("user delete", "--org", slug, "--email", email, "--reason", "test")
+    old_key = next(key["id"] for key in cli.run("keys list", "--json") if key["status"] == "active")
+    new_key = cli.run("keys add", "--json")["key_id"]
+    cli.run("keys activate", new_key)
+    cli.run("keys reencrypt")
+    cli.run("keys retire", old_key)
+    cli.run("keys rotate-signing", "--org", slug)
+    hook = cli.run("webhooks add", "--org", slug, "--url", "https://rp.example/hook", "--json")
+    cli.run("webhooks list", "--org", slug)
+    cli.run("webhooks remove", "--org", slug, "--id", hook["id"])
+    cli.run("worker", "--once")
+    cli.run("audit seal")
+    cli.run("audit checkpoint", "--org", slug)
+    cli.run("audit verify", "--org", slug)
+    cli.run("audit export", "--org", slug)
+    cli.run("audit prune")
+
+    every = _commands(typer.main.get_command(app))  # type: ignore[arg-type]
+    missing = every - cli.exercised - set(EXEMPT)
+    assert not missing, f"exercise {sorted(missing)} here (or list it as read-only or exempt)"
