@@ -55,7 +55,11 @@ def chain_session(db: Database, org_id: uuid.UUID | None) -> AbstractAsyncContex
 
 
 async def _lock(db: Database, session: AsyncSession, org_id: uuid.UUID | None) -> None:
+    """Take the chain's advisory lock; plan each query for its values (a cached generic plan
+    for "this chain's last link" scans the whole chain once the seal table has outgrown its
+    statistics)."""
     if db.is_postgres:
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         key = f"namoid-audit-seal:{chain_name(org_id)}"
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 

@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Row, Table, and_, delete, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from namoid.audit.chain import chain_name
 from namoid.storage.models import AuditCheckpoint, AuditEntry, AuditRetention, AuditSeal
 
 
@@ -51,7 +52,11 @@ def _entries_of(org_id: uuid.UUID | None) -> ColumnElement[bool]:
 
 
 def _seals_of(org_id: uuid.UUID | None) -> ColumnElement[bool]:
-    return AuditSeal.org_id.is_(None) if org_id is None else AuditSeal.org_id == org_id
+    """The chain's seals: its name is the org's id, so this scopes to the org (and RLS too).
+
+    Matching on ``chain`` alone lets the (chain, position) index serve chain order.
+    """
+    return AuditSeal.chain == chain_name(org_id)
 
 
 def _is_sealed() -> ColumnElement[bool]:
@@ -67,14 +72,30 @@ async def head(session: AsyncSession, org_id: uuid.UUID | None) -> AuditSeal | N
 async def unsealed(
     session: AsyncSession, org_id: uuid.UUID | None, after_seq: int, limit: int
 ) -> Sequence[Row[Any]]:
-    """Entries with ``seq > after_seq`` not sealed yet, oldest first (plain rows: sealing is bulk work)."""
-    query = (
+    """Entries with ``seq > after_seq`` not sealed yet, oldest first (plain rows: sealing is bulk work).
+
+    Range reads by ``seq`` alone rather than one anti-join, whose plan goes wrong on a
+    fast-growing seal table with stale statistics (a scan of the whole chain per batch).
+    """
+    recent = await session.execute(select(AuditSeal.seq, AuditSeal.chain).where(AuditSeal.seq > after_seq))
+    sealed = {seq for seq, chain in recent if chain == chain_name(org_id)}
+    seqs = (
+        await session.scalars(
+            select(AuditEntry.seq)
+            .where(_entries_of(org_id), AuditEntry.seq > after_seq)
+            .order_by(AuditEntry.seq)
+            .limit(limit + len(sealed))
+        )
+    ).all()
+    wanted = [seq for seq in seqs if seq not in sealed][:limit]
+    if not wanted:
+        return []
+    rows = await session.execute(
         select(*_ENTRY.columns)
-        .where(_entries_of(org_id), AuditEntry.seq > after_seq, ~_is_sealed())
+        .where(_entries_of(org_id), AuditEntry.seq.between(wanted[0], wanted[-1]))
         .order_by(AuditEntry.seq)
-        .limit(limit)
     )
-    return (await session.execute(query)).all()
+    return [row for row in rows if row.seq not in sealed]
 
 
 async def add_seals(session: AsyncSession, org_id: uuid.UUID | None, seals: list[dict[str, Any]]) -> None:

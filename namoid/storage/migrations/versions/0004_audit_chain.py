@@ -91,7 +91,7 @@ def upgrade() -> None:
         sa.Column("removed", sa.BigInteger(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
-    for table in TABLES:
+    for table in ("audit_checkpoints", "audit_retention"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(batch_op.f(f"ix_{table}_org_id"), ["org_id"], unique=False)
     op.create_index("ix_audit_log_org_id_seq", "audit_log", ["org_id", "seq"])
