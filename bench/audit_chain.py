@@ -36,7 +36,7 @@ from namoid.tenancy import organizations
 BENCH = Path(__file__).resolve().parent
 PG_ADMIN_URL = os.environ.get("NAMOID_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 APP_ROLE = "namoid_bench_audit"
-APP_PASSWORD = "namoid-bench-audit-only"  # noqa: S105 (a throwaway role of a scratch database)
+APP_PASSWORD = "namoid-bench-audit-only"  # noqa: S105  # pragma: allowlist secret
 
 FILL = """
 INSERT INTO audit_log (org_id, occurred_at, actor_type, actor_id, action, target_type, target_id,

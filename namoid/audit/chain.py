@@ -9,6 +9,7 @@ read from the database or from an export line, so an export verifies offline.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -71,6 +72,11 @@ def canonical(entry: Mapping[str, Any]) -> bytes:
     ).encode()
 
 
+def same_hash(a: str, b: str) -> bool:
+    """Chain hashes are public, but compared like secrets anyway (one rule, no exceptions)."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
 def content_hash(entry: Mapping[str, Any]) -> str:
     """SHA-256 of the entry without its ``seq``: finds where a moved (reordered) entry was sealed."""
     return hashlib.sha256(canonical({**entry, "seq": None})).hexdigest()
@@ -130,7 +136,7 @@ def walk(links: Iterable[Link], state: ChainState, *, anchored: bool = True) -> 
                 f"chain positions {state.position + 1}..{item.position - 1} are missing (seals deleted)",
             )
             break
-        if not first and item.prev_hash != state.head:
+        if not first and not same_hash(item.prev_hash, state.head):
             state.problem = Problem(
                 item.position,
                 item.seq,
@@ -144,7 +150,7 @@ def walk(links: Iterable[Link], state: ChainState, *, anchored: bool = True) -> 
                     item.position, item.seq, "missing", f"entry seq {item.seq} is missing (deleted)"
                 )
                 break
-        elif link(item.prev_hash, item.entry) != item.hash:
+        elif not same_hash(link(item.prev_hash, item.entry), item.hash):
             state.problem = Problem(item.position, item.seq, "altered", f"entry seq {item.seq} was altered")
             break
         state.position, state.head = item.position, item.hash

@@ -14,7 +14,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from namoid.audit.chain import ChainState, Link, Problem, chain_name, content_hash, entry_dict, walk
+from namoid.audit.chain import (
+    ChainState,
+    Link,
+    Problem,
+    chain_name,
+    content_hash,
+    entry_dict,
+    same_hash,
+    walk,
+)
 from namoid.audit.sealing import CHECKPOINT_TYP, chain_session
 from namoid.jose import jwt
 from namoid.services import Services
@@ -82,7 +91,7 @@ async def verify_chain(db: Database, org_id: uuid.UUID | None, *, page: int = PA
                         f"a checkpoint covers position {mark.position}; the chain ends at {state.position}",
                     )
                     break
-                if seal.hash != mark.hash:
+                if not same_hash(seal.hash, mark.hash):
                     state.problem = Problem(
                         mark.position,
                         seal.seq,
@@ -152,7 +161,7 @@ def verify_file(path: Path) -> Verdict:
         bad = next((item for item in _file_links(path) if item.position == state.problem.position), None)
         if bad is not None and bad.entry is not None:
             digest = content_hash(bad.entry)
-            moved = next((item for item in _file_links(path) if item.content_hash == digest), None)
+            moved = next((item for item in _file_links(path) if same_hash(item.content_hash, digest)), None)
             if moved is not None and moved.position != bad.position:
                 state.problem = replace(
                     state.problem,
@@ -189,7 +198,7 @@ async def verify_checkpoint(services: Services, org: Organization, signed: str, 
             "truncated",
             f"the checkpoint covers position {position}; the chain ends at {verdict.head_position}",
         )
-    elif seal.hash != expected:
+    elif not same_hash(seal.hash, expected):
         problem = Problem(
             position, seal.seq, "rewritten", f"the chain differs from the checkpoint at {position}"
         )
