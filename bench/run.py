@@ -6,9 +6,10 @@ For each backend (a SQLite file always; PostgreSQL when reachable) it sets up a 
 mode deployment (HTTPS with a certificate file, keyring file, audit on, JSON logs), creates an
 org, a confidential client and a user with the CLI, starts the server under
 ``taskset -c 0`` and runs ``wrk --latency`` under ``taskset -c 1`` against discovery, the JWKS,
-``client_credentials``, introspection and the ``authorization_code`` exchange (codes made
-beforehand with ``namoid.oauth.codes.issue``, each redeemed once). The RS256 ceiling of core 0
-comes from ``bench/sign_ceiling.py``. The report goes to ``bench/results/<date>.md``.
+``client_credentials``, introspection, the ``authorization_code`` exchange (codes made
+beforehand with ``namoid.oauth.codes.issue``, each redeemed once) and the ``refresh_token``
+grant (families made beforehand in the database, each token used once). The RS256 ceiling of
+core 0 comes from ``bench/sign_ceiling.py``. The report goes to ``bench/results/<date>.md``.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from namoid.crypto.keyring import create_keyring_file
-from namoid.crypto.secrets import new_token
+from namoid.crypto.secrets import new_token, sha256_hex
 from namoid.crypto.tls import ensure_dev_certificate
 from namoid.oauth import codes
 from namoid.oauth.pkce import s256
 from namoid.storage.db import Database, make_engine
+from namoid.storage.models import RefreshFamily
+from namoid.storage.repos import refresh_tokens
 from namoid.tenancy import organizations
 
 BENCH = Path(__file__).resolve().parent
@@ -65,6 +68,8 @@ class Scenario:
     path: str
     script: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: Each request spends a pre-generated grant, so there is no warm-up run to spend them on.
+    single_use: bool = False
 
 
 @dataclass
@@ -203,12 +208,12 @@ def deployment(backend: str, work: Path, database_url: str, extra: dict[str, str
 
 
 def provision(dep: Deployment) -> None:
-    """An org, a confidential client (both grants) and a user, through the CLI."""
+    """An org, a confidential client (code, refresh and client_credentials grants) and a user, via the CLI."""
     dep.cli("org", "create", dep.slug, "--json")
     client = dep.cli(
         "client", "create", "--org", dep.slug, "--name", "Bench RP", "--type", "confidential",
         "--redirect-uri", REDIRECT_URI, "--grant-type", "authorization_code",
-        "--grant-type", "client_credentials",
+        "--grant-type", "refresh_token", "--grant-type", "client_credentials",
         "--scope", "openid", "--scope", "profile", "--scope", "email", "--scope", "api", "--json",
     )  # fmt: skip
     dep.client_id, dep.client_secret = client["client_id"], client["client_secret"]
@@ -219,13 +224,14 @@ def provision(dep: Deployment) -> None:
     dep.user_id = user["id"]
 
 
-async def _issue_codes(dep: Deployment, count: int) -> list[str]:
-    """``count`` fresh codes with their PKCE verifiers, as ``code verifier`` lines."""
+async def _code_exchanges(dep: Deployment, count: int) -> list[str]:
+    """``count`` fresh codes, each as the form body that redeems it with its PKCE verifier."""
     db = Database(dep.env["NAMOID_DATABASE_URL"])
     try:
         org = await organizations.require(db, dep.slug)
         org.code_ttl = 3600  # in memory only: these codes must outlive the run, not 60 s
-        lines = []
+        redirect_uri = quote(REDIRECT_URI, safe="")
+        bodies = []
         for start in range(0, count, 1000):
             async with db.tenant(org.id) as session:
                 for _ in range(min(1000, count - start)):
@@ -241,8 +247,46 @@ async def _issue_codes(dep: Deployment, count: int) -> list[str]:
                         auth_time=datetime.now(UTC) - timedelta(seconds=5),
                         amr=["pwd"],
                     )
-                    lines.append(f"{await codes.issue(session, org, grant)} {verifier}")
-        return lines
+                    code = await codes.issue(session, org, grant)
+                    bodies.append(
+                        f"grant_type=authorization_code&code={code}&redirect_uri={redirect_uri}"
+                        f"&code_verifier={verifier}"
+                    )
+        return bodies
+    finally:
+        await db.dispose()
+
+
+async def _refreshes(dep: Deployment, count: int) -> list[str]:
+    """``count`` refresh families, each with one fresh token, as the form body that rotates it."""
+    db = Database(dep.env["NAMOID_DATABASE_URL"])
+    try:
+        org = await organizations.require(db, dep.slug)
+        now = datetime.now(UTC)
+        bodies = []
+        for start in range(0, count, 1000):
+            async with db.tenant(org.id) as session:
+                for _ in range(min(1000, count - start)):
+                    family = await refresh_tokens.start_family(
+                        session,
+                        org.id,
+                        RefreshFamily(
+                            client_id=dep.client_id,
+                            user_id=uuid.UUID(dep.user_id),
+                            scope="openid profile",
+                            sid=None,
+                            auth_time=now - timedelta(seconds=5),
+                            amr=["pwd"],
+                            created_at=now,
+                            expires_at=now + timedelta(hours=1),
+                        ),
+                    )
+                    token = new_token(32)
+                    await refresh_tokens.add(
+                        session, org.id, family.id, sha256_hex(token), now + timedelta(hours=1)
+                    )
+                    bodies.append(f"grant_type=refresh_token&refresh_token={token}")
+        return bodies
     finally:
         await db.dispose()
 
@@ -304,7 +348,7 @@ def _measure(
     wrk: str, dep: Deployment, scenario: Scenario, args: argparse.Namespace, note: str = ""
 ) -> Result:
     url = f"{dep.base_url}{scenario.path}"
-    if args.warmup and scenario.name != "authorization_code":
+    if args.warmup and not scenario.single_use:
         run_wrk(wrk, url, scenario, args, args.warmup)
     output = run_wrk(wrk, url, scenario, args, args.duration)
     (dep.work / f"wrk-{scenario.name}.txt").write_text(output)
@@ -341,17 +385,22 @@ def bench_deployment(wrk: str, dep: Deployment, args: argparse.Namespace) -> lis
         token = {"BENCH_TOKEN": _access_token(dep)}
         introspection = Scenario("introspection", f"{prefix}/introspect", "introspect.lua", basic | token)
         results.append(_measure(wrk, dep, introspection, args))
-        cc_rate = results[2].requests_per_s
-        count = max(2000, int(cc_rate * args.duration * 1.5))
-        codes_file = dep.work / "codes.txt"
-        codes_file.write_text("\n".join(asyncio.run(_issue_codes(dep, count))) + "\n")
-        scenario = Scenario(
-            "authorization_code",
-            f"{prefix}/token",
-            "authorization_code.lua",
-            basic | {"BENCH_CODES": str(codes_file), "BENCH_REDIRECT_URI": quote(REDIRECT_URI, safe="")},
-        )
-        results.append(_measure(wrk, dep, scenario, args, f"{count} codes; ID token + access token"))
+        # Enough single-use grants for 1.5 times the client_credentials rate (the cheapest grant).
+        count = max(2000, int(results[2].requests_per_s * args.duration * 1.5))
+        for name, make, note in (
+            ("authorization_code", _code_exchanges, f"{count} codes; ID token + access token"),
+            ("refresh_token", _refreshes, f"{count} families; ID token + access token + new refresh token"),
+        ):
+            bodies = dep.work / f"{name}.txt"
+            bodies.write_text("\n".join(asyncio.run(make(dep, count))) + "\n")
+            scenario = Scenario(
+                name,
+                f"{prefix}/token",
+                "single_use.lua",
+                basic | {"BENCH_BODIES": str(bodies)},
+                single_use=True,
+            )
+            results.append(_measure(wrk, dep, scenario, args, note))
     return results
 
 
@@ -456,7 +505,7 @@ def report(results: list[Result], ceiling: dict[str, float], args: argparse.Name
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        signs = r.scenario in ("client_credentials", "authorization_code")
+        signs = r.scenario in ("client_credentials", "authorization_code", "refresh_token")
         ratio = f"{r.requests_per_s / raw:.0%}" if signs else ""
         lines.append(
             f"| {r.backend} | {r.scenario} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
@@ -465,7 +514,8 @@ def report(results: list[Result], ceiling: dict[str, float], args: argparse.Name
     lines += [
         "",
         "`failed` counts non-2xx answers and socket errors; it must be 0. The authorization_code "
-        "exchange signs two JWTs per request (access token and ID token).",
+        "exchange and the refresh_token grant sign two JWTs per request (access token and ID token); "
+        "the refresh also consumes its token and stores the next one of the family (rotation).",
         "",
     ]
     return "\n".join(lines)

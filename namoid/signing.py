@@ -7,6 +7,7 @@ node reaches the others within that time.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -69,14 +70,31 @@ class SigningKeyStore:
     ttl: float = KEY_CACHE_TTL
     clock: Callable[[], float] = time.monotonic
     _cache: dict[uuid.UUID, tuple[float, OrgKeys]] = field(default_factory=dict)
+    _loading: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
 
     async def for_org(self, org: Organization) -> OrgKeys:
-        cached = self._cache.get(org.id)
-        if cached is not None and self.clock() - cached[0] < self.ttl:
-            return cached[1]
-        keys = await self._load(org)
-        self._cache[org.id] = (self.clock(), keys)
-        return keys
+        cached = self._fresh(org.id)
+        if cached is not None:
+            return cached
+        # One load per org at a time: concurrent misses wait for it instead of each taking a
+        # database connection (and decrypting the keys) themselves. While it runs, keys that
+        # have only just outlived the TTL are served: a caller inside a transaction must not
+        # wait, holding its connection, for a loader that needs one too.
+        loading = self._loading.setdefault(org.id, asyncio.Lock())
+        stale = self._cache.get(org.id)
+        if stale is not None and loading.locked():
+            return stale[1]
+        async with loading:
+            cached = self._fresh(org.id)
+            if cached is not None:
+                return cached
+            keys = await self._load(org)
+            self._cache[org.id] = (self.clock(), keys)
+            return keys
+
+    def _fresh(self, org_id: uuid.UUID) -> OrgKeys | None:
+        cached = self._cache.get(org_id)
+        return cached[1] if cached is not None and self.clock() - cached[0] < self.ttl else None
 
     def invalidate(self, org_id: uuid.UUID) -> None:
         self._cache.pop(org_id, None)

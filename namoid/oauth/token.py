@@ -82,6 +82,10 @@ async def exchange(
     grant_type, handler = _handler(form)
     issuer = issuer_for(services.settings.base_url, org.slug)
     now = utcnow()
+    # Load the org's keys before taking a connection for the transaction: a cache miss inside
+    # it would hold one pooled connection while waiting for another, and a burst of requests
+    # could exhaust the pool that way.
+    await services.signing.for_org(org)
     async with protocol_transaction(services.db, org.id) as session:
         client = await client_auth.authenticate_at(
             "token", session, org, issuer, form, authorization, pepper=services.keyring.pepper, now=now

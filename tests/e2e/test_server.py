@@ -34,10 +34,16 @@ class Server:
     cafile: Path
     log_path: Path
 
+    @property
+    def context(self) -> ssl.SSLContext:
+        """Trusts the server's certificate."""
+        return ssl.create_default_context(cafile=self.cafile)
+
     def client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.base_url, verify=ssl.create_default_context(cafile=self.cafile), timeout=10
-        )
+        return httpx.Client(base_url=self.base_url, verify=self.context, timeout=10)
+
+    def async_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, verify=self.context, timeout=30)
 
     def log(self) -> str:
         return self.log_path.read_text()
