@@ -18,25 +18,21 @@ import os
 import platform
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from run import PG_ROLE, _admin, _postgres_roles, postgres_database
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from namoid import audit
 from namoid.audit import sealing
 from namoid.audit.verification import verify_chain
 from namoid.crypto.keyring import Keyring, create_keyring_file
-from namoid.storage.db import Database, make_engine
+from namoid.storage.db import Database
 from namoid.storage.migrate import upgrade_sync
 from namoid.tenancy import organizations
 
 BENCH = Path(__file__).resolve().parent
-PG_ADMIN_URL = os.environ.get("NAMOID_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-APP_ROLE = "namoid_bench_audit"
-APP_PASSWORD = "namoid-bench-audit-only"  # noqa: S105  # pragma: allowlist secret
 
 FILL = """
 INSERT INTO audit_log (org_id, occurred_at, actor_type, actor_id, action, target_type, target_id,
@@ -48,16 +44,6 @@ FROM generate_series(1, :n) AS g
 """
 
 
-async def admin(statements: list[str], url: str = PG_ADMIN_URL) -> None:
-    engine = make_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def measure(entries: int, owner_url: str, app_url: str, keyring: Keyring) -> dict[str, float]:
     owner = Database(owner_url)
     app = Database(app_url)
@@ -67,7 +53,7 @@ async def measure(entries: int, owner_url: str, app_url: str, keyring: Keyring) 
         async with owner.system() as session:
             await session.execute(text(FILL), {"org": org.id, "n": entries})
         fill_s = time.perf_counter() - started
-        await admin(["VACUUM ANALYZE audit_log"], owner_url)
+        await _admin(["VACUUM ANALYZE audit_log"], owner_url)
 
         started = time.perf_counter()
         sealed = await sealing.seal_chain(app, org.id)
@@ -91,27 +77,16 @@ def main() -> None:
         "--output", type=Path, default=BENCH / "results" / f"{datetime.now(UTC):%Y-%m-%d}-audit.md"
     )
     args = parser.parse_args()
-    name = f"namoid_bench_audit_{uuid.uuid4().hex[:8]}"
-    base = make_url(PG_ADMIN_URL).set(database=name)
-    owner_url = base.render_as_string(hide_password=False)
-    app_url = base.set(username=APP_ROLE, password=APP_PASSWORD).render_as_string(hide_password=False)
-    asyncio.run(admin([f"CREATE DATABASE {name}"]))
-    try:
-        upgrade_sync(owner_url, APP_ROLE)
-        asyncio.run(
-            admin(
-                [
-                    f"ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{APP_PASSWORD}'",
-                    f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}",
-                ]
-            )
-        )
+    with postgres_database() as urls:
+        if urls is None:
+            raise SystemExit("PostgreSQL is not reachable (NAMOID_TEST_PG_ADMIN_URL)")
+        owner_url, app_url = urls
+        upgrade_sync(owner_url, PG_ROLE)
+        _postgres_roles(owner_url)
         with tempfile.TemporaryDirectory() as work:
             keyring_path = Path(work) / "keyring.json"
             create_keyring_file(keyring_path)
             figures = asyncio.run(measure(args.entries, owner_url, app_url, Keyring.load(keyring_path)))
-    finally:
-        asyncio.run(admin([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))
     n = figures["entries"]
     rows = [
         ("fill (INSERT … generate_series, owner)", figures["fill_s"]),

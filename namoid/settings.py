@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     )
     migration_database_url: str | None = Field(
         None,
-        description="URL of the schema owner used by `namoid migrate` on PostgreSQL "
-        "(the app role of database_url cannot alter tables). Default: database_url.",
+        description="URL of the schema owner used by `namoid migrate` and audit retention on "
+        "PostgreSQL (the app role of database_url cannot alter tables or delete audit rows). "
+        "Default: database_url.",
     )
     database_app_role: str = Field(
         "namoid_app", description="PostgreSQL role the migrations grant the app's privileges to."

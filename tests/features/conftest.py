@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from namoid import audit
 from namoid.accounts import users
@@ -72,6 +73,20 @@ def make_user(services: Services, org: Organization) -> MakeUser:
         return await users.create(services.db, (target or org).id, actor=ADMIN, **fields)
 
     return make
+
+
+def served_routes(services: Services) -> set[tuple[str, str]]:
+    """Every (method, path) the public app serves, routes of included routers too."""
+    app = create_public_app(services)
+    while not isinstance(app, FastAPI):  # unwrap the outer ASGI middleware
+        app = app.app  # type: ignore[attr-defined]
+    found = set()
+    for route in app.routes:
+        # FastAPI keeps an included router as one lazy entry; its effective routes carry the full paths.
+        for effective in getattr(route, "effective_route_contexts", lambda r=route: [r])():
+            for method in getattr(effective, "methods", None) or ():
+                found.add((method, effective.path))
+    return found
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,18 +14,10 @@ from namoid import audit
 from namoid.services import Services
 from namoid.storage.db import Database
 from namoid.storage.models import Organization
-from namoid.tenancy import organizations
-from tests.features.authorize.conftest import REDIRECT_URI, Flow, pkce_pair
+from tests.features.authorize.conftest import Flow, new_flow
 from tests.features.conftest import MakeClient, MakeUser
 
 ADMIN = audit.Actor("admin", "test")
-
-
-@pytest.fixture
-async def org(services: Services) -> Organization:
-    return await organizations.create(
-        services.db, services.keyring, f"au-{uuid.uuid4().hex[:8]}", None, ADMIN
-    )
 
 
 async def write_entries(services: Services, org: Organization, count: int) -> None:
@@ -52,14 +43,8 @@ async def flow(
     make_user: MakeUser,
 ) -> Flow:
     """The authorize tests' login flow, with a client that may refresh."""
-    rp = await make_client(
-        redirect_uris=[REDIRECT_URI],
-        post_logout_redirect_uris=["https://rp.example/signed-out"],
-        scopes=["openid", "profile", "email", "offline_access"],
-        grant_types=["authorization_code", "refresh_token", "client_credentials"],
-    )
-    verifier, challenge = pkce_pair()
-    return Flow(http, services, org, rp, await make_user(), verifier, challenge)
+    grants = ["authorization_code", "refresh_token", "client_credentials"]
+    return await new_flow(http, services, org, make_client, make_user, grant_types=grants)
 
 
 @asynccontextmanager

@@ -13,17 +13,16 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from namoid.app import create_public_app
 from namoid.services import Services
 from namoid.storage.db import Database
 from namoid.storage.models import AuditEntry
 from tests.features.audit.fingerprint import changed, fingerprint
-from tests.features.authorize.conftest import REDIRECT_URI, Flow, form_inputs
+from tests.features.authorize.conftest import Flow, form_inputs
 from tests.features.authorize.test_logout import _id_token
-from tests.features.token.conftest import basic
+from tests.features.conftest import served_routes
+from tests.features.token.conftest import basic, exchange
 
 Request = Callable[[], Awaitable[httpx.Response]]
 Prepare = Callable[[Flow], Awaitable[Request]]
@@ -31,16 +30,7 @@ Prepare = Callable[[Flow], Awaitable[Request]]
 
 async def _tokens(flow: Flow, scope: str = "openid profile email offline_access") -> dict[str, str]:
     params = await flow.sign_in_and_allow(scope=scope)
-    response = await flow.http.post(
-        f"{flow.base}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": flow.verifier,
-        },
-        headers=basic(flow.rp.client_id, flow.rp.secret),
-    )
+    response = await exchange(flow.http, flow.org, flow.rp, params["code"], flow.verifier)
     assert response.status_code == 200, response.text
     tokens: dict[str, str] = response.json()
     return tokens
@@ -85,13 +75,7 @@ async def consent_deny(flow: Flow) -> Request:
 
 async def token_code(flow: Flow) -> Request:
     params = await flow.sign_in_and_allow()
-    data = {
-        "grant_type": "authorization_code",
-        "code": params["code"],
-        "redirect_uri": REDIRECT_URI,
-        "code_verifier": flow.verifier,
-    }
-    return _post(flow, "/token", data)
+    return lambda: exchange(flow.http, flow.org, flow.rp, params["code"], flow.verifier)
 
 
 async def token_code_replayed(flow: Flow) -> Request:
@@ -176,20 +160,10 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
 ALL = [prepare for exercises in EXERCISES.values() for prepare in exercises]
 
 
-def _routes(services: Services) -> set[tuple[str, str]]:
-    app = create_public_app(services)
-    while not isinstance(app, FastAPI):
-        app = app.app  # type: ignore[attr-defined]
-    found = set()
-    for route in app.routes:
-        for effective in getattr(route, "effective_route_contexts", lambda r=route: [r])():
-            for method in getattr(effective, "methods", None) or ():
-                found.add((method, effective.path))
-    return found
-
-
 def test_every_state_changing_route_is_exercised(services: Services) -> None:
-    unlisted = {route for route in _routes(services) if route[0] not in ("GET", "HEAD")} - set(EXERCISES)
+    unlisted = {route for route in served_routes(services) if route[0] not in ("GET", "HEAD")} - set(
+        EXERCISES
+    )
     assert not unlisted, f"add an exercise for {sorted(unlisted)} to EXERCISES"
 
 

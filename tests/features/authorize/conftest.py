@@ -164,6 +164,25 @@ class Flow:
         return self.http.cookies.get(f"__Host-namoid-{self.org.slug}")
 
 
+async def new_flow(
+    http: httpx.AsyncClient,
+    services: Services,
+    org: Organization,
+    make_client: MakeClient,
+    make_user: MakeUser,
+    **client_fields: Any,
+) -> Flow:
+    """A relying party (``client_fields`` added to its registration) and a user of ``org``."""
+    rp = await make_client(
+        redirect_uris=[REDIRECT_URI, "https://rp.example/other"],
+        post_logout_redirect_uris=["https://rp.example/signed-out"],
+        scopes=["openid", "profile", "email", "offline_access"],
+        **client_fields,
+    )
+    verifier, challenge = pkce_pair()
+    return Flow(http, services, org, rp, await make_user(), verifier, challenge)
+
+
 @pytest.fixture
 async def flow(
     http: httpx.AsyncClient,
@@ -172,10 +191,4 @@ async def flow(
     make_client: MakeClient,
     make_user: MakeUser,
 ) -> Flow:
-    rp = await make_client(
-        redirect_uris=[REDIRECT_URI, "https://rp.example/other"],
-        post_logout_redirect_uris=["https://rp.example/signed-out"],
-        scopes=["openid", "profile", "email", "offline_access"],
-    )
-    verifier, challenge = pkce_pair()
-    return Flow(http, services, org, rp, await make_user(), verifier, challenge)
+    return await new_flow(http, services, org, make_client, make_user)

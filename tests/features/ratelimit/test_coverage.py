@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
 
 import namoid
-from namoid.app import create_public_app
 from namoid.ratelimit import policies
 from namoid.services import Services
 from tests.features.authorize.conftest import Flow, form_inputs
+from tests.features.conftest import served_routes
 from tests.features.ratelimit.conftest import UseLimits
 
 ORG_PREFIX = "/o/{org}"
@@ -43,15 +42,8 @@ LATER_POLICIES = {
 
 
 def _org_routes(services: Services) -> set[str]:
-    """Every path the public app serves under /o/{org}, included routers and all."""
-    app = create_public_app(services)
-    while not isinstance(app, FastAPI):  # unwrap the outer ASGI middleware
-        app = app.app  # type: ignore[attr-defined]
-    paths = set()
-    for route in app.routes:
-        # FastAPI keeps an included router as one lazy entry; its effective routes carry the full paths.
-        for effective in getattr(route, "effective_route_contexts", lambda r=route: [r])():
-            paths.add(effective.path)
+    """Every path the public app serves under /o/{org}."""
+    paths = {path for _, path in served_routes(services)}
     return {path.removeprefix(ORG_PREFIX) for path in paths if path.startswith(ORG_PREFIX + "/")}
 
 
