@@ -21,6 +21,16 @@ from namoid.ratelimit import policies
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
+def _network_list(value: object, *, strict: bool) -> object:
+    """A comma-separated string becomes a list; every item must parse as an IP address or CIDR."""
+    if isinstance(value, str):
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, list):
+        for item in value:
+            ipaddress.ip_network(str(item), strict=strict)
+    return value
+
+
 class SettingsError(Exception):
     """A setting is malformed; the message names the environment variable."""
 
@@ -95,6 +105,12 @@ class Settings(BaseSettings):
         description="Extra PEM CA bundle trusted for webhook receivers (e.g. a private CA), "
         "in addition to the system's.",
     )
+    outbound_allow_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CIDRs that outbound HTTP (webhooks, later providers) may reach "
+        "although they are not public, e.g. 10.20.0.0/16 for an internal receiver. Empty by default; "
+        "cloud metadata, unspecified and multicast addresses stay refused whatever it says.",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -136,12 +152,12 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [item.strip() for item in value.split(",") if item.strip()]
-        if isinstance(value, list):
-            for item in value:
-                ipaddress.ip_network(str(item), strict=False)
-        return value
+        return _network_list(value, strict=False)
+
+    @field_validator("outbound_allow_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        return _network_list(value, strict=True)  # host bits set in an allow-list is a mistake
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -9,6 +9,7 @@ import typer
 
 from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.events import webhooks
+from namoid.outbound import policy_for
 from namoid.services import Services
 from namoid.storage.models import WebhookSubscription
 from namoid.tenancy import organizations
@@ -37,7 +38,7 @@ def add(
     async def action(services: Services) -> None:
         organization = await organizations.require(services.db, org)
         subscription = await webhooks.add(
-            services.db, organization.id, url, dev_mode=services.settings.is_dev, actor=cli_actor()
+            services.db, organization.id, url, policy=policy_for(services.settings), actor=cli_actor()
         )
         emit(as_json, _summary(subscription), f"webhook {subscription.id} receives {subscription.url}")
 

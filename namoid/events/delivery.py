@@ -7,6 +7,11 @@ rejecting the SET: retrying would not change that, so the row fails and is audit
 Anything else (a timeout, a refused connection, a 5xx, garbage) is retried with
 exponential backoff until ``MAX_ATTEMPTS``; then the row fails and is audited. The
 ``jti`` stays the same across retries, so a receiver deduplicates by it.
+
+POSTs go through the guarded outbound client (namoid.outbound): the receiver's address
+is checked again at every connection. A receiver whose host now resolves to an address
+the policy refuses (DNS changed since registration) fails the row at once, audited as
+``webhook.refused_address``: retrying would only knock on the same door.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from namoid import audit
 from namoid.events.tokens import security_event_token
 from namoid.oauth.tokens import ACCESS_TOKEN_ALG, signer
+from namoid.outbound import DestinationRefused, OutboundPolicy, ResponseTooLarge, guarded_client, policy_for
 from namoid.services import Services
 from namoid.storage.models import Organization, utcnow
 from namoid.storage.repos import event_outbox
@@ -40,21 +45,21 @@ RETRY_CAP = timedelta(hours=1)
 #: About a day of retries (10 s, 20 s, … then hourly) before a row fails for good.
 MAX_ATTEMPTS = 30
 BATCH = 50
+#: A receiver answers 202 with an empty body, or an RFC 8935 §2.3 error object: small either way.
+MAX_RESPONSE_BYTES = 64 * 1024
 
-Verdict = Literal["delivered", "rejected", "retry"]
+Verdict = Literal["delivered", "rejected", "refused", "retry"]
+FAILURE_ACTIONS: dict[Verdict, str] = {
+    "rejected": "webhook.rejected",
+    "refused": "webhook.refused_address",
+    "retry": "webhook.delivery_failed",
+}
 
 
 def backoff(attempt: int) -> timedelta:
     """Delay after the ``attempt``-th failed try: 10 s doubling, capped at an hour."""
     delay: timedelta = RETRY_BASE * 2 ** min(attempt - 1, 20)
     return min(delay, RETRY_CAP)
-
-
-def receiver_ssl_context(ca_file: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if ca_file:
-        context.load_verify_locations(cafile=ca_file)
-    return context
 
 
 def _rfc8935_error(response: httpx.Response) -> str | None:
@@ -78,18 +83,20 @@ class DeliveryReport:
 class EventDelivery:
     """Delivers every org's due outbox rows; safe to run in several workers at once."""
 
-    def __init__(self, services: Services, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, services: Services, policy: OutboundPolicy | None = None) -> None:
+        """``policy`` defaults to the settings' (``namoid.outbound.policy_for``)."""
         self.services = services
         timeout = services.settings.webhook_timeout
-        ca_file = services.settings.webhook_ca_file
-        self.client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            verify=receiver_ssl_context(str(ca_file) if ca_file else None),
-            follow_redirects=False,
-            headers={"User-Agent": "NamoID-SET-delivery"},
-        )
         #: The most one POST may take in all (httpx's timeout bounds each read, not the sum).
         self.deadline = 2 * timeout
+        self.client = guarded_client(
+            policy or policy_for(services.settings),
+            timeout=timeout,
+            deadline=self.deadline,
+            max_response_bytes=MAX_RESPONSE_BYTES,
+            ca_file=services.settings.webhook_ca_file,
+            headers={"User-Agent": "NamoID-SET-delivery"},
+        )
         #: Longer than a batch's POSTs take; a worker that dies frees its rows when it runs out.
         self.lease = timedelta(seconds=self.deadline + 5)
         self.stopping = False
@@ -133,11 +140,12 @@ class EventDelivery:
 
     async def _post(self, url: str, token: str) -> tuple[Verdict, str]:
         try:
-            async with asyncio.timeout(self.deadline):
-                response = await self.client.post(
-                    url, content=token, headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"}
-                )
-        except (httpx.HTTPError, TimeoutError) as exc:
+            response = await self.client.post(
+                url, content=token, headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"}
+            )
+        except DestinationRefused as exc:
+            return "refused", f"refused: {exc}"[:200]
+        except (httpx.HTTPError, TimeoutError, ResponseTooLarge) as exc:
             return "retry", type(exc).__name__
         if 200 <= response.status_code < 300:
             return "delivered", ""
@@ -177,7 +185,7 @@ class EventDelivery:
             session,
             org.id,
             actor=audit.WORKER,
-            action="webhook.rejected" if verdict == "rejected" else "webhook.delivery_failed",
+            action=FAILURE_ACTIONS[verdict],
             target_type="webhook",
             target_id=item.url[:200],
             outcome="failure",

@@ -1,18 +1,20 @@
-"""Managing an org's webhook subscriptions: validated URLs, audited changes.
+"""Managing an org's webhook subscriptions: vetted URLs, audited changes.
 
-A receiver URL must be https; plain http is accepted only for a loopback address and
-only in embedded dev mode (a local receiver while trying NamoID out). URLs carry no
-credentials (userinfo) and no fragment.
+A receiver URL carries no credentials (userinfo) and no fragment, and must pass the
+outbound policy (namoid.outbound): https, a host that resolves only to public addresses
+(loopback too in embedded dev mode, where plain http to a loopback address is also
+accepted; configured networks too). Delivery checks the address again when it connects,
+because DNS may answer differently by then.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from namoid import audit
+from namoid.outbound import DestinationRefused, OutboundPolicy, ResolutionFailed
 from namoid.storage.db import Database
 from namoid.storage.models import WebhookSubscription, utcnow
 from namoid.storage.repos import event_outbox, webhook_subscriptions
@@ -24,16 +26,8 @@ class InvalidWebhookUrl(ValueError):
     pass
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def validate_url(url: str, *, dev_mode: bool) -> str:
+async def validate_url(url: str, policy: OutboundPolicy) -> str:
+    """``url`` if it may be stored as a receiver; else InvalidWebhookUrl saying why."""
     if len(url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 0x20 for c in url):
         raise InvalidWebhookUrl("the webhook URL is too long or contains whitespace or control characters")
     try:
@@ -43,19 +37,17 @@ def validate_url(url: str, *, dev_mode: bool) -> str:
         raise InvalidWebhookUrl(f"the webhook URL is malformed: {exc}") from None
     if not parts.hostname or parts.username is not None or parts.password is not None or parts.fragment:
         raise InvalidWebhookUrl("the webhook URL needs a host and may not carry credentials or a fragment")
-    if parts.scheme == "https":
-        return url
-    if parts.scheme == "http" and dev_mode and _is_loopback(parts.hostname):
-        return url
-    raise InvalidWebhookUrl(
-        "the webhook URL must be https (plain http only to a loopback address in embedded dev mode)"
-    )
+    try:
+        await policy.check(url)
+    except (DestinationRefused, ResolutionFailed) as exc:
+        raise InvalidWebhookUrl(f"the webhook URL is refused: {exc}") from None
+    return url
 
 
 async def add(
-    db: Database, org_id: uuid.UUID, url: str, *, dev_mode: bool, actor: audit.Actor
+    db: Database, org_id: uuid.UUID, url: str, *, policy: OutboundPolicy, actor: audit.Actor
 ) -> WebhookSubscription:
-    url = validate_url(url, dev_mode=dev_mode)
+    url = await validate_url(url, policy)
     async with db.tenant(org_id) as session:
         subscription = await webhook_subscriptions.add(session, org_id, url)
         await audit.record(

@@ -167,6 +167,7 @@ def idp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     receiver_tls = ensure_dev_certificate(tmp / "receiver-tls")
     env = _settings(request.param, tmp, request) | {
         "NAMOID_WEBHOOK_CA_FILE": str(receiver_tls[0]),
+        "NAMOID_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32",  # the webhook receiver is internal, by name
         "NAMOID_WORKER_INTERVAL": "1",
     }
     cafile = Path(env["NAMOID_TLS_CERT_FILE"]) if "NAMOID_TLS_CERT_FILE" in env else None

@@ -2,7 +2,8 @@
 
 The receiver is a real HTTP(S) server. On SQLite NamoID runs embedded (dev mode, a plain
 http loopback receiver); on PostgreSQL it runs in production mode as the RLS-bound app
-role, and the receiver is https with a certificate trusted through NAMOID_WEBHOOK_CA_FILE.
+role, and the receiver is https with a certificate trusted through NAMOID_WEBHOOK_CA_FILE,
+on 127.0.0.1 allowed through NAMOID_OUTBOUND_ALLOW_NETWORKS.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
             "NAMOID_DATABASE_URL": pg.app_url,
             "NAMOID_KEYRING_FILE": str(tmp_path / "keyring.json"),
             "NAMOID_WEBHOOK_CA_FILE": str(tls[0]),
+            "NAMOID_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32",  # the receiver is internal, by name
         }
         yield Deployment(env, pg.app_url, tls, tmp_path)
 

@@ -92,6 +92,7 @@ def test_every_command_is_exercised_and_audits_its_changes(
         "NAMOID_KEYRING_FILE": str(keyring_file),
         "NAMOID_DATA_DIR": str(tmp_path / "data"),
         "NAMOID_DEV_MODE": "false",
+        "NAMOID_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32",  # the webhook below: an internal receiver
     }
     cli = Session(backend, env, keyring_file)
     slug = f"cmp-{uuid.uuid4().hex[:8]}"
@@ -125,7 +126,7 @@ def test_every_command_is_exercised_and_audits_its_changes(
     cli.run("keys reencrypt")
     cli.run("keys retire", old_key)
     cli.run("keys rotate-signing", "--org", slug)
-    hook = cli.run("webhooks add", "--org", slug, "--url", "https://rp.example/hook", "--json")
+    hook = cli.run("webhooks add", "--org", slug, "--url", "https://127.0.0.1:8443/hook", "--json")
     cli.run("webhooks list", "--org", slug)
     cli.run("webhooks remove", "--org", slug, "--id", hook["id"])
     cli.run("worker", "--once")

@@ -28,14 +28,20 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def cli(backend: Backend, tmp_path: Path, keyring_file: Path) -> Cli:
+def cli_env() -> dict[str, str]:
+    """More environment for the ``cli`` process; a test sets it with ``@pytest.mark.parametrize``."""
+    return {}
+
+
+@pytest.fixture
+def cli(backend: Backend, tmp_path: Path, keyring_file: Path, cli_env: dict[str, str]) -> Cli:
     env = {
         "PATH": "/usr/bin:/bin",
         "NAMOID_DATABASE_URL": backend.app_url,
         "NAMOID_KEYRING_FILE": str(keyring_file),
         "NAMOID_DATA_DIR": str(tmp_path / "data"),
         "NAMOID_DEV_MODE": "false",
-    }
+    } | cli_env
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from namoid.services import Services
 from namoid.tenancy import organizations
-from tests.features.cli.test_cli import Cli, cli, ok_json
+from tests.features.cli.test_cli import Cli, cli, cli_env, ok_json
 from tests.features.token.conftest import audit_rows
 
-__all__ = ["cli"]  # the fixture, shared with tests/features/cli
+__all__ = ["cli", "cli_env"]  # the fixtures, shared with tests/features/cli
 
-URL = "https://hooks.example.com/namoid"
+#: An internal receiver, reachable because the deployment allows its network explicitly.
+URL = "https://127.0.0.1:8443/namoid"
+ALLOW_LOOPBACK = pytest.mark.parametrize("cli_env", [{"NAMOID_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32"}])
+#: Accepted as webhook receivers in production before issue 10 §4.4.
+INTERNAL = [
+    "https://169.254.169.254/",
+    "https://10.0.0.5:8443",
+    "https://[::1]",
+    "https://0x7f000001/",
+    "https://metadata.google.internal/",
+]
 
 
 def _org(cli: Cli) -> str:
@@ -20,6 +32,7 @@ def _org(cli: Cli) -> str:
     return slug
 
 
+@ALLOW_LOOPBACK
 async def test_add_list_remove(cli: Cli, services: Services) -> None:
     slug = _org(cli)
     added = ok_json(cli("webhooks", "add", "--org", slug, "--url", URL, "--json"))
@@ -55,3 +68,22 @@ async def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli: Cli, service
     assert ok_json(cli("webhooks", "list", "--org", slug, "--json")) == []
     org = await organizations.require(services.db, slug)
     assert await audit_rows(services, org, "webhook.added") == []
+
+
+async def test_internal_addresses_are_refused_in_production(cli: Cli) -> None:
+    """Issue 10 §4.4: cloud metadata, private, loopback, a numeric trick and a metadata name."""
+    slug = _org(cli)
+    for url in INTERNAL:
+        result = cli("webhooks", "add", "--org", slug, "--url", url)
+        assert result.returncode == 2, (url, result.stdout)
+        assert result.stderr.startswith("error: the webhook URL is refused: "), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert ok_json(cli("webhooks", "list", "--org", slug, "--json")) == []
+
+
+@ALLOW_LOOPBACK
+async def test_the_allow_list_opens_only_what_it_names(cli: Cli) -> None:
+    slug = _org(cli)
+    assert cli("webhooks", "add", "--org", slug, "--url", "https://127.0.0.1/e").returncode == 0
+    for url in ("https://127.0.0.2/e", "https://[::1]/e", "https://169.254.169.254/e"):
+        assert cli("webhooks", "add", "--org", slug, "--url", url).returncode == 2, url

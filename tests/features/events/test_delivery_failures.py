@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from namoid.events import webhooks
 from namoid.events.delivery import MAX_ATTEMPTS, EventDelivery, backoff
+from namoid.outbound import policy_for
 from namoid.services import Services
 from namoid.storage.models import Organization, utcnow
 from tests.e2e.test_server import free_port
@@ -20,14 +22,14 @@ from tests.receiver import Behaviour, receiver
 
 
 async def subscribe(services: Services, org: Organization, url: str) -> None:
-    await webhooks.add(services.db, org.id, url, dev_mode=True, actor=ADMIN)
+    await webhooks.add(services.db, org.id, url, policy=policy_for(services.settings), actor=ADMIN)
 
 
 async def test_refused_connection_backs_off_then_delivers(
-    services: Services, org: Organization, delivery: EventDelivery
+    services: Services, org: Organization, delivery: EventDelivery, receiver_tls: tuple[Path, Path]
 ) -> None:
     port = free_port()  # nothing listens there yet
-    await subscribe(services, org, f"http://127.0.0.1:{port}/events")
+    await subscribe(services, org, f"https://127.0.0.1:{port}/events")
     event = await raise_test_event(services, org)
     start = utcnow()
 
@@ -37,7 +39,7 @@ async def test_refused_connection_backs_off_then_delivers(
     assert row.attempts == 1 and row.leased_until is None and row.delivered_at is None
     assert row.next_attempt_at == start + backoff(1) and row.last_error == "ConnectError"
 
-    with receiver("accept", port=port) as rx:
+    with receiver("accept", port=port, cert=receiver_tls) as rx:
         early = await delivery.run(now=start + backoff(1) - timedelta(seconds=1), orgs=[org])
         assert (early.delivered, early.retried, rx.received) == (0, 0, [])
         due = await delivery.run(now=start + backoff(1), orgs=[org])
@@ -61,9 +63,14 @@ def test_backoff_doubles_up_to_an_hour() -> None:
     ],
 )
 async def test_unhealthy_receiver_is_retried_with_the_same_jti(
-    services: Services, org: Organization, delivery: EventDelivery, behaviour: Behaviour, error: str
+    services: Services,
+    org: Organization,
+    delivery: EventDelivery,
+    behaviour: Behaviour,
+    error: str,
+    receiver_tls: tuple[Path, Path],
 ) -> None:
-    with receiver(behaviour) as rx:
+    with receiver(behaviour, cert=receiver_tls) as rx:
         await subscribe(services, org, rx.url)
         event = await raise_test_event(services, org)
         start = utcnow()
@@ -85,9 +92,9 @@ async def test_unhealthy_receiver_is_retried_with_the_same_jti(
 
 
 async def test_rfc8935_rejection_fails_for_good_and_is_audited(
-    services: Services, org: Organization, delivery: EventDelivery
+    services: Services, org: Organization, delivery: EventDelivery, receiver_tls: tuple[Path, Path]
 ) -> None:
-    with receiver("reject") as rx:
+    with receiver("reject", cert=receiver_tls) as rx:
         await subscribe(services, org, rx.url)
         event = await raise_test_event(services, org)
         start = utcnow()
@@ -104,7 +111,7 @@ async def test_rfc8935_rejection_fails_for_good_and_is_audited(
 async def test_retries_run_out_then_the_row_fails_and_is_audited(
     services: Services, org: Organization, delivery: EventDelivery
 ) -> None:
-    await subscribe(services, org, f"http://127.0.0.1:{free_port()}/events")
+    await subscribe(services, org, f"https://127.0.0.1:{free_port()}/events")
     event = await raise_test_event(services, org)
     moment = utcnow()
     outcomes = []
@@ -126,9 +133,10 @@ async def test_token_requests_never_wait_for_a_hanging_webhook(
     delivery: EventDelivery,
     http: httpx.AsyncClient,
     make_client: MakeClient,
+    receiver_tls: tuple[Path, Path],
 ) -> None:
     machine = await make_client(grant_types=["client_credentials"], redirect_uris=[], scopes=["api.read"])
-    with receiver("hang") as rx:
+    with receiver("hang", cert=receiver_tls) as rx:
         await subscribe(services, org, rx.url)
         await raise_test_event(services, org)  # queued, not sent
         response = await post(http, org, "token", {"grant_type": "client_credentials"}, machine)
@@ -139,9 +147,9 @@ async def test_token_requests_never_wait_for_a_hanging_webhook(
 
 
 async def test_a_removed_subscription_gets_nothing_more(
-    services: Services, org: Organization, delivery: EventDelivery
+    services: Services, org: Organization, delivery: EventDelivery, receiver_tls: tuple[Path, Path]
 ) -> None:
-    with receiver() as kept, receiver() as dropped:
+    with receiver(cert=receiver_tls) as kept, receiver(cert=receiver_tls) as dropped:
         await subscribe(services, org, kept.url)
         await subscribe(services, org, dropped.url)
         before = await raise_test_event(services, org)

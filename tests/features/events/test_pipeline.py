@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from namoid import audit, events
 from namoid.events import webhooks
 from namoid.events.delivery import EventDelivery
 from namoid.jose import jwt
+from namoid.outbound import policy_for
 from namoid.services import Services
 from namoid.storage.models import Organization
 from namoid.tenancy.resolve import issuer_for
@@ -16,10 +19,10 @@ from tests.receiver import receiver
 
 
 async def test_event_is_delivered_as_a_signed_set(
-    services: Services, org: Organization, http: httpx.AsyncClient
+    services: Services, org: Organization, http: httpx.AsyncClient, receiver_tls: tuple[Path, Path]
 ) -> None:
-    with receiver() as rx:
-        await webhooks.add(services.db, org.id, rx.url, dev_mode=True, actor=ADMIN)
+    with receiver(cert=receiver_tls) as rx:
+        await webhooks.add(services.db, org.id, rx.url, policy=policy_for(services.settings), actor=ADMIN)
         async with services.db.tenant(org.id) as session:
             event = await events.raise_event(
                 session,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from namoid import sweeps
 from namoid.events import webhooks
+from namoid.outbound import OutboundPolicy
 from namoid.services import Services
 from namoid.storage.models import (
     AccessToken,
@@ -38,7 +39,7 @@ from namoid.storage.repos import (
 )
 from namoid.tenancy import organizations
 from tests.features.conftest import ADMIN, MakeUser
-from tests.features.events.conftest import outbox, raise_test_event
+from tests.features.events.conftest import PUBLIC_HOOK, outbox, raise_test_event
 from tests.features.token.conftest import audit_rows
 
 NOW = utcnow()
@@ -141,9 +142,9 @@ async def _refresh_families(session: AsyncSession, org_id: uuid.UUID, user: User
                 await refresh_tokens.consume(session, org_id, token.id, DEAD)
 
 
-async def _outbox(services: Services, org: Organization) -> dict[int, str]:
+async def _outbox(services: Services, org: Organization, policy: OutboundPolicy) -> dict[int, str]:
     """Four outbox rows: delivered 31 and 29 days ago, failed 31 days ago, pending."""
-    await webhooks.add(services.db, org.id, "https://hooks.example.com/e", dev_mode=False, actor=ADMIN)
+    await webhooks.add(services.db, org.id, PUBLIC_HOOK, policy=policy, actor=ADMIN)
     for _ in range(4):
         await raise_test_event(services, org)
     old, young, failed, pending = (row.id for row in await outbox(services, org))
@@ -161,13 +162,13 @@ async def _remaining(services: Services, org: Organization, column: Instrumented
 
 
 async def test_sweep_deletes_exactly_the_dead_rows(
-    services: Services, org: Organization, make_user: MakeUser
+    services: Services, org: Organization, make_user: MakeUser, policy: OutboundPolicy
 ) -> None:
     user = await make_user()
     async with services.db.tenant(org.id) as session:
         await _interactions_codes_sessions(session, org.id, user)
         await _refresh_families(session, org.id, user)
-    outbox_rows = await _outbox(services, org)
+    outbox_rows = await _outbox(services, org, policy)
 
     counts = await sweeps.sweep(services.db, NOW, orgs=[org])
 

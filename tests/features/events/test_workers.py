@@ -12,6 +12,7 @@ from namoid import events, worker
 from namoid.crypto.keyring import Keyring
 from namoid.events import webhooks
 from namoid.events.delivery import BATCH, EventDelivery
+from namoid.outbound import OutboundPolicy
 from namoid.services import Services
 from namoid.settings import Settings
 from namoid.storage.db import Database
@@ -19,7 +20,7 @@ from namoid.storage.models import Organization, utcnow
 from namoid.storage.repos import event_outbox
 from tests.conftest import ISOLATED, POSTGRES_ONLY
 from tests.features.conftest import ADMIN
-from tests.features.events.conftest import outbox, raise_test_event
+from tests.features.events.conftest import PUBLIC_HOOK, outbox, raise_test_event
 from tests.receiver import receiver
 
 ROWS = 4 * BATCH
@@ -35,12 +36,17 @@ def _own_services(settings: Settings, keyring_file: Path) -> Services:
 
 @POSTGRES_ONLY
 async def test_two_workers_deliver_each_row_exactly_once(
-    services: Services, settings: Settings, keyring_file: Path, org: Organization
+    services: Services,
+    settings: Settings,
+    keyring_file: Path,
+    org: Organization,
+    policy: OutboundPolicy,
+    receiver_tls: tuple[Path, Path],
 ) -> None:
     first, second = _own_services(settings, keyring_file), _own_services(settings, keyring_file)
     deliveries = [EventDelivery(first), EventDelivery(second)]
-    with receiver() as rx:
-        await webhooks.add(services.db, org.id, rx.url, dev_mode=True, actor=ADMIN)
+    with receiver(cert=receiver_tls) as rx:
+        await webhooks.add(services.db, org.id, rx.url, policy=policy, actor=ADMIN)
         async with services.db.tenant(org.id) as session:
             raised = [
                 await events.raise_event(
@@ -61,15 +67,19 @@ async def test_two_workers_deliver_each_row_exactly_once(
 
 @ISOLATED
 async def test_one_pass_runs_every_job_and_a_failing_job_stops_no_other(
-    services: Services, org: Organization, monkeypatch: pytest.MonkeyPatch
+    services: Services,
+    org: Organization,
+    monkeypatch: pytest.MonkeyPatch,
+    policy: OutboundPolicy,
+    receiver_tls: tuple[Path, Path],
 ) -> None:
     async def broken(self: worker.Worker, now: object) -> dict[str, object]:
         raise RuntimeError("sweep failed")
 
     monkeypatch.setitem(worker.JOBS, "sweep_expired", broken)
     jobs = worker.Worker(services)
-    with receiver() as rx:
-        await webhooks.add(services.db, org.id, rx.url, dev_mode=True, actor=ADMIN)
+    with receiver(cert=receiver_tls) as rx:
+        await webhooks.add(services.db, org.id, rx.url, policy=policy, actor=ADMIN)
         event = await raise_test_event(services, org)
         try:
             results = await jobs.run_once()
@@ -85,9 +95,9 @@ async def test_one_pass_runs_every_job_and_a_failing_job_stops_no_other(
 
 
 async def test_a_worker_whose_lease_ran_out_cannot_settle_the_row(
-    services: Services, org: Organization
+    services: Services, org: Organization, policy: OutboundPolicy
 ) -> None:
-    await webhooks.add(services.db, org.id, "https://hooks.example.com/e", dev_mode=False, actor=ADMIN)
+    await webhooks.add(services.db, org.id, PUBLIC_HOOK, policy=policy, actor=ADMIN)
     await raise_test_event(services, org)
     now = utcnow()
     async with services.db.tenant(org.id) as session:
