@@ -2,8 +2,10 @@
 
 ``behaviour`` decides each answer: "accept" (202), "reject" (400 with an RFC 8935 error
 body), "fail" (503), "garbage" (a 200-less junk line then close), "hang" (never answers),
-"drip" (starts answering, then sends a byte every 0.2 s, never finishing).
-Every body received is kept in ``received`` with its headers.
+"drip" (starts answering, then sends a byte every 0.2 s, never finishing), "redirect" (307 to
+``location``), "flood" (200, then 64 KiB after 64 KiB until the client hangs up).
+Every body received is kept in ``received`` with its headers; with TLS, every SNI name asked
+for in ``server_names``.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ from typing import Literal
 
 from namoid.jose import jwt
 
-Behaviour = Literal["accept", "reject", "fail", "garbage", "hang", "drip"]
+Behaviour = Literal["accept", "reject", "fail", "garbage", "hang", "drip", "redirect", "flood"]
 
 
 @dataclass
 class Receiver:
     url: str
     behaviour: Behaviour = "accept"
+    location: str = "https://169.254.169.254/latest/meta-data/"
     received: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    server_names: list[str | None] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Event = field(default_factory=threading.Event)
 
@@ -69,6 +73,16 @@ def receiver(
             except OSError:  # the sender gave up and closed the connection
                 return
 
+        def _flood(self) -> None:
+            """A 200 whose body (no Content-Length: it ends when the connection does) never ends."""
+            self.send_response(200)
+            self.end_headers()
+            try:
+                while not state.release.is_set():
+                    self.wfile.write(b"x" * 65536)
+            except OSError:  # the sender stopped reading and closed the connection
+                return
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length).decode()
@@ -79,6 +93,15 @@ def receiver(
                 return
             if state.behaviour == "drip":
                 self._drip()
+                return
+            if state.behaviour == "flood":
+                self._flood()
+                return
+            if state.behaviour == "redirect":
+                self.send_response(307)
+                self.send_header("Location", state.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             if state.behaviour == "garbage":
                 self.wfile.write(b"this is not HTTP\r\n\r\n")
@@ -100,6 +123,7 @@ def receiver(
     if cert is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(cert[0]), str(cert[1]))
+        context.sni_callback = lambda _socket, name, _context: state.server_names.append(name)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
     state = Receiver(url=f"{scheme}://{host}:{server.server_address[1]}/events", behaviour=behaviour)

@@ -126,6 +126,8 @@ class OutboundPolicy:
             return "a shared (carrier-grade NAT) address"
         if address.is_private:
             return "a private address"
+        if address.is_reserved:
+            return "a reserved address"
         if not address.is_global or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local):
             return "not a public address"
         return None
@@ -136,7 +138,7 @@ class OutboundPolicy:
         https only; plain http only when loopback is allowed and the host is a loopback literal
         or ``localhost`` (a local receiver while trying NamoID out).
         """
-        host = parse_host(url.host)
+        host = parse_host(url.raw_host.decode("ascii"))
         if isinstance(host, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             self._refuse_address(url.host, host)
         if url.scheme == "https":
@@ -178,7 +180,8 @@ class OutboundPolicy:
         except httpx.InvalidURL as exc:
             raise DestinationRefused(f"the URL is malformed: {exc}") from None
         self.check_url(parsed)
-        await self.addresses_for(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        await self.addresses_for(parsed.raw_host.decode("ascii"), port)
 
     def _refuse_address(self, host: str, address: IPAddress) -> None:
         if (reason := self.refusal(address)) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,12 +14,14 @@ from namoid.events import webhooks
 from namoid.events.delivery import MAX_ATTEMPTS, EventDelivery, backoff
 from namoid.outbound import policy_for
 from namoid.services import Services
+from namoid.settings import Settings
 from namoid.storage.models import Organization, utcnow
 from tests.e2e.test_server import free_port
 from tests.features.conftest import ADMIN, MakeClient
-from tests.features.events.conftest import outbox, raise_test_event
+from tests.features.events.conftest import PUBLIC_HOOK, outbox, raise_test_event
 from tests.features.token.conftest import audit_rows, post
 from tests.receiver import Behaviour, receiver
+from tests.resolver import ScriptedResolver
 
 
 async def subscribe(services: Services, org: Organization, url: str) -> None:
@@ -164,3 +167,28 @@ async def test_a_removed_subscription_gets_nothing_more(
     assert by_subscription[gone.id].failed_at is not None and by_subscription[gone.id].attempts == 0
     [entry] = await audit_rows(services, org, "webhook.removed")
     assert entry.target_id == str(gone.id) and entry.detail == {"undelivered": 1}
+
+
+async def test_a_receiver_that_now_resolves_inside_fails_at_once_and_is_audited(
+    services: Services, org: Organization, settings: Settings
+) -> None:
+    """Issue 10 §4.4: checked at registration, and again at delivery (DNS changed in between)."""
+    dns = ScriptedResolver({"hooks.example.com": [["93.184.215.14"], ["169.254.169.254"]]})
+    policy = dataclasses.replace(policy_for(settings), resolve=dns)
+    await webhooks.add(services.db, org.id, PUBLIC_HOOK, policy=policy, actor=ADMIN)
+    event = await raise_test_event(services, org)
+    delivery = EventDelivery(services, policy)
+    try:
+        start = utcnow()
+        report = await delivery.run(now=start, orgs=[org])
+        later = await delivery.run(now=start + timedelta(days=1), orgs=[org])
+    finally:
+        await delivery.close()
+    assert (report.failed, report.retried, later.failed, later.retried) == (1, 0, 0, 0)
+    assert dns.asked == ["hooks.example.com", "hooks.example.com"]
+    error = "refused: hooks.example.com (169.254.169.254) is a cloud metadata address"
+    [row] = await outbox(services, org)
+    assert row.failed_at == start and row.attempts == 1 and row.last_error == error
+    [entry] = await audit_rows(services, org, "webhook.refused_address")
+    assert entry.outcome == "failure" and entry.target_id == PUBLIC_HOOK
+    assert entry.detail == {"event": str(event.id), "attempts": 1, "error": error}
