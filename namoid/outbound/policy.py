@@ -132,23 +132,22 @@ class OutboundPolicy:
             return "not a public address"
         return None
 
-    def check_url(self, url: httpx.URL) -> IPAddress | str:
-        """Scheme and host rules of one request (each redirect hop too); returns the parsed host.
+    def check_url(self, url: httpx.URL) -> None:
+        """Scheme and host rules of one request (each redirect hop too).
 
         https only; plain http only when loopback is allowed and the host is a loopback literal
         or ``localhost`` (a local receiver while trying NamoID out).
         """
         host = parse_host(url.raw_host.decode("ascii"))
-        if isinstance(host, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        if not isinstance(host, str):
             self._refuse_address(url.host, host)
         if url.scheme == "https":
-            return host
+            return
         loopback = host == "localhost" or (not isinstance(host, str) and host.is_loopback)
-        if url.scheme == "http" and self.allow_loopback and loopback:
-            return host
-        raise DestinationRefused(
-            "the URL must be https (plain http only to a loopback address in embedded dev mode)"
-        )
+        if url.scheme != "http" or not (self.allow_loopback and loopback):
+            raise DestinationRefused(
+                "the URL must be https (plain http only to a loopback address in embedded dev mode)"
+            )
 
     async def addresses_for(self, host: str, port: int) -> Sequence[IPAddress]:
         """The addresses to connect to: ``host`` itself if a literal, else every address it resolves to.
