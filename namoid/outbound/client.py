@@ -24,6 +24,8 @@ from namoid.outbound.policy import OutboundPolicy, ResolutionFailed
 
 DEFAULT_TIMEOUT: Final = 10.0
 DEFAULT_MAX_RESPONSE_BYTES: Final = 1024 * 1024
+#: httpx's own defaults, stated: an idle connection (pinned when it was opened) lives 5 s at most.
+LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
 
 
 class ResponseTooLarge(Exception):
@@ -105,11 +107,15 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(
         self, policy: OutboundPolicy, *, ssl_context: ssl.SSLContext, max_response_bytes: int, deadline: float
     ) -> None:
-        super().__init__(verify=ssl_context, trust_env=False)
+        super().__init__(verify=ssl_context, trust_env=False, limits=LIMITS)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             raise RuntimeError("this httpx keeps its connection pool elsewhere: pinning would be lost")
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context, network_backend=_PinnedBackend(policy)
+            ssl_context=ssl_context,
+            max_connections=LIMITS.max_connections,
+            max_keepalive_connections=LIMITS.max_keepalive_connections,
+            keepalive_expiry=LIMITS.keepalive_expiry,
+            network_backend=_PinnedBackend(policy),
         )
         self._policy, self._max_response_bytes, self._deadline = policy, max_response_bytes, deadline
 

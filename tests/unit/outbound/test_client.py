@@ -7,6 +7,7 @@ The dev certificate names localhost, 127.0.0.1 and ::1, never 127.0.0.2.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from namoid.crypto.tls import ensure_dev_certificate
+from namoid.events.delivery import BATCH
 from namoid.outbound import DestinationRefused, OutboundPolicy, ResponseTooLarge, guarded_client
 from tests.e2e.test_server import free_port
 from tests.receiver import receiver
@@ -116,3 +118,17 @@ async def test_plain_http_only_in_dev_mode_and_only_to_loopback() -> None:
             with pytest.raises(DestinationRefused, match="must be https"):
                 await client.post(rx.url)
     assert len(rx.received) == 1
+
+
+async def test_a_delivery_batch_gets_its_connections_at_once(tls: Tls) -> None:
+    """The pinned pool keeps httpx's limits: a batch of 50 SETs does not queue behind 10 sockets."""
+    with receiver("hang", cert=tls) as rx:
+        async with guarded_client(allowing("127.0.0.1/32"), ca_file=tls[0], timeout=3) as client:
+            posts = [asyncio.create_task(client.post(rx.url, content=b"set")) for _ in range(BATCH)]
+            began = time.monotonic()
+            while len(rx.received) < BATCH and time.monotonic() - began < 2.5:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)  # the receiver counts in its own threads: poll it
+            arrived = len(rx.received)
+            rx.release.set()
+            await asyncio.gather(*posts, return_exceptions=True)
+    assert arrived == BATCH
