@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated IPs/CIDRs whose X-Forwarded-* headers are trusted.",
     )
+    client_assertion_legacy_audience: bool = Field(
+        False,
+        description="Also accept private_key_jwt assertions addressed to the token endpoint or the "
+        "endpoint used (still as the sole audience), for clients predating draft-ietf-oauth-rfc7523bis.",
+    )
     log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["json", "text"] | None = Field(
         None, description="json or text; default text in dev mode, json in production."
