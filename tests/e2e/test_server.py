@@ -278,3 +278,16 @@ def test_production_refuses_to_start_without_a_certificate(tmp_path: Path) -> No
         }
     )
     assert result.returncode == 2 and "NAMOID_TLS_CERT_FILE" in result.stderr
+
+
+def test_access_log_keeps_personal_data_out(embedded: Server) -> None:
+    """The real server's access log: allow-listed query values only (no login_hint, no email)."""
+    query = "client_id=demo-x&login_hint=asha%40acme.example&email=ravi%40acme.example&state=s-17"
+    with embedded.client() as client:
+        client.get(f"/o/demo/authorize?{query}")
+    deadline = time.monotonic() + 5
+    while "s-17" not in embedded.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    line = next(line for line in embedded.log().splitlines() if "s-17" in line)
+    assert "/o/demo/authorize?client_id=demo-x&login_hint=[REDACTED]&email=[REDACTED]&state=s-17" in line
+    assert "acme.example" not in embedded.log()
