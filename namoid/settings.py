@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from namoid import datadir
 from namoid.ratelimit import policies
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -151,7 +152,7 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
-        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'namoid.db'}"
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / datadir.DATABASE_FILE}"
 
     @cached_property
     def is_dev(self) -> bool:
