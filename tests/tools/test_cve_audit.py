@@ -16,7 +16,7 @@ from packaging.version import Version
 from tests.conftest import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
-#: Seven advisories copied from the snapshot: what the tool's tests need, in the repository.
+#: Five advisories copied from the snapshot: what the tool's tests need, in the repository.
 FIXTURE_DB = Path(__file__).resolve().parent / "advisory_db"
 #: The full snapshot `make security` audits with (the Makefile's ADVISORY_DB); outside the repository.
 SNAPSHOT_DB = Path(os.environ.get("NAMOID_ADVISORY_DB", REPO.parent / "shared/data/pypa-advisory-db"))
