@@ -79,6 +79,9 @@ def create_public_app(services: Services) -> ASGIApp:
     app = FastAPI(
         title="NamoID",
         lifespan=lifespan,
+        # Starlette builds a slash redirect's URL from the Host header, which the client
+        # chooses; our URLs are exact (and come from NAMOID_BASE_URL), so there are none.
+        redirect_slashes=False,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

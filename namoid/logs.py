@@ -3,7 +3,8 @@
 ``configure_logging`` puts a single handler on the root logger; its ``RedactingFilter``
 sees every record that propagates (namoid.*, uvicorn, sqlalchemy, alembic, httpx, ...)
 and replaces anything that looks like a token, secret, OTP, Aadhaar number or private
-key with ``[REDACTED]`` before it is written.
+key with ``[REDACTED]`` before it is written. Access log lines keep only the values of
+allow-listed query parameters (``ACCESS_LOG_PARAMETERS``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
+from urllib.parse import unquote_plus
 
 REDACTED: Final = "[REDACTED]"
 
@@ -210,6 +212,58 @@ def redact(text: str) -> str:
     return _LONG_TOKEN.sub(_long_token, text)
 
 
+# --- the access log ---------------------------------------------------------------
+
+#: Query parameters whose values an access log line keeps: the shape of an OAuth/OIDC request,
+#: nothing a person typed or is identified by. Every other value (login_hint, id_token_hint,
+#: claims, nonce, the interaction handle ``req``, an ``email`` a scanner tries, ...) is masked.
+ACCESS_LOG_PARAMETERS: Final = frozenset(
+    {
+        "response_type",
+        "response_mode",
+        "client_id",
+        "redirect_uri",
+        "post_logout_redirect_uri",
+        "scope",
+        "state",
+        "prompt",
+        "max_age",
+        "display",
+        "ui_locales",
+        "code_challenge_method",
+        "error",
+        "iss",
+    }
+)
+_ACCESS_LOGGER: Final = "uvicorn.access"
+#: uvicorn logs (client address, method, path with query, HTTP version, status).
+_ACCESS_TARGET: Final = 2
+
+
+def access_log_target(target: str) -> str:
+    """A request target as an access log shows it: the path, and the values of allow-listed
+    query parameters only (DPDP: personal data such as a ``login_hint`` is not logged)."""
+    path, question, query = target.partition("?")
+    if not question:
+        return target
+    return f"{path}?{'&'.join(_logged_pair(pair) for pair in query.split('&'))}"
+
+
+def _logged_pair(pair: str) -> str:
+    name, _, value = pair.partition("=")
+    if value and unquote_plus(name) not in ACCESS_LOG_PARAMETERS:
+        return f"{name}={REDACTED}"
+    return pair
+
+
+def _mask_access_query(record: logging.LogRecord) -> None:
+    args = record.args
+    if record.name == _ACCESS_LOGGER and isinstance(args, tuple) and len(args) > _ACCESS_TARGET:
+        target = args[_ACCESS_TARGET]
+        if isinstance(target, str):
+            record.args = (*args[:_ACCESS_TARGET], access_log_target(target), *args[_ACCESS_TARGET + 1 :])
+
+
 # --- the filter -----------------------------------------------------------------
 
 _STANDARD_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -275,6 +329,7 @@ class RedactingFilter(logging.Filter):
     """Renders, redacts and freezes a record's message, exception and extras; adds ``request_id``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        _mask_access_query(record)
         record.msg = redact(_render(record))
         record.args = None
         _redact_exception(record)

@@ -76,8 +76,7 @@ def load_keyring(settings: Settings) -> Keyring:
     """
     path = settings.resolved_keyring_file
     if settings.is_dev and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        create_keyring_file(path)
+        create_keyring_file(path)  # its directory 0700, the file 0600
         log.warning(
             "DEVELOPMENT KEYRING generated at %s: fine for trying NamoID, never for production "
             "(set NAMOID_KEYRING_FILE to a managed keyring)",

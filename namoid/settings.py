@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from namoid import datadir
 from namoid.ratelimit import policies
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -77,6 +78,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated IPs/CIDRs whose X-Forwarded-* headers are trusted.",
+    )
+    client_assertion_legacy_audience: bool = Field(
+        False,
+        description="Also accept private_key_jwt assertions addressed to the token endpoint or the "
+        "endpoint used (still as the sole audience), for clients predating draft-ietf-oauth-rfc7523bis.",
     )
     log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["json", "text"] | None = Field(
@@ -162,7 +168,7 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
-        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'namoid.db'}"
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / datadir.DATABASE_FILE}"
 
     @cached_property
     def is_dev(self) -> bool:

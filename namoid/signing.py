@@ -32,6 +32,8 @@ from namoid.storage.repos import signing_keys
 
 #: How long a node keeps an org's keys before reloading them (so a rotation spreads in this time).
 KEY_CACHE_TTL = 60.0
+#: Every organization is created with an active key of this algorithm, and keeps one.
+ORG_KEY_ALG: Algorithm = "RS256"
 
 
 def publication_window(org: Organization) -> timedelta:
@@ -91,6 +93,14 @@ class SigningKeyStore:
             keys = await self._load(org)
             self._cache[org.id] = (self.clock(), keys)
             return keys
+
+    async def active_key(self, org: Organization, alg: str) -> PrivateSigningKey:
+        """The org's active key for ``alg``, reloading once if the cache predates that key."""
+        try:
+            return (await self.for_org(org)).signer(alg)
+        except LookupError:
+            self.invalidate(org.id)
+            return (await self.for_org(org)).signer(alg)
 
     def _fresh(self, org_id: uuid.UUID) -> OrgKeys | None:
         cached = self._cache.get(org_id)

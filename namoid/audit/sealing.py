@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.audit.chain import GENESIS, chain_name, content_hash, entry_dict, link
 from namoid.jose import jwt
-from namoid.oauth.tokens import ACCESS_TOKEN_ALG, signer
 from namoid.services import Services
+from namoid.signing import ORG_KEY_ALG
 from namoid.storage.db import Database
 from namoid.storage.models import Organization, utcnow
 from namoid.storage.repos import audit_chain
@@ -113,7 +113,7 @@ async def checkpoint(services: Services, org: Organization, *, force: bool = Fal
     if not force and last is not None and last.created_at > utcnow() - CHECKPOINT_EVERY:
         return False
     now = utcnow()
-    key = await signer(services.signing, org, ACCESS_TOKEN_ALG)
+    key = await services.signing.active_key(org, ORG_KEY_ALG)
     claims = {
         "iss": issuer_for(services.settings.base_url, org.slug),
         "chain": chain_name(org.id),

@@ -11,7 +11,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from namoid import audit
+from namoid import audit, datadir
 from namoid.crypto.keyring import KeyringError
 from namoid.logs import configure_logging
 from namoid.services import Services, build_services
@@ -30,12 +30,18 @@ def fail(message: str) -> NoReturn:
 
 
 def settings() -> Settings:
-    """The settings, with logging configured from them (every line through the redaction filter)."""
+    """The settings, with logging configured from them (every line through the redaction filter)
+    and, in dev mode, the data directory made private (namoid.datadir)."""
     try:
         config = load_settings()
     except SettingsError as exc:
         fail(str(exc))
     configure_logging(config.log_level, json_format=config.json_logs)
+    if config.is_dev:
+        try:
+            datadir.prepare(config.data_dir, embedded_database=config.database_url is None)
+        except OSError as exc:
+            fail(f"cannot prepare the data directory {config.data_dir}: {exc.strerror or exc}")
     return config
 
 

@@ -36,7 +36,6 @@ def serve() -> None:
 
     config = settings()
     if config.is_dev:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
         anyio.run(
             migrate_database,
             config.resolved_database_url,
@@ -73,8 +72,6 @@ def serve() -> None:
 def migrate() -> None:
     """Upgrade the database schema to the newest revision (uses NAMOID_MIGRATION_DATABASE_URL if set)."""
     config = settings()
-    if config.is_dev:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
     url = config.migration_database_url or config.resolved_database_url
     anyio.run(migrate_database, url, config.database_app_role, cli_actor())
     typer.echo("database is at the newest revision")

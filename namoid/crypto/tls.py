@@ -47,7 +47,7 @@ def ensure_dev_certificate(tls_dir: Path, *, now: datetime | None = None) -> tup
         )
         cert_pem = _build_certificate(key, moment).public_bytes(serialization.Encoding.PEM)
         _write_atomic(key_path, key_pem, 0o600)
-        _write_atomic(cert_path, cert_pem, 0o644)
+        _write_atomic(cert_path, cert_pem, 0o600)  # public, but in the owner's private data directory
     return cert_path, key_path
 
 

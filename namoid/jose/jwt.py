@@ -101,11 +101,23 @@ def _is_time(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _check_audience(aud: object, audience: str | Collection[str], *, sole: bool) -> None:
+    """RFC 7519 §4.1.3: one of ours among the token's audiences; with ``sole``, the only one
+    (a string, or an array of one element)."""
+    wanted = {audience} if isinstance(audience, str) else set(audience)
+    present = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if sole and len(present) != 1:
+        raise JWTError("the audience must be a single value")
+    if not any(isinstance(value, str) and value in wanted for value in present):
+        raise JWTError("wrong audience")
+
+
 def _check_claims(
     claims: dict[str, Any],
     *,
     issuer: str | None,
     audience: str | Collection[str] | None,
+    sole_audience: bool,
     leeway: int,
     now: float,
     expires: bool,
@@ -113,11 +125,7 @@ def _check_claims(
     if issuer is not None and claims.get("iss") != issuer:
         raise JWTError("wrong issuer")
     if audience is not None:
-        wanted = {audience} if isinstance(audience, str) else set(audience)
-        aud = claims.get("aud")
-        present = {aud} if isinstance(aud, str) else set(aud) if isinstance(aud, list) else set()
-        if not wanted & present:
-            raise JWTError("wrong audience")
+        _check_audience(claims.get("aud"), audience, sole=sole_audience)
     exp = claims.get("exp")
     if (expires or exp is not None) and (not _is_time(exp) or exp + leeway <= now):
         raise JWTError("token expired or without exp")
@@ -136,6 +144,7 @@ def verify(
     algorithms: Collection[str] = SIGNING_ALGORITHMS,
     issuer: str | None,
     audience: str | Collection[str] | None,
+    sole_audience: bool = False,
     typ: str | None = None,
     leeway: int = 0,
     now: float | None = None,
@@ -144,7 +153,8 @@ def verify(
     """Verify ``token`` against public ``jwks`` and return its claims, or raise JWTError.
 
     ``exp`` is required unless ``expires`` is False (a statement that does not lapse,
-    such as a signed audit checkpoint); when present it is always checked.
+    such as a signed audit checkpoint); when present it is always checked. With
+    ``sole_audience`` the token must name no audience but one of ``audience``.
     """
     header = unverified_header(token)
     if typ is not None and not typ_matches(header.get("typ"), typ):
@@ -161,6 +171,7 @@ def verify(
         claims,
         issuer=issuer,
         audience=audience,
+        sole_audience=sole_audience,
         leeway=leeway,
         now=time.time() if now is None else now,
         expires=expires,

@@ -115,13 +115,23 @@ def credentials(form: Mapping[str, str], authorization: str | None) -> Credentia
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """Where an assertion may be addressed (RFC 7523 §3): the issuer, the token endpoint, or
-    the endpoint it is presented to."""
+    """Where an assertion may be addressed: our issuer identifier, as its sole audience value
+    (draft-ietf-oauth-rfc7523bis, updating RFC 7523 §3).
+
+    An endpoint URL as audience lets a server that publishes our endpoints as its own collect
+    assertions valid here, and a list of audiences makes one assertion good at several
+    servers. ``legacy`` (``NAMOID_CLIENT_ASSERTION_LEGACY_AUDIENCE``) also accepts what
+    RFC 7523 and OIDC Core §9 allowed before, the token endpoint or the endpoint the assertion
+    is presented to, still as the sole value, for clients not yet updated.
+    """
 
     issuer: str
     endpoint: str
+    legacy: bool = False
 
     def values(self) -> tuple[str, ...]:
+        if not self.legacy:
+            return (self.issuer,)
         return (self.issuer, f"{self.issuer}/token", self.endpoint)
 
 
@@ -134,6 +144,7 @@ def _assertion_claims(client: Client, assertion: str, audience: Audience, now: d
             jwks,
             issuer=client.client_id,
             audience=audience.values(),
+            sole_audience=True,
             leeway=ASSERTION_LEEWAY,
             now=now.timestamp(),
         )
@@ -232,6 +243,7 @@ async def authenticate_at(
     pepper: bytes,
     now: datetime,
     confidential_only: bool = False,
+    legacy_audience: bool = False,
 ) -> Client:
     """``authenticate`` a client presenting itself at ``{issuer}/{endpoint}``."""
     return await authenticate(
@@ -239,7 +251,7 @@ async def authenticate_at(
         org,
         form,
         authorization,
-        audience=Audience(issuer, f"{issuer}/{endpoint}"),
+        audience=Audience(issuer, f"{issuer}/{endpoint}", legacy_audience),
         pepper=pepper,
         now=now,
         confidential_only=confidential_only,

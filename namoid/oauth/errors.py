@@ -11,7 +11,7 @@ import re
 from typing import ClassVar
 
 # RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
-_DESCRIPTION = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$")
+_OUTSIDE_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 class OAuthError(Exception):
@@ -22,8 +22,9 @@ class OAuthError(Exception):
     allow_redirect: ClassVar[bool] = True
 
     def __init__(self, description: str = "") -> None:
-        if not _DESCRIPTION.match(description):
-            raise ValueError("error_description has characters outside RFC 6749 §5.2")
+        # A description may quote the request (a parameter's name): each character RFC 6749 §5.2
+        # does not allow becomes "?", so that it also fits RFC 6750 §3's quoted-string unescaped.
+        description = _OUTSIDE_DESCRIPTION.sub("?", description)
         super().__init__(description)
         self.description = description
 

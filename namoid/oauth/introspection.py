@@ -79,6 +79,7 @@ async def introspect(
             pepper=services.keyring.pepper,
             now=now,
             confidential_only=True,
+            legacy_audience=services.settings.client_assertion_legacy_audience,
         )
         value = form.get("token")
         if value is None:

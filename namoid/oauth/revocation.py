@@ -79,7 +79,15 @@ async def revoke(
     now = utcnow()
     async with protocol_transaction(services.db, org.id) as session:
         client = await client_auth.authenticate_at(
-            "revoke", session, org, issuer, form, authorization, pepper=services.keyring.pepper, now=now
+            "revoke",
+            session,
+            org,
+            issuer,
+            form,
+            authorization,
+            pepper=services.keyring.pepper,
+            now=now,
+            legacy_audience=services.settings.client_assertion_legacy_audience,
         )
         value = form.get("token")
         if value is None:

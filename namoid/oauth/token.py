@@ -88,7 +88,15 @@ async def exchange(
     await services.signing.for_org(org)
     async with protocol_transaction(services.db, org.id) as session:
         client = await client_auth.authenticate_at(
-            "token", session, org, issuer, form, authorization, pepper=services.keyring.pepper, now=now
+            "token",
+            session,
+            org,
+            issuer,
+            form,
+            authorization,
+            pepper=services.keyring.pepper,
+            now=now,
+            legacy_audience=services.settings.client_assertion_legacy_audience,
         )
         request = TokenRequest(session, org, issuer, client, form, services.signing, now)
         try:

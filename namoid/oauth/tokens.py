@@ -23,12 +23,12 @@ from namoid.crypto.secrets import new_token, sha256_hex
 from namoid.jose import jwt
 from namoid.jose.keys import PrivateSigningKey
 from namoid.oauth.errors import InvalidToken
-from namoid.signing import SigningKeyStore
+from namoid.signing import ORG_KEY_ALG, SigningKeyStore
 from namoid.storage.models import AccessToken, Organization, RefreshFamily, RefreshToken, User
 from namoid.storage.repos import access_tokens, refresh_tokens, users
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 (a media type)
-ACCESS_TOKEN_ALG = "RS256"  # noqa: S105 (an algorithm name)
+ACCESS_TOKEN_ALG = ORG_KEY_ALG  # every org has an active key of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +94,8 @@ class VerifiedAccessToken:
 
 
 async def signer(store: SigningKeyStore, org: Organization, alg: str) -> PrivateSigningKey:
-    """The org's active key for ``alg``, reloading once if the cache predates that key."""
-    try:
-        return (await store.for_org(org)).signer(alg)
-    except LookupError:
-        store.invalidate(org.id)
-        return (await store.for_org(org)).signer(alg)
+    """The org's active key for ``alg`` (``SigningKeyStore.active_key``)."""
+    return await store.active_key(org, alg)
 
 
 def _epoch(moment: datetime) -> int:

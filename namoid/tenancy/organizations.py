@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from namoid import audit
 from namoid.crypto.keyring import Keyring
-from namoid.signing import create_key
+from namoid.signing import ORG_KEY_ALG, create_key
 from namoid.storage.db import Database
 from namoid.storage.models import Organization
 from namoid.storage.repos import organizations
@@ -50,7 +50,7 @@ async def create(
             await audit.record(
                 session, org_id, actor=actor, action="org.created", target_type="org", target_id=slug
             )
-            await create_key(session, keyring, org_id, "RS256", actor)
+            await create_key(session, keyring, org_id, ORG_KEY_ALG, actor)
     except IntegrityError as exc:
         raise OrganizationExists(f"organization {slug!r} already exists") from exc
     return org

@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 from namoid.settings import Settings
 from namoid.tenancy import organizations
+from namoid.web import security_claims
 from namoid.web.templates import render
 
 SECURITY_CONTACT = "security@namoid.in"
@@ -25,11 +26,6 @@ FIX_TARGETS: tuple[tuple[str, str], ...] = (
     ("High (privilege escalation, PII exposure)", "30 days"),
     ("Medium (CSRF, info disclosure)", "60 days"),
     ("Low / informational", "Best effort"),
-)
-SUB_PROCESSORS: tuple[tuple[str, str, str], ...] = (
-    ("Amazon Web Services", "Compute, database, and cache (EC2, PostgreSQL, Redis)", "ap-south-1"),
-    ("Amazon SES", "Transactional email (OTP, verification, password reset)", "ap-south-1"),
-    ("Amazon End User Messaging", "SMS OTP delivery", "ap-south-1"),
 )
 
 router = APIRouter()
@@ -90,11 +86,14 @@ async def security_txt_file(request: Request) -> PlainTextResponse:
 
 @router.get("/security", response_class=HTMLResponse, include_in_schema=False)
 async def security_page(request: Request) -> HTMLResponse:
-    """The vulnerability-disclosure policy and our data-protection promises."""
+    """The vulnerability-disclosure policy and the data-protection promises this server keeps."""
+    settings = _settings(request)
     context = {
         "security_contact": SECURITY_CONTACT,
         "fallback_contact": FALLBACK_CONTACT,
         "fix_targets": FIX_TARGETS,
-        "sub_processors": SUB_PROCESSORS,
+        "protect_claims": security_claims.shown(settings, "protect"),
+        "privacy_claims": security_claims.shown(settings, "privacy"),
+        "sub_processors": security_claims.shown_sub_processors(settings),
     }
     return render(request, "security.html", context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import stat
 import subprocess
 import sys
 import time
@@ -278,3 +279,28 @@ def test_production_refuses_to_start_without_a_certificate(tmp_path: Path) -> No
         }
     )
     assert result.returncode == 2 and "NAMOID_TLS_CERT_FILE" in result.stderr
+
+
+def test_access_log_keeps_personal_data_out(embedded: Server) -> None:
+    """The real server's access log: allow-listed query values only (no login_hint, no email)."""
+    query = "client_id=demo-x&login_hint=asha%40acme.example&email=ravi%40acme.example&state=s-17"
+    with embedded.client() as client:
+        client.get(f"/o/demo/authorize?{query}")
+    deadline = time.monotonic() + 5
+    while "s-17" not in embedded.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    line = next(line for line in embedded.log().splitlines() if "s-17" in line)
+    assert "/o/demo/authorize?client_id=demo-x&login_hint=[REDACTED]&email=[REDACTED]&state=s-17" in line
+    assert "acme.example" not in embedded.log()
+
+
+def test_embedded_data_directory_is_private(embedded: Server) -> None:
+    """The SQLite database (password hashes, personal data, the audit log), the dev keyring and
+    the dev TLS key: nobody but their owner may read any of them."""
+    data = embedded.cafile.parent.parent
+    with embedded.client() as client:
+        assert client.get("/o/demo/.well-known/openid-configuration").status_code == 200
+    found = {path.relative_to(data).as_posix(): stat.S_IMODE(path.stat().st_mode) for path in data.rglob("*")}
+    assert {"namoid.db", "namoid.db-wal", "keyring.json", "tls/key.pem", "tls/cert.pem"} <= set(found)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {name: mode for name, mode in found.items() if mode != (0o700 if name == "tls" else 0o600)} == {}

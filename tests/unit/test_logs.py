@@ -20,6 +20,7 @@ from namoid.logs import (
     REDACTED,
     ROUTED_LOGGERS,
     RedactingFilter,
+    access_log_target,
     configure_logging,
     redact,
     request_id_var,
@@ -241,6 +242,44 @@ def test_uvicorn_config_routes_to_the_root_handler(use_colors: bool | None) -> N
     [first, second] = [json.loads(line) for line in out.text.splitlines()]
     assert first["message"] == f'10.0.0.1:5000 - "GET {PATH}?code={REDACTED}&state={STATE} HTTP/1.1" 302'
     assert second["message"] == "Started server process [4242]"
+
+
+R = REDACTED
+
+
+@pytest.mark.parametrize(
+    ("target", "logged"),
+    [
+        (
+            "/o/acme/authorize?client_id=c1&login_hint=asha%40acme.example&state=s1",
+            f"/o/acme/authorize?client_id=c1&login_hint={R}&state=s1",
+        ),
+        (
+            "/o/acme/logout?id_token_hint=x&post_logout_redirect_uri=https%3A%2F%2Frp.example%2F",
+            f"/o/acme/logout?id_token_hint={R}&post_logout_redirect_uri=https%3A%2F%2Frp.example%2F",
+        ),
+        ("/x?email=asha%40acme.example&phone=%2B919876543210", f"/x?email={R}&phone={R}"),
+        ("/x?Login_Hint=a&login%5Fhint=b&scope=openid", f"/x?Login_Hint={R}&login%5Fhint={R}&scope=openid"),
+        ("/x?claims=%7B%7D&nonce=n&req=h&prompt=login", f"/x?claims={R}&nonce={R}&req={R}&prompt=login"),
+        ("/x?login_hint&login_hint=&a=b=c", f"/x?login_hint&login_hint=&a={R}"),
+        ("/healthz", "/healthz"),
+        ("/o/acme/login?", "/o/acme/login?"),
+    ],
+)
+def test_access_log_targets_keep_only_allow_listed_values(target: str, logged: str) -> None:
+    assert access_log_target(target) == logged
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_access_log_lines_carry_no_login_hint() -> None:
+    out = _configure(json_format=False)
+    target = "/o/acme/authorize?client_id=c1&login_hint=asha%40acme.example&phone=%2B919876543210"
+    logging.getLogger("uvicorn.access").info(ACCESS_FORMAT, "10.0.0.1:5000", "GET", target, "1.1", 303)
+    logging.getLogger("namoid").info("not an access line: %s %s %s", "a", "b", "/x?login_hint=kept")
+    assert "asha" not in out.text and "919876543210" not in out.text
+    logged = f"/o/acme/authorize?client_id=c1&login_hint={REDACTED}&phone={REDACTED}"
+    assert f'"GET {logged} HTTP/1.1" 303' in out.text
+    assert "/x?login_hint=kept" in out.text
 
 
 @pytest.mark.usefixtures("restore_logging")

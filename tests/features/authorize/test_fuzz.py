@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +25,8 @@ NAMES = (
     "response_mode",
     "request",
     "request_uri",
+    'x"',
+    "a\\b",
 )
 INTERESTING = (
     "code",
@@ -80,3 +82,19 @@ async def test_authorize_never_fails_open(flow: Flow, data: st.DataObject) -> No
     target = urlsplit(location)
     assert f"{target.scheme}://{target.netloc}{target.path}" in registered, location
     assert parse_qs(target.query)["iss"] == [flow.issuer]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", ['x"', "a\\b", '"\\"'])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_repeated_parameter_with_a_quote_in_its_name(flow: Flow, name: str, method: str) -> None:
+    """RFC 6749 §3.1: a repeated parameter is invalid_request, whatever characters name it."""
+    pairs = [*flow.params().items(), (name, "1"), (name, "2")]
+    if method == "GET":
+        response = await flow.http.get(f"{flow.base}/authorize", params=pairs)
+    else:
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        response = await flow.http.post(f"{flow.base}/authorize", content=urlencode(pairs), headers=form)
+    assert response.status_code == 303, response.text
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["error"] == ["invalid_request"] and query["iss"] == [flow.issuer]

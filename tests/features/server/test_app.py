@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,6 +14,7 @@ from namoid.app import create_public_app
 from namoid.services import Services
 from namoid.settings import Settings
 from namoid.tenancy import organizations
+from tests.features.conftest import served_routes
 
 ADMIN = audit.Actor("admin", "test")
 
@@ -101,3 +103,27 @@ async def test_client_hanging_up_mid_body_is_not_a_server_error(services: Servic
     }
     await app(scope, receive, send)  # type: ignore[arg-type]
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+
+
+async def test_the_host_header_never_reaches_an_answer(services: Services, client: httpx.AsyncClient) -> None:
+    """Absolute URLs come from NAMOID_BASE_URL only: a forged Host (a poisoned cache, a link in a
+    phishing mail) never shows up in a redirect or a page, with or without a trailing slash."""
+    org = await organizations.create(
+        services.db, services.keyring, f"host-{uuid.uuid4().hex[:8]}", "Host", ADMIN
+    )
+    paths = sorted(
+        {path.replace("{org}", org.slug) for method, path in served_routes(services) if method == "GET"}
+    )
+    assert f"/o/{org.slug}/authorize" in paths
+    for path in [*paths, *(path + "/" for path in paths), "/static/", "/o/", f"/o/{org.slug}/"]:
+        response = await client.get(path, headers={"host": "evil.example"})
+        assert response.status_code < 500, path
+        assert "evil.example" not in str(response.headers).lower() + response.text.lower(), path
+        if response.status_code in (301, 302, 303, 307, 308):
+            assert response.headers["location"].startswith(("/", services.settings.base_url + "/")), path
+
+
+async def test_no_trailing_slash_redirect(client: httpx.AsyncClient) -> None:
+    """No slash redirects at all: Starlette builds them from the Host header."""
+    response = await client.get("/o/acme/authorize/", headers={"host": "evil.example"})
+    assert response.status_code == 404 and "location" not in response.headers

@@ -7,17 +7,22 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from namoid.app import create_public_app
+from namoid.crypto.keyring import Keyring
 from namoid.crypto.secrets import new_token
 from namoid.jose import jwt
 from namoid.jose.keys import PrivateSigningKey, generate_signing_key, import_public_jwk, load_private_key
 from namoid.oauth.client_auth import JWT_BEARER
 from namoid.services import Services
+from namoid.storage.db import Database
 from namoid.storage.models import Client, Organization
 from tests.features.conftest import MakeClient, RegisteredClient
 from tests.features.token.conftest import audit_rows, basic, issuer, post
@@ -66,7 +71,7 @@ def _claims(services: Services, org: Organization, client_id: str, **overrides: 
     claims = {
         "iss": client_id,
         "sub": client_id,
-        "aud": issuer(services, org) + "/token",
+        "aud": issuer(services, org),
         "iat": now,
         "exp": now + 60,
         "jti": new_token(16),
@@ -167,13 +172,42 @@ async def test_a_public_client_cannot_pretend_to_be_confidential(
 async def test_private_key_jwt(
     http: httpx.AsyncClient, services: Services, org: Organization, key_client: KeyClient
 ) -> None:
-    for audience in (issuer(services, org), issuer(services, org) + "/token"):
+    """draft-ietf-oauth-rfc7523bis: the issuer identifier, as a string or a one-element array."""
+    for audience in (issuer(services, org), [issuer(services, org)]):
         claims = _claims(services, org, key_client.client_id, aud=audience)
         response = await http.post(
             f"/o/{org.slug}/token", data=_assertion_form(jwt.sign(claims, key_client.key))
         )
         assert response.status_code == 200, response.text
         assert response.json()["access_token"]
+
+
+def _audiences_refused(iss: str) -> list[object]:
+    """Anything but the issuer as the sole audience: an assertion another server could use too,
+    or one collected by a server that published our endpoints as its own."""
+    return [
+        iss + "/token",
+        iss + "/revoke",
+        ["https://evil.example", iss],
+        [iss, "https://evil.example"],
+        [iss, iss],
+        [iss + "/token"],
+        [{"iss": iss}],
+        [],
+        iss + "/",
+    ]
+
+
+async def test_private_key_jwt_refuses_any_other_audience(
+    http: httpx.AsyncClient, services: Services, org: Organization, key_client: KeyClient
+) -> None:
+    for audience in _audiences_refused(issuer(services, org)):
+        claims = _claims(services, org, key_client.client_id, aud=audience)
+        response = await http.post(
+            f"/o/{org.slug}/token", data=_assertion_form(jwt.sign(claims, key_client.key))
+        )
+        assert response.status_code == 401, (audience, response.text)
+        assert response.json()["error"] == "invalid_client"
 
 
 async def test_private_key_jwt_with_a_client_id_parameter(
@@ -268,18 +302,63 @@ async def test_a_secret_client_cannot_use_an_assertion(
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
-async def test_assertion_for_the_revocation_endpoint(
-    http: httpx.AsyncClient, services: Services, org: Organization, key_client: KeyClient
-) -> None:
-    """RFC 7523 §3: the endpoint an assertion is presented to is an acceptable audience."""
-    claims = _claims(services, org, key_client.client_id, aud=issuer(services, org) + "/revoke")
-    data = {
+def _revoke_form(services: Services, org: Organization, key_client: KeyClient, aud: object) -> dict[str, str]:
+    claims = _claims(services, org, key_client.client_id, aud=aud)
+    return {
         "token": "whatever",
         "client_assertion_type": JWT_BEARER,
         "client_assertion": jwt.sign(claims, key_client.key),
     }
-    assert (await http.post(f"/o/{org.slug}/revoke", data=data)).status_code == 200
-    # ...but not at the introspection endpoint.
-    claims = _claims(services, org, key_client.client_id, aud=issuer(services, org) + "/revoke")
-    data["client_assertion"] = jwt.sign(claims, key_client.key)
-    assert (await http.post(f"/o/{org.slug}/introspect", data=data)).status_code == 401
+
+
+async def test_assertion_at_the_revocation_and_introspection_endpoints(
+    http: httpx.AsyncClient, services: Services, org: Organization, key_client: KeyClient
+) -> None:
+    """The issuer is the audience at every endpoint, not the endpoint's own URL."""
+    iss = issuer(services, org)
+    assert (
+        await http.post(f"/o/{org.slug}/revoke", data=_revoke_form(services, org, key_client, iss))
+    ).status_code == 200
+    for endpoint in ("revoke", "introspect"):
+        data = _revoke_form(services, org, key_client, f"{iss}/{endpoint}")
+        assert (await http.post(f"/o/{org.slug}/{endpoint}", data=data)).status_code == 401, endpoint
+
+
+@pytest.fixture
+async def legacy_http(services: Services, keyring_file: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with NAMOID_CLIENT_ASSERTION_LEGACY_AUDIENCE=1, on the same database."""
+    settings = services.settings.model_copy(update={"client_assertion_legacy_audience": True})
+    legacy = Services(
+        settings=settings, db=Database(settings.resolved_database_url), keyring=Keyring.load(keyring_file)
+    )
+    transport = httpx.ASGITransport(app=create_public_app(legacy), client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=settings.base_url) as client:
+        yield client
+    await legacy.close()
+
+
+async def test_legacy_audience_setting(
+    legacy_http: httpx.AsyncClient, services: Services, org: Organization, key_client: KeyClient
+) -> None:
+    """The compatibility setting accepts the token endpoint, or the endpoint used, as the sole
+    audience; never a list naming anyone else."""
+    iss = issuer(services, org)
+    accepted = [
+        (f"{iss}/token", "token"),
+        (f"{iss}/revoke", "revoke"),
+        ([f"{iss}/token"], "token"),
+        (iss, "token"),
+    ]
+    for audience, endpoint in accepted:
+        form = _revoke_form(services, org, key_client, audience) | CC
+        response = await legacy_http.post(f"/o/{org.slug}/{endpoint}", data=form)
+        assert response.status_code == 200, (audience, response.text)
+    refused = [
+        (f"{iss}/revoke", "introspect"),
+        (["https://evil.example", f"{iss}/token"], "token"),
+        ([iss, iss], "token"),
+    ]
+    for audience, endpoint in refused:
+        form = _revoke_form(services, org, key_client, audience) | CC
+        response = await legacy_http.post(f"/o/{org.slug}/{endpoint}", data=form)
+        assert response.status_code == 401, (audience, endpoint, response.text)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import re
 from urllib.parse import quote_plus
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from namoid.storage.models import Organization
@@ -36,6 +37,8 @@ NAMES = st.sampled_from(
         "client_assertion_type",
         "username",
         "password",
+        'x"',
+        "a\\b",
     ]
 )
 VALUES = st.one_of(
@@ -96,6 +99,8 @@ def _auth(kind: str, client: RegisteredClient) -> dict[str, str]:
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=BODIES, content_type=CONTENT_TYPES, auth=AUTH)
+@example(body=b"x%22=1&x%22=2", content_type="application/x-www-form-urlencoded", auth="good")
+@example(body=b"a%5Cb=1&a%5Cb=2", content_type="application/x-www-form-urlencoded", auth="none")
 async def test_token_endpoint_never_fails_badly(
     http: httpx.AsyncClient,
     org: Organization,
@@ -112,3 +117,33 @@ async def test_token_endpoint_never_fails_badly(
     payload = response.json()
     assert "access_token" in payload or payload.get("error") in ERRORS, payload
     assert response.headers["cache-control"] == "no-store"
+
+
+#: Parameter names outside the error_description character set (RFC 6749 §5.2), repeated,
+#: too long, or with control characters in the value.
+QUOTED_NAMES = [
+    b"x%22=1&x%22=2",
+    b"a%5Cb=1&a%5Cb=2",
+    b"%22%5C%22=1&%22%5C%22=1",
+    b"x%22=" + b"a" * 3000,
+    b"x%5C=a%0Ab",
+]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("endpoint", ["token", "revoke", "introspect", "userinfo"])
+@pytest.mark.parametrize("body", QUOTED_NAMES)
+async def test_quotes_and_backslashes_in_parameter_names_are_invalid_request(
+    http: httpx.AsyncClient, org: Organization, service_client: RegisteredClient, endpoint: str, body: bytes
+) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    if endpoint != "userinfo":
+        headers |= basic(service_client.client_id, service_client.secret)
+    response = await http.post(f"/o/{org.slug}/{endpoint}", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+    description = response.json()["error_description"]
+    assert re.fullmatch(r"[\x20\x21\x23-\x5b\x5d-\x7e]*", description), description
+    if endpoint == "userinfo":  # RFC 6750 §3: the error in a quoted-string of the challenge
+        challenge = response.headers["www-authenticate"]
+        assert challenge.endswith(f'error="invalid_request", error_description="{description}"'), challenge

@@ -116,6 +116,25 @@ def test_leeway_and_audience_lists(key: NewSigningKey) -> None:
     assert _verify(token, key, leeway=10)["sub"] == "u1"
 
 
+@pytest.mark.parametrize(
+    "aud", [["client-9", "client-1"], ["client-1", "client-1"], [], [{"client-1": 1}], {"client-1": 1}, None]
+)
+def test_sole_audience_refuses_anything_but_one_value(key: NewSigningKey, aud: object) -> None:
+    token = _token(key, {k: v for k, v in _claims(aud=aud).items() if v is not None})
+    with pytest.raises(JWTError, match="audience"):
+        _verify(token, key, sole_audience=True)
+
+
+def test_sole_audience_is_a_string_or_a_one_element_array(key: NewSigningKey) -> None:
+    for aud in ("client-1", ["client-1"]):
+        assert _verify(_token(key, _claims(aud=aud)), key, sole_audience=True)["sub"] == "u1"
+
+
+def test_audience_list_with_a_non_string_member(key: NewSigningKey) -> None:
+    with pytest.raises(JWTError, match="audience"):
+        _verify(_token(key, _claims(aud=[{"client-1": 1}, ["client-1"]])), key)
+
+
 def test_wrong_typ_is_refused(key: NewSigningKey) -> None:
     with pytest.raises(JWTError, match="type"):
         _verify(_token(key, typ="JWT"), key, typ="at+jwt")

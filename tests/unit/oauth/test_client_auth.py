@@ -98,8 +98,14 @@ def test_more_than_one_method_is_invalid_request(form: dict[str, str], header: s
         client_auth.credentials(form, header)
 
 
-def test_audiences_include_issuer_token_endpoint_and_the_endpoint_used() -> None:
+def test_the_audience_is_the_issuer_only() -> None:
+    """draft-ietf-oauth-rfc7523bis: not the token endpoint, not the endpoint used."""
     audience = client_auth.Audience("https://id.example/o/a", "https://id.example/o/a/revoke")
+    assert audience.values() == ("https://id.example/o/a",)
+
+
+def test_legacy_audiences_add_the_token_endpoint_and_the_endpoint_used() -> None:
+    audience = client_auth.Audience("https://id.example/o/a", "https://id.example/o/a/revoke", legacy=True)
     assert audience.values() == (
         "https://id.example/o/a",
         "https://id.example/o/a/token",

@@ -76,3 +76,17 @@ def test_scopes_are_distinct_tokens_in_order() -> None:
 def test_malformed_scopes_are_invalid_scope(value: str) -> None:
     with pytest.raises(InvalidScope):
         params.scopes(value)
+
+
+@pytest.mark.parametrize(("body", "named"), [(b"x%22=1&x%22=2", "x?"), (b"a%5Cb=1&a%5Cb=", "a?b")])
+def test_a_repeated_name_outside_the_description_set_is_still_invalid_request(
+    body: bytes, named: str
+) -> None:
+    """RFC 6749 §5.2 allows neither '"' nor '\\' in error_description: the name is shown with '?'."""
+    with pytest.raises(InvalidRequest) as refused:
+        params.parse_form(body)
+    assert refused.value.description == f"parameter {named} is included more than once"
+
+
+def test_error_descriptions_keep_to_the_rfc_6749_character_set() -> None:
+    assert InvalidRequest('say "hi" \\ é\n').description == "say ?hi? ? ??"

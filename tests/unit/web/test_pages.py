@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 
 from namoid.settings import Settings
 from namoid.tenancy import organizations
-from namoid.web.pages import FIX_TARGETS, SUB_PROCESSORS, router, static_app
+from namoid.web.pages import FIX_TARGETS, router, static_app
 from namoid.web.templates import error_page
 
 BASE = "https://id.example.in"
@@ -142,8 +142,8 @@ async def test_security_page_has_the_data_promises(prod_client: httpx.AsyncClien
         "has not yet completed an independent third-party penetration test",
     ):
         assert text in page, text
-    for name, purpose, region in SUB_PROCESSORS:
-        assert f'<tr><th scope="row">{name}</th><td>{purpose}</td><td>{region}</td></tr>' in page
+    hosting = "<td>Compute, database, and cache (EC2, PostgreSQL, Redis)</td><td>ap-south-1</td>"
+    assert f'<tr><th scope="row">Amazon Web Services</th>{hosting}</tr>' in page
 
 
 @pytest.mark.parametrize("path", ["/", "/security", "/fail"])
