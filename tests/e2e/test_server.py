@@ -189,12 +189,14 @@ def tls_pair(tmp_path: Path) -> tuple[Path, Path]:
 def _production(
     backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path], **extra: str
 ) -> dict[str, str]:
+    """Production settings; one node's own rate limits unless ``extra`` names a Redis."""
     cert, key = tls_pair
     return {
         "NAMOID_DATABASE_URL": backend.app_url,
         "NAMOID_TLS_CERT_FILE": str(cert),
         "NAMOID_TLS_KEY_FILE": str(key),
         "NAMOID_KEYRING_FILE": str(tmp_path / "keyring.json"),
+        "NAMOID_RATELIMIT_SINGLE_NODE": "1",
         **extra,
     }
 
