@@ -105,4 +105,6 @@ async def test_a_stolen_device_cookie_guesses_no_faster(
         statuses = [(await victim.login(page, password=WRONG)).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         refused = await victim.login(page)
-        assert refused.status_code == 429 and refused.headers["ratelimit-policy"].startswith('"login.device";')
+        assert refused.status_code == 429 and refused.headers["ratelimit-policy"].startswith(
+            '"login.device";'
+        )

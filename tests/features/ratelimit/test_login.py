@@ -95,7 +95,9 @@ async def test_ipv6_addresses_count_per_64(flow: Flow, client_at: ClientAt, use_
         async with client_at(f"2001:db8:7:1::{host:x}") as http:
             guesser = flow_at(flow, http)
             page = await guesser.follow(await guesser.authorize())
-            statuses.append((await guesser.login(page, email=f"g{host}@example.com", password=WRONG)).status_code)
+            statuses.append(
+                (await guesser.login(page, email=f"g{host}@example.com", password=WRONG)).status_code
+            )
     assert statuses == [200, 200, 200, 429, 429]
     async with client_at("2001:db8:7:2::1") as neighbour:  # the next /64 is someone else
         other = flow_at(flow, neighbour)
