@@ -63,7 +63,8 @@ class Settings(BaseSettings):
         64,
         ge=32,
         le=128,
-        description="IPv6 clients are rate-limited per network of this prefix length (one /64 is one subscriber).",
+        description="IPv6 clients are rate-limited per network of this prefix length "
+        "(one /64 is one subscriber).",
     )
     ratelimit_single_node: bool = Field(
         False,

@@ -34,7 +34,9 @@ async def test_refused_requests_are_limited_per_ip_and_audited_once(
     await use_limits({"interaction.refused_ip": "3/minute"})
     url = f"/o/{flow.org.slug}/login"
     async with client_at("2001:db8:bad:2::1") as first, client_at("2001:db8:bad:2::ffff") as second:
-        statuses = [(await http.post(url, data={"csrf_token": "x"})).status_code for http in (first, second) * 3]
+        statuses = [
+            (await http.post(url, data={"csrf_token": "x"})).status_code for http in (first, second) * 3
+        ]
     assert statuses == [403, 403, 403, 429, 429, 429]
     assert await audit_count(flow.services, flow.org, "csrf.rejected") == 3
     assert await audit_count(flow.services, flow.org, "ratelimit.refused") == 1  # one per window, not three
