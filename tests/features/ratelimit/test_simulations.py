@@ -25,6 +25,7 @@ IPS = 40
 RIGHT_AT = 20
 OUTCOME = {200: "checked_wrong", 303: "signed_in", 429: "refused"}
 CC = {"grant_type": "client_credentials"}
+WRONG = "not the password"
 
 
 def figure(text: str) -> None:
@@ -145,7 +146,7 @@ async def test_victim_lockout_attempt(flow: Flow, client_at: ClientAt) -> None:
                 attacker = flow_at(flow, http)
                 page = await attacker.follow(await attacker.authorize())
                 for _ in range(5):
-                    attack[(await attacker.login(page, password="wrong")).status_code] += 1
+                    attack[(await attacker.login(page, password=WRONG)).status_code] += 1
         async with client_at("198.51.100.211") as unknown:
             stranger = flow_at(flow, unknown)
             refused = await stranger.login(await stranger.follow(await stranger.authorize()))
