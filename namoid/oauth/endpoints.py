@@ -2,8 +2,8 @@
 
 Thin: parse the request, call the protocol module, render its answer or its OAuthError.
 Every answer is ``Cache-Control: no-store`` (RFC 6749 §5.1). Each endpoint has a per-IP
-ceiling on all requests (flood protection, counted after the body parsed); client budgets and
-failure limits are the protocol's (namoid.oauth.client_limits). A 429 is RFC 6749 §5.2-shaped. A 401 carries a
+ceiling on all requests (flood protection); client budgets and failure limits are the
+protocol's (namoid.oauth.client_limits). A 429 is RFC 6749 §5.2-shaped. A 401 carries a
 ``WWW-Authenticate`` challenge (RFC 9110 §15.5.2): Basic at the client-authenticated
 endpoints (RFC 6749 §5.2), Bearer at userinfo (RFC 6750 §3).
 """
@@ -90,12 +90,13 @@ async def _audit_refusal(request: Request, org: Organization, error: OAuthError)
 
 
 async def _form_endpoint(request: Request, org: Organization, action: FormAction, endpoint: str) -> Response:
-    """Parse (a malformed body costs no budget), count the IP's ceiling, then act."""
+    """Count the IP's ceiling (every request, a malformed one too), parse, then act: the
+    client's budget is spent only once it authenticated (namoid.oauth.client_limits)."""
     ip = request_ip(request)
     try:
+        await _ceiling(request, org, endpoint, ip)
         form = await params.form(request)
         authorization = params.authorization_header(request)
-        await _ceiling(request, org, endpoint, ip)
         body = await action(_services(request), org, form, authorization, ip=ip)
     except OAuthError as exc:
         await _audit_refusal(request, org, exc)

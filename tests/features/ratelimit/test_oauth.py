@@ -188,3 +188,18 @@ async def test_userinfo_per_ip_counts_token_guesses(
         assert refused.headers["ratelimit-policy"] == '"userinfo.ip";q=3;w=60'
         assert 0 < int(refused.headers["retry-after"]) <= 60
         assert (await other.get(url, headers={"Authorization": "Bearer guess-0"})).status_code == 401
+
+
+async def test_malformed_requests_count_against_the_ceiling_only(
+    org: Organization, make_client: MakeClient, use_limits: UseLimits, client_at: ClientAt
+) -> None:
+    await use_limits({"token.ip": "3/minute", "token.client": "1/minute"})
+    rp = await _service(make_client)
+    url = f"/o/{org.slug}/token"
+    async with client_at("198.51.100.90") as flood, client_at("198.51.100.91") as real:
+        malformed = [
+            await flood.post(url, content=b"x%22=1&x%22=2&\xff", headers={"Content-Type": "application/json"})
+            for _ in range(4)
+        ]
+        assert [r.status_code for r in malformed] == [400, 400, 400, 429]
+        assert (await real.post(url, data=CC, headers=basic(rp.client_id, rp.secret))).status_code == 200
