@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/limiter_latency.py [--requests 5000] [--e2e-requests 2000] [--no-e2e]
 
-1. **The limiter's own cost**: ``namoid.ratelimit.oauth.admit`` for a ``client_credentials``
-   request with Basic auth, exactly what ``POST /token`` runs before the grant (``token.ip`` and
-   ``token.client``), timed call by call, on real Redis and on the in-process storage, with one
-   Redis ``PING`` as the round-trip floor.
+1. **The limiter's own cost**: the limiter calls ``POST /token`` makes for a ``client_credentials``
+   request that authenticates (``namoid.oauth.endpoints`` and ``namoid.oauth.client_limits``):
+   the ``token.ip`` ceiling, the two failure windows it must not be in, and after authentication
+   the client's ``token.client`` budget; timed call by call, on real Redis and on the in-process
+   storage, with one Redis ``PING`` as the round-trip floor.
 2. **End to end**: two ``namoid serve`` (production mode, SQLite, HTTPS; helpers of
    ``bench/run.py``) on core 0, one counting in Redis and one in process memory; the same
    ``client_credentials`` request is sent to each, one at a time over a kept-alive connection from
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import statistics
 import tempfile
@@ -48,11 +48,11 @@ from run import (  # bench/run.py: this script's directory is the first on sys.p
     serving,
 )
 
-from namoid.ratelimit import oauth as oauth_limits
 from namoid.ratelimit.limiter import Limiter
 
 REDIS_URL = os.environ.get("NAMOID_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 FORM = {"grant_type": "client_credentials", "scope": "api"}
+CALLER = "192.0.2.1"
 BLOCK = 100
 
 
@@ -88,18 +88,25 @@ async def _timed(name: str, call: Callable[[], Awaitable[object]], count: int) -
     return Figures(name, samples)
 
 
+async def _token_limits(limiter: Limiter) -> None:
+    """The limiter calls of one authenticated token request, in the endpoint's order."""
+    await limiter.hit("token.ip", CALLER, org="bench")
+    await limiter.test("client_auth.failures_ip", CALLER, org="bench")
+    await limiter.test("client_auth.failures_client_ip", "bench-client", CALLER, org="bench")
+    await limiter.hit("token.client", "bench-client", org="bench")
+
+
 async def limiter_cost(count: int) -> list[Figures]:
-    """``admit`` as the token endpoint calls it, on Redis and in memory, and a bare Redis PING."""
-    authorization = "Basic " + base64.b64encode(b"bench-client:not-checked-here").decode()
+    """The token endpoint's limiter calls, on Redis and in memory, and a bare Redis PING."""
     results = []
     for storage, url in (("Redis", REDIS_URL), ("in-process memory", None)):
         limiter = Limiter(redis_url=url, overrides=BENCH_RATE_LIMITS, key_prefix=f"bench-{uuid.uuid4().hex}")
         try:
 
-            async def admit(limiter: Limiter = limiter) -> object:
-                return await oauth_limits.admit(limiter, "token", "bench", "192.0.2.1", FORM, authorization)
+            async def admit(limiter: Limiter = limiter) -> None:
+                await _token_limits(limiter)
 
-            figures = await _timed(f"limiter on {storage}: token.ip + token.client", admit, count)
+            figures = await _timed(f"limiter on {storage}: the four calls of POST /token", admit, count)
             if limiter.degraded:
                 raise SystemExit(f"Redis at {REDIS_URL} did not answer: the figures would be memory's")
             results.append(figures)
@@ -159,9 +166,10 @@ def report(direct: list[Figures], e2e: list[Figures], load: str) -> str:
         "",
         "## The limiter's own cost per token request",
         "",
-        '`namoid.ratelimit.oauth.admit(limiter, "token", ...)`, what `POST /token` runs before the '
-        "grant: `token.ip` then `token.client`, one moving-window hit each (one Redis round trip per "
-        "policy; a window is read back only to answer a refusal).",
+        "The limiter calls of an authenticated `POST /token`: the `token.ip` ceiling, the two failure "
+        "windows (`client_auth.failures_ip`, `client_auth.failures_client_ip`) before authentication, "
+        "`token.client` after it (one Redis round trip per window; a window is read back only to answer "
+        "a refusal).",
         "",
         *header,
         *(figures.row() for figures in direct),

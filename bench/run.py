@@ -56,7 +56,9 @@ ROOT = BENCH.parent
 SERVER_CORE, LOAD_CORE = "0", "1"
 REDIRECT_URI = "https://rp.example/callback"
 PASSWORD = "bench password, not a secret"  # noqa: S105
-BENCH_RATE_LIMITS = {name: "1000000/minute" for name in ("token.ip", "token.client", "introspect.client")}
+BENCH_RATE_LIMITS = {
+    name: "1000000/minute" for name in ("token.ip", "token.client", "introspect.ip", "introspect.client")
+}
 PG_ADMIN_URL = os.environ.get("NAMOID_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PG_ROLE = "namoid_bench"
 PG_ROLE_PASSWORD = "namoid-bench-only"  # noqa: S105
@@ -199,9 +201,10 @@ def deployment(backend: str, work: Path, database_url: str, extra: dict[str, str
         "NAMOID_TLS_KEY_FILE": str(key),
         "NAMOID_KEYRING_FILE": str(work / "keyring.json"),
         "NAMOID_DATA_DIR": str(work / "data"),
-        # The limiter runs on every request (in process memory, as on a node without Redis), but
-        # its per-client and per-IP ceilings are raised so that one load generator is not refused.
+        # The limiter runs on every request (in process memory, as on a single node without Redis),
+        # but its per-client and per-IP ceilings are raised so that one load generator is not refused.
         "NAMOID_RATE_LIMITS": json.dumps(BENCH_RATE_LIMITS),
+        "NAMOID_RATELIMIT_SINGLE_NODE": "1",
         **extra,
     }
     return Deployment(backend, work, env, base_url, cert)

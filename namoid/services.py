@@ -35,6 +35,7 @@ class Services:
             redis_url=self.settings.redis_url,
             overrides=self.settings.rate_limits,
             org_overrides=self.settings.org_rate_limits,
+            ipv6_prefix=self.settings.ratelimit_ipv6_prefix,
             on_degraded=self.record_degraded_limiter,
         )
 

@@ -70,6 +70,18 @@ class Settings(BaseSettings):
         description="JSON {org slug: {policy: rate}}: per-org rate limits, "
         'e.g. {"acme": {"token.client": "60/minute"}}.',
     )
+    ratelimit_ipv6_prefix: int = Field(
+        64,
+        ge=32,
+        le=128,
+        description="IPv6 clients are rate-limited per network of this prefix length "
+        "(one /64 is one subscriber).",
+    )
+    ratelimit_single_node: bool = Field(
+        False,
+        description="Production only: allow `namoid serve` without NAMOID_REDIS_URL, each node counting "
+        "rate limits in its own memory (correct only when exactly one node serves).",
+    )
     tls_cert_file: Path | None = Field(None, description="PEM certificate chain. Unset = dev certificate.")
     tls_key_file: Path | None = Field(None, description="PEM private key. Unset = dev certificate.")
     keyring_file: Path | None = Field(

@@ -11,6 +11,7 @@ from namoid import audit
 from namoid.cli.runtime import cli_actor, fail, migrate_database, settings
 from namoid.crypto.keyring import KeyringError
 from namoid.services import build_services
+from namoid.settings import Settings
 from namoid.tenancy import demo
 
 log = logging.getLogger("namoid.serve")
@@ -23,6 +24,25 @@ DEV_BANNER = """
      %s
 ==============================================================================
 """
+
+NO_SHARED_LIMITS = (
+    "production mode needs NAMOID_REDIS_URL: rate limits must be shared by every node "
+    "(DESIGN.md §5b); set NAMOID_RATELIMIT_SINGLE_NODE=1 only if exactly one node serves"
+)
+SINGLE_NODE_BANNER = (
+    "RATE LIMITS ARE NOT SHARED: NAMOID_RATELIMIT_SINGLE_NODE=1 and no NAMOID_REDIS_URL, so this "
+    "node counts rate limits in its own memory. Correct for one node only: every further node "
+    "multiplies what an attacker may try, and a restart forgets every lockout."
+)
+
+
+def require_shared_limits(config: Settings) -> None:
+    """Production rate limits live in Redis (DESIGN.md §5b), or the operator says there is one node."""
+    if config.is_dev or config.redis_url:
+        return
+    if not config.ratelimit_single_node:
+        fail(NO_SHARED_LIMITS)
+    log.warning(SINGLE_NODE_BANNER)
 
 
 def serve() -> None:
@@ -49,6 +69,7 @@ def serve() -> None:
         log.warning(DEV_BANNER, config.data_dir.resolve(), cert.resolve())
     else:
         fail("production mode needs NAMOID_TLS_CERT_FILE and NAMOID_TLS_KEY_FILE (HTTPS only)")
+    require_shared_limits(config)
     try:
         if config.is_dev:
             typer.echo(demo.console_message(anyio.run(demo.bootstrap, config), config.base_url))

@@ -21,6 +21,7 @@ EVENT_TYPES: dict[str, str] = {
     "user.deleted": RISC + "account-purged",
     "session.revoked": CAEP + "session-revoked",
     "login.bruteforce_suspected": NAMOID + "login.bruteforce_suspected",
+    "client.bruteforce_suspected": NAMOID + "client.bruteforce_suspected",
     "otp.flood_suspected": NAMOID + "otp.flood_suspected",
     "ratelimit.degraded": NAMOID + "ratelimit.degraded",
     "client.created": NAMOID + "client.created",

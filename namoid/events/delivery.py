@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit
 from namoid.events.tokens import security_event_token
-from namoid.oauth.tokens import ACCESS_TOKEN_ALG, signer
 from namoid.outbound import DestinationRefused, OutboundPolicy, ResponseTooLarge, guarded_client, policy_for
 from namoid.services import Services
+from namoid.signing import ORG_KEY_ALG
 from namoid.storage.models import Organization, utcnow
 from namoid.storage.repos import event_outbox
 from namoid.tenancy import organizations
@@ -130,7 +130,7 @@ class EventDelivery:
                 claimed = await event_outbox.claim_due(session, org.id, moment, moment + self.lease, BATCH)
             if not claimed:
                 return
-            key = await signer(self.services.signing, org, ACCESS_TOKEN_ALG)
+            key = await self.services.signing.active_key(org, ORG_KEY_ALG)
             verdicts = await asyncio.gather(
                 *(self._post(c.url, security_event_token(c.event, issuer, c.url, key)) for c in claimed)
             )

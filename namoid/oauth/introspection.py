@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid.oauth import client_auth, tokens
+from namoid.oauth import client_limits, tokens
 from namoid.oauth.errors import InvalidRequest
 from namoid.oauth.transaction import protocol_transaction
 from namoid.services import Services
@@ -62,24 +62,29 @@ async def _describe(
 
 
 async def introspect(
-    services: Services, org: Organization, form: Mapping[str, str], authorization: str | None
+    services: Services,
+    org: Organization,
+    form: Mapping[str, str],
+    authorization: str | None,
+    *,
+    ip: str,
 ) -> dict[str, Any]:
     """RFC 7662 §2: the token's state for an authenticated confidential client."""
     issuer = issuer_for(services.settings.base_url, org.slug)
     published = (await services.signing.for_org(org)).published
     now = utcnow()
     async with protocol_transaction(services.db, org.id) as session:
-        client = await client_auth.authenticate_at(
+        client = await client_limits.authenticate(
+            services,
             "introspect",
             session,
             org,
             issuer,
             form,
             authorization,
-            pepper=services.keyring.pepper,
+            ip=ip,
             now=now,
             confidential_only=True,
-            legacy_audience=services.settings.client_assertion_legacy_audience,
         )
         value = form.get("token")
         if value is None:

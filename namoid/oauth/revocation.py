@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit
-from namoid.oauth import client_auth, tokens
+from namoid.oauth import client_limits, tokens
 from namoid.oauth.errors import InvalidRequest
 from namoid.oauth.transaction import protocol_transaction
 from namoid.services import Services
@@ -71,23 +71,20 @@ async def _revoke(
 
 
 async def revoke(
-    services: Services, org: Organization, form: Mapping[str, str], authorization: str | None
+    services: Services,
+    org: Organization,
+    form: Mapping[str, str],
+    authorization: str | None,
+    *,
+    ip: str,
 ) -> None:
     """RFC 7009 §2.1: revoke the token if the client owns it; raise only for a bad request."""
     issuer = issuer_for(services.settings.base_url, org.slug)
     published = (await services.signing.for_org(org)).published
     now = utcnow()
     async with protocol_transaction(services.db, org.id) as session:
-        client = await client_auth.authenticate_at(
-            "revoke",
-            session,
-            org,
-            issuer,
-            form,
-            authorization,
-            pepper=services.keyring.pepper,
-            now=now,
-            legacy_audience=services.settings.client_assertion_legacy_audience,
+        client = await client_limits.authenticate(
+            services, "revoke", session, org, issuer, form, authorization, ip=ip, now=now
         )
         value = form.get("token")
         if value is None:

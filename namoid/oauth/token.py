@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from namoid import audit
-from namoid.oauth import client_auth, tokens
+from namoid.oauth import client_limits, tokens
 from namoid.oauth.errors import InvalidRequest, OAuthError, UnsupportedGrantType
 from namoid.oauth.grants import GrantHandler, TokenRequest
 from namoid.oauth.grants.authorization_code import authorization_code
@@ -76,7 +76,12 @@ async def _audit_refused(request: TokenRequest, grant_type: str, error: OAuthErr
 
 
 async def exchange(
-    services: Services, org: Organization, form: Mapping[str, str], authorization: str | None
+    services: Services,
+    org: Organization,
+    form: Mapping[str, str],
+    authorization: str | None,
+    *,
+    ip: str,
 ) -> dict[str, Any]:
     """Answer a token request (RFC 6749 §5.1) or raise the OAuthError to answer with (§5.2)."""
     grant_type, handler = _handler(form)
@@ -87,16 +92,8 @@ async def exchange(
     # could exhaust the pool that way.
     await services.signing.for_org(org)
     async with protocol_transaction(services.db, org.id) as session:
-        client = await client_auth.authenticate_at(
-            "token",
-            session,
-            org,
-            issuer,
-            form,
-            authorization,
-            pepper=services.keyring.pepper,
-            now=now,
-            legacy_audience=services.settings.client_assertion_legacy_audience,
+        client = await client_limits.authenticate(
+            services, "token", session, org, issuer, form, authorization, ip=ip, now=now
         )
         request = TokenRequest(session, org, issuer, client, form, services.signing, now)
         try:

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -22,6 +22,7 @@ from limits.errors import StorageError
 from redis.asyncio import Redis
 
 from namoid.ratelimit import policies
+from namoid.ratelimit.keys import DEFAULT_IPV6_PREFIX, ip_key
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5.0
@@ -43,6 +44,7 @@ class Decision:
     limit: int
     window: int
     reset_after: int
+    key: tuple[str, ...] = ()
 
 
 def limits_uri(redis_url: str) -> str:
@@ -60,6 +62,7 @@ class Limiter:
     overrides: Mapping[str, str] = field(default_factory=dict)
     org_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     key_prefix: str = "namoid"
+    ipv6_prefix: int = DEFAULT_IPV6_PREFIX
     retry_seconds: float = RETRY_SECONDS
     on_degraded: OnDegraded | None = None
     _memory: MemoryStorage = field(init=False)
@@ -96,6 +99,10 @@ class Limiter:
             self._recovered()
         return self.status
 
+    def ip_key(self, address: str | None) -> str:
+        """The key of every policy counted per IP: the address, an IPv6 one by its prefix."""
+        return ip_key(address, self.ipv6_prefix)
+
     async def hit(self, policy: str, *key: str, org: str | None = None) -> Decision:
         """Count one request against every window of ``policy``; refused if any is full."""
         return await self._decide(policy, key, org, count=True)
@@ -118,10 +125,11 @@ class Limiter:
         identifiers = (org or "-", policy, *key)  # orgs never share a window
         storage = self._storage()
         try:
-            return await self._apply(storage, policy, items, identifiers, count)
+            decision = await self._apply(storage, policy, items, identifiers, count)
         except StorageError as exc:
             await self._degrade(exc)
-            return await self._apply(self._memory, policy, items, identifiers, count)
+            decision = await self._apply(self._memory, policy, items, identifiers, count)
+        return replace(decision, key=key)
 
     def _storage(self) -> Storage:
         if self._redis is None or not self._retry_due():

@@ -1,10 +1,20 @@
-"""Password-login brute-force defence (OWASP Authentication Cheat Sheet, "Account Lockout").
+"""Password-login brute-force defence (OWASP Authentication Cheat Sheet, "Account Lockout",
+"device cookies").
 
-Every attempt counts against ``login.ip`` and ``login.org``. Failures count against the
-account+IP pair (``login.account_ip``) first — an attacker locks only himself out — and
-then against the account across all IPs (``login.account``): a CAPTCHA-free back-off whose
-windows all end, so nobody can lock a victim out for good. Accounts are keyed by an HMAC
-of the normalized email under the keyring's pepper: the email never reaches Redis.
+Thousands of people can share one address (carrier-grade NAT, a campus, an office), so what
+is counted per IP is *failures* (``login.ip_failures``); every attempt counts only against a
+high flood ceiling (``login.ip``), and a successful sign-in counts against nothing else.
+Failures also count against the org (``login.org``, a stuffing wave's brake), the account+IP
+pair (``login.account_ip``: an attacker locks only himself out) and the account across all
+IPs (``login.account``: a back-off whose windows all end).
+
+A browser that signed in to the account before carries a device cookie for it
+(namoid.crypto.device_cookies). It is exempt from all of those (an attacker cannot lock the
+owner's own browser out, nor can a crowd behind the owner's address); its failures count
+against that device alone (``login.device``), so a stolen cookie guesses no faster.
+
+Accounts are keyed by an HMAC of the normalized email under the keyring's pepper: the email
+never reaches Redis.
 """
 
 from __future__ import annotations
@@ -12,11 +22,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from dataclasses import dataclass
 
 from namoid.accounts.users import normalize_email
 from namoid.ratelimit.limiter import Decision, Limiter
 
-UNKNOWN_IP = "unknown"
+#: The policies whose lockout is about one account (``login.bruteforce_suspected``).
+LOCKOUTS = ("login.account_ip", "login.account", "login.device")
 
 
 def account_key(pepper: bytes, org_id: uuid.UUID, email: str) -> str:
@@ -29,28 +41,49 @@ def account_key(pepper: bytes, org_id: uuid.UUID, email: str) -> str:
     return hmac.new(pepper, message, hashlib.sha256).hexdigest()
 
 
-async def admit(limiter: Limiter, org: str, ip: str | None, account: str) -> Decision | None:
-    """Count the attempt; the refusing decision if the IP, the org or a lockout says no."""
-    address = ip or UNKNOWN_IP
-    for decision in (
-        await limiter.hit("login.ip", address, org=org),
-        await limiter.hit("login.org", org, org=org),
-        await limiter.test("login.account_ip", account, address, org=org),
-        await limiter.test("login.account", account, org=org),
-    ):
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Who tries to sign in to which account: the org slug, the IP key, the account key, and
+    the device (a verified device cookie's nonce) if the browser is known to this account."""
+
+    org: str
+    ip: str
+    account: str
+    device: str | None = None
+
+    def failure_policies(self) -> dict[str, tuple[str, ...]]:
+        """The policies a failure of this attempt counts against, each with its key."""
+        if self.device is not None:
+            return {"login.device": (self.device,)}
+        return {
+            "login.ip_failures": (self.ip,),
+            "login.org": (self.org,),
+            "login.account_ip": (self.account, self.ip),
+            "login.account": (self.account,),
+        }
+
+
+async def flood_ceiling(limiter: Limiter, org: str, ip: str) -> Decision | None:
+    """Count one login POST from ``ip``; the refusal once the IP's ceiling is reached."""
+    decision = await limiter.hit("login.ip", ip, org=org)
+    return None if decision.allowed else decision
+
+
+async def admit(limiter: Limiter, attempt: Attempt) -> Decision | None:
+    """The refusal if a failure window of ``attempt`` is already full (counts nothing)."""
+    for policy, key in attempt.failure_policies().items():
+        decision = await limiter.test(policy, *key, org=attempt.org)
         if not decision.allowed:
             return decision
     return None
 
 
-async def failed(limiter: Limiter, org: str, ip: str | None, account: str) -> list[str]:
-    """Count a failure; the lockout policies that this failure started (``admit`` let it in,
-    so a window that is full now was open before it)."""
-    address = ip or UNKNOWN_IP
-    keys = {"login.account_ip": (account, address), "login.account": (account,)}
+async def failed(limiter: Limiter, attempt: Attempt) -> list[str]:
+    """Count a failure; the lockouts (``LOCKOUTS``) that this failure started (``admit`` let it
+    in, so a window that is full now was open before it)."""
     started = []
-    for policy, key in keys.items():
-        await limiter.hit(policy, *key, org=org)
-        if not (await limiter.test(policy, *key, org=org)).allowed:
+    for policy, key in attempt.failure_policies().items():
+        await limiter.hit(policy, *key, org=attempt.org)
+        if policy in LOCKOUTS and not (await limiter.test(policy, *key, org=attempt.org)).allowed:
             started.append(policy)
     return started

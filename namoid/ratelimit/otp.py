@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from namoid import audit, events
 from namoid.ratelimit.limiter import Decision
-from namoid.ratelimit.login import UNKNOWN_IP, account_key
+from namoid.ratelimit.login import account_key
 from namoid.services import Services
 from namoid.storage.models import Organization
 
@@ -29,7 +29,7 @@ async def admit_send(
     limiter = services.limiter
     destination_key = account_key(services.keyring.pepper, org.id, destination)
     for policy, key in (
-        ("otp.send.ip", ip or UNKNOWN_IP),
+        ("otp.send.ip", limiter.ip_key(ip)),
         ("otp.send.destination", destination_key),
         (FLOOD_BUDGET, org.slug),
     ):

@@ -13,21 +13,45 @@ from functools import cache
 from limits import RateLimitItem, parse_many
 
 #: Production defaults, sized for an identity provider (OWASP Authentication Cheat Sheet).
+#: What one address may *fail* is small; what it may *do* is a high ceiling only, because
+#: thousands of people share one address behind carrier-grade NAT, a campus or an office.
 DEFAULTS: dict[str, str] = {
-    # Every login POST from one IP, and every login POST to one org (a stuffing-wave budget).
-    "login.ip": "20/minute;200/hour",
+    # Every login POST from one IP: flood protection only (a NAT's whole crowd shares it).
+    "login.ip": "300/minute",
+    # Failed logins (wrong password, unknown account) from one IP: what guessing costs.
+    "login.ip_failures": "30/minute;300/hour",
+    # Failed logins across the org: a stuffing wave's brake; browsers with a device cookie pass.
     "login.org": "600/minute",
     # Failed logins: per account+IP pair first (an attacker locks only himself out) …
     "login.account_ip": "5/minute;10/hour;20/day",
-    # … then per account across IPs: a CAPTCHA-free back-off that ends within an hour.
+    # … then per account across IPs: a back-off that ends within an hour, for unknown browsers.
     "login.account": "10/minute;50/hour",
-    # The token endpoint, checked before any client-authentication work.
-    "token.client": "600/minute",
+    # Failed logins from a browser with a device cookie for the account (a stolen cookie's budget).
+    "login.device": "5/minute;20/hour",
+    # Interaction requests refused by a cheap check (CSRF, session, expired request), per IP.
+    "interaction.refused_ip": "30/minute;300/hour",
+    # The sign-in and consent pages (each may start a browser session), per IP.
+    "interaction.ip": "300/minute",
+    # /authorize (each may store an authorization request), per IP.
+    "authorize.ip": "300/minute",
+    # /logout (each verifies an id_token_hint), per IP.
+    "logout.ip": "120/minute",
+    # The client-authenticated endpoints: a per-IP ceiling on all requests (flood protection) …
     "token.ip": "1200/minute",
-    "introspect.client": "1200/minute",
-    # Revocation authenticates the client like /token: limited the same way, before the secret check.
     "revoke.ip": "1200/minute",
+    "introspect.ip": "1200/minute",
+    # … a client's own budget, spent only by requests that authenticated as that client …
+    "token.client": "600/minute",
     "revoke.client": "600/minute",
+    "introspect.client": "1200/minute",
+    # … failed client authentications per (client, IP), refused before the next check …
+    "client_auth.failures_client_ip": "5/minute;20/hour",
+    # … per IP across clients (client_id enumeration), refused the same way …
+    "client_auth.failures_ip": "30/minute;300/hour",
+    # … and per client across IPs: an alarm (client.bruteforce_suspected), never a refusal.
+    "client_auth.failures": "100/minute",
+    # At most one client.bruteforce_suspected event per client and hour while that alarm rings.
+    "client_auth.failures_alert": "1/hour",
     # UserInfo: what is guessed is the bearer token itself, so the caller's IP is the key.
     "userinfo.ip": "1200/minute",
     # One-time codes: per destination, per IP, and the org's hourly SMS/email spend.
@@ -41,6 +65,8 @@ DEFAULTS: dict[str, str] = {
     "password_reset.destination": "3/hour",
     "registration.ip": "10/hour",
     "registration.destination": "3/hour",
+    # At most one audit entry per refusing (policy, key) and minute: a flood is one line, not a million.
+    "ratelimit.refusal_audit": "1/minute",
 }
 
 

@@ -41,3 +41,32 @@ def clear_session_cookie(response: Response, org_slug: str) -> None:
     response.delete_cookie(
         session_cookie_name(org_slug), path="/", secure=True, httponly=True, samesite="lax"
     )
+
+
+# --- the device cookie (OWASP Authentication Cheat Sheet, "device cookies") ----------------
+
+#: How long a browser stays "known" after its last successful sign-in (renewed at each one).
+DEVICE_COOKIE_MAX_AGE = 90 * 24 * 3600
+#: Slugs are [a-z0-9-]: no session cookie's name can end up equal to a device cookie's.
+DEVICE_PREFIX = PREFIX + "device_"
+
+
+def device_cookie_name(org_slug: str) -> str:
+    return DEVICE_PREFIX + org_slug
+
+
+def read_device_cookie(request: Request, org_slug: str) -> str | None:
+    return request.cookies.get(device_cookie_name(org_slug))
+
+
+def set_device_cookie(response: Response, org_slug: str, value: str) -> None:
+    """Same attributes as the session cookie; it outlives sessions, never its own max-age."""
+    response.set_cookie(
+        device_cookie_name(org_slug),
+        value,
+        max_age=DEVICE_COOKIE_MAX_AGE,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="lax",
+    )

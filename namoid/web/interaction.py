@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from namoid import audit
 from namoid.accounts import login as password_login
 from namoid.accounts import sessions
+from namoid.crypto import device_cookies
 from namoid.crypto.secrets import new_token
 from namoid.oauth import authorize as authorize_request
 from namoid.oauth import codes, interactions
@@ -27,15 +28,21 @@ from namoid.oauth.authorization_response import Reply, csp_source, with_query
 from namoid.oauth.authorize import AuthorizationParams, Parameters, Rejected
 from namoid.oauth.errors import AccessDenied, InvalidRedirectUri, OAuthError
 from namoid.ratelimit import login as login_limits
-from namoid.ratelimit.responses import page_refusal
+from namoid.ratelimit.keys import request_ip
 from namoid.services import Services
 from namoid.storage.models import AuthorizationRequest, BrowserSession, Client, Organization, utcnow
 from namoid.storage.repos import authorization_requests, clients, consents
 from namoid.tenancy.resolve import current_org, issuer_for
-from namoid.web import logout
-from namoid.web.cookies import read_session_token, set_session_cookie
-from namoid.web.csrf import csrf_token, csrf_valid, record_refusal
-from namoid.web.responses import forbidden, page, problem, request_pairs
+from namoid.web import limits, logout
+from namoid.web.cookies import (
+    DEVICE_COOKIE_MAX_AGE,
+    read_device_cookie,
+    read_session_token,
+    set_device_cookie,
+    set_session_cookie,
+)
+from namoid.web.csrf import csrf_token, csrf_valid
+from namoid.web.responses import page, problem, request_pairs
 
 router = APIRouter()
 CurrentOrg = Annotated[Organization, Depends(current_org)]
@@ -217,6 +224,9 @@ def _rejected(request: Request, org: Organization, rejected: Rejected, client: C
 @router.api_route("/authorize", methods=["GET", "POST"], include_in_schema=False)
 async def authorize(request: Request, org: CurrentOrg) -> Response:
     """RFC 6749 §4.1.1, OIDC Core §3.1.2.1 (GET query or POST form)."""
+    refused = await limits.ceiling(request, org, "authorize.ip")
+    if refused is not None:
+        return refused
     params = authorize_request.parse(await request_pairs(request))
     now = utcnow()
     async with _services(request).db.tenant(org.id) as session:
@@ -294,12 +304,15 @@ def _login_form(
 @router.get("/login", include_in_schema=False)
 async def login_page(request: Request, org: CurrentOrg) -> Response:
     """The sign-in form (OIDC Core §3.1.2.3); starts an anonymous session for its CSRF token."""
+    refused = await limits.ceiling(request, org, "interaction.ip")
+    if refused is not None:
+        return refused
     now = utcnow()
     started = None
     async with _services(request).db.tenant(org.id) as session:
         pending = await _pending(session, org, request.query_params.get("req"))
         if pending is None:
-            return _expired(request)
+            return await limits.refuse(request, org, _expired(request), session)
         browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
         if browser is None:
             started = await sessions.start(session, org, user=None, amr=[], now=now)
@@ -311,42 +324,59 @@ async def login_page(request: Request, org: CurrentOrg) -> Response:
     return response
 
 
+def _device(request: Request, org: Organization, account: str, now: datetime) -> str | None:
+    """The identity of the browser's device cookie, if it is valid for ``account``."""
+    cookie = read_device_cookie(request, org.slug)
+    pepper = _services(request).keyring.pepper
+    device = device_cookies.verify(pepper, cookie, account, int(now.timestamp()), DEVICE_COOKIE_MAX_AGE)
+    return device.nonce if device is not None else None
+
+
 @router.post("/login", include_in_schema=False)
 async def login(request: Request, org: CurrentOrg) -> Response:
     """Check email and password; on success a new session (and cookie) replaces the old one.
 
-    Rate limits come first, before any database or password work (namoid.ratelimit.login).
+    Cheapest first (namoid.ratelimit.login): the IP's flood ceiling; the session, CSRF token
+    and sign-in request (a refusal spends no shared budget); the failure limits, unless the
+    browser's device cookie is for this account; only then the password. A success renews the
+    device cookie.
     """
-    form = await request_pairs(request)
     services = _services(request)
-    email, ip = _field(form, "email"), request.scope["state"].get("client_ip")
-    account = login_limits.account_key(services.keyring.pepper, org.id, email)
-    refused = await login_limits.admit(services.limiter, org.slug, ip, account)
-    if refused is not None:
-        return page_refusal(request, refused)
+    ip = request_ip(request)
+    flooded = await login_limits.flood_ceiling(services.limiter, org.slug, ip)
+    if flooded is not None:
+        return await limits.too_many(request, org, flooded)
+    form = await request_pairs(request)
     now = utcnow()
     async with services.db.tenant(org.id) as session:
         browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
         if browser is None or not csrf_valid(browser, _field(form, "csrf_token")):
-            await record_refusal(session, org.id, browser, "login")
-            return forbidden(request)
+            return await limits.refuse_form(session, request, org, browser, "login")
         pending = await _pending(session, org, _field(form, "req"))
     if pending is None:
-        return _expired(request)
-    attempt = await password_login.check_password(services.db, org.id, email, _field(form, "password"))
+        return await limits.refuse(request, org, _expired(request))
+    email = _field(form, "email")
+    account = login_limits.account_key(services.keyring.pepper, org.id, email)
+    attempt = login_limits.Attempt(org.slug, ip, account, _device(request, org, account, now))
+    refused = await login_limits.admit(services.limiter, attempt)
+    if refused is not None:
+        return await limits.too_many(request, org, refused)
+    checked = await password_login.check_password(services.db, org.id, email, _field(form, "password"))
     async with services.db.tenant(org.id) as session:
-        if attempt.user is None or attempt.failure is not None:
+        if checked.user is None or checked.failure is not None:
             client_id = pending.client.client_id
-            await password_login.record_failure(session, org.id, attempt, client_id)
-            locked = await login_limits.failed(services.limiter, org.slug, ip, account)
+            await password_login.record_failure(session, org.id, checked, client_id)
+            locked = await login_limits.failed(services.limiter, attempt)
             if locked:
-                await password_login.record_lockout(session, org.id, attempt, account, client_id, locked)
+                await password_login.record_lockout(session, org.id, checked, account, client_id, locked)
             return _login_form(request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED)
         started = await password_login.sign_in(
-            session, org, attempt.user, previous=browser, client_id=pending.client.client_id, now=now
+            session, org, checked.user, previous=browser, client_id=pending.client.client_id, now=now
         )
     response = _to_interaction(org, "consent", pending.handle)
     set_session_cookie(response, org.slug, started.token, started.row.expires_at, now)
+    device = device_cookies.issue(services.keyring.pepper, account, int(now.timestamp()))
+    set_device_cookie(response, org.slug, device)
     return response
 
 
@@ -370,11 +400,14 @@ def _consent_form(request: Request, org: Organization, pending: Pending, user: s
 @router.get("/consent", include_in_schema=False)
 async def consent_page(request: Request, org: CurrentOrg) -> Response:
     """OIDC Core §3.1.2.4: ask for consent, unless it is not needed (then issue the code)."""
+    refused = await limits.ceiling(request, org, "interaction.ip")
+    if refused is not None:
+        return refused
     now = utcnow()
     async with _services(request).db.tenant(org.id) as session:
         pending = await _pending(session, org, request.query_params.get("req"))
         if pending is None:
-            return _expired(request)
+            return await limits.refuse(request, org, _expired(request), session)
         browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
         user = await sessions.signed_in(session, org.id, browser)
         try:
@@ -423,11 +456,10 @@ async def consent(request: Request, org: CurrentOrg) -> Response:
     async with _services(request).db.tenant(org.id) as session:
         browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
         if browser is None or not csrf_valid(browser, _field(form, "csrf_token")):
-            await record_refusal(session, org.id, browser, "consent")
-            return forbidden(request)
+            return await limits.refuse_form(session, request, org, browser, "consent")
         pending = await _pending(session, org, _field(form, "req"))
         if pending is None:
-            return _expired(request)
+            return await limits.refuse(request, org, _expired(request), session)
         user = await sessions.signed_in(session, org.id, browser)
         if user is None or interactions.login_needed(pending.params, pending.row.created_at, user, now):
             return _to_interaction(org, "login", pending.handle)

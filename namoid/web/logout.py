@@ -22,9 +22,10 @@ from namoid.services import Services
 from namoid.storage.models import Organization, utcnow
 from namoid.storage.repos import clients
 from namoid.tenancy.resolve import current_org, issuer_for
+from namoid.web import limits
 from namoid.web.cookies import clear_session_cookie, read_session_token
-from namoid.web.csrf import csrf_token, csrf_valid, record_refusal
-from namoid.web.responses import forbidden, page, request_pairs
+from namoid.web.csrf import csrf_token, csrf_valid
+from namoid.web.responses import page, request_pairs
 
 router = APIRouter()
 CurrentOrg = Annotated[Organization, Depends(current_org)]
@@ -86,6 +87,9 @@ def _targets(logout: end_session.LogoutRequest) -> list[str]:
 @router.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
 async def logout(request: Request, org: CurrentOrg) -> Response:
     """§2: a logout request from the RP (GET or POST), or the user's confirmation of one."""
+    refused = await limits.ceiling(request, org, "logout.ip")
+    if refused is not None:
+        return refused
     params = parse(await request_pairs(request))
     now = utcnow()
     async with request.app.state.services.db.tenant(org.id) as session:
@@ -97,8 +101,7 @@ async def logout(request: Request, org: CurrentOrg) -> Response:
         if request.method != "POST" or params.values.get("decision") != CONFIRM:
             return _confirmation(request, org, params, user, resolved)
         if not csrf_valid(user.browser, params.values.get("csrf_token", "")):
-            await record_refusal(session, org.id, user.browser, "logout")
-            return forbidden(request)
+            return await limits.refuse_form(session, request, org, user.browser, "logout")
         actor = audit.Actor("user", str(user.user.id))
         await sessions.end(session, org.id, user.browser, now, actor=actor, reason="logout")
         await audit.record(

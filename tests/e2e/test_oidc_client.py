@@ -158,6 +158,7 @@ def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> dict[s
         "NAMOID_TLS_CERT_FILE": str(cert),
         "NAMOID_TLS_KEY_FILE": str(key),
         "NAMOID_KEYRING_FILE": str(tmp / "keyring.json"),
+        "NAMOID_RATELIMIT_SINGLE_NODE": "1",
     }
 
 

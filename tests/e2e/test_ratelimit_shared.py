@@ -39,7 +39,7 @@ def test_two_processes_share_one_limit(backend: Backend, tmp_path: Path) -> None
         "NAMOID_TLS_KEY_FILE": str(key),
         "NAMOID_KEYRING_FILE": str(keyring),
         "NAMOID_REDIS_URL": redis_url,
-        "NAMOID_RATE_LIMITS": json.dumps({"token.client": "4/minute"}),
+        "NAMOID_RATE_LIMITS": json.dumps({"token.ip": "4/minute"}),
     }
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -190,12 +190,14 @@ def tls_pair(tmp_path: Path) -> tuple[Path, Path]:
 def _production(
     backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path], **extra: str
 ) -> dict[str, str]:
+    """Production settings; one node's own rate limits unless ``extra`` names a Redis."""
     cert, key = tls_pair
     return {
         "NAMOID_DATABASE_URL": backend.app_url,
         "NAMOID_TLS_CERT_FILE": str(cert),
         "NAMOID_TLS_KEY_FILE": str(key),
         "NAMOID_KEYRING_FILE": str(tmp_path / "keyring.json"),
+        "NAMOID_RATELIMIT_SINGLE_NODE": "1",
         **extra,
     }
 
@@ -304,3 +306,32 @@ def test_embedded_data_directory_is_private(embedded: Server) -> None:
     assert {"namoid.db", "namoid.db-wal", "keyring.json", "tls/key.pem", "tls/cert.pem"} <= set(found)
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert {name: mode for name, mode in found.items() if mode != (0o700 if name == "tls" else 0o600)} == {}
+
+
+def test_production_refuses_to_start_without_shared_rate_limits(
+    tmp_path: Path, tls_pair: tuple[Path, Path]
+) -> None:
+    create_keyring_file(tmp_path / "keyring.json")
+    cert, key = tls_pair
+    result = _refused(
+        {
+            "NAMOID_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+            "NAMOID_TLS_CERT_FILE": str(cert),
+            "NAMOID_TLS_KEY_FILE": str(key),
+            "NAMOID_KEYRING_FILE": str(tmp_path / "keyring.json"),
+        }
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()  # one clear line, naming both ways out
+    assert "NAMOID_REDIS_URL" in line and "NAMOID_RATELIMIT_SINGLE_NODE=1" in line
+
+
+@POSTGRES_ONLY
+def test_the_single_node_opt_out_starts_and_says_so_loudly(
+    backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path]
+) -> None:
+    create_keyring_file(tmp_path / "keyring.json")
+    with running(tmp_path, tls_pair[0], _production(backend, tmp_path, tls_pair)) as server:
+        with server.client() as client:
+            assert client.get("/readyz").status_code == 200
+        assert "RATE LIMITS ARE NOT SHARED" in server.log() and '"WARNING"' in server.log()

@@ -53,24 +53,15 @@ def _wrong_way(lower: str, upper: str) -> list[str]:
 
 
 #: (lower package, the package above it that it must not import).
-RULES = [("namoid.audit", "namoid.oauth")]
-#: Wrong-way arrows known on this branch and removed elsewhere (issue 10 §5). Each is a strict
-#: xfail: once the arrow is gone the test passes unexpectedly and fails, and the entry moves to RULES.
-PENDING = [
-    pytest.param(
-        "namoid.ratelimit",
-        "namoid.oauth",
-        marks=pytest.mark.xfail(strict=True, reason="ratelimit/oauth.py, responses.py: on another branch"),
-    ),
-    pytest.param(
-        "namoid.events",
-        "namoid.oauth",
-        marks=pytest.mark.xfail(strict=True, reason="events/delivery.py: tokens.signer, still to do"),
-    ),
+RULES = [
+    ("namoid.audit", "namoid.oauth"),
+    ("namoid.ratelimit", "namoid.oauth"),
+    ("namoid.ratelimit", "namoid.web"),
+    ("namoid.events", "namoid.oauth"),
 ]
 
 
-@pytest.mark.parametrize(("lower", "upper"), [*RULES, *PENDING])
+@pytest.mark.parametrize(("lower", "upper"), RULES)
 def test_no_import_runs_the_wrong_way(lower: str, upper: str) -> None:
     assert _wrong_way(lower, upper) == []
 

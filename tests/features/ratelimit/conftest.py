@@ -71,6 +71,11 @@ async def flow(
     return Flow(http, services, org, rp, await make_user(), verifier, challenge)
 
 
+def figure(text: str) -> None:
+    """A simulation's figure, printed (run with ``-s``) on a line of its own."""
+    print(f"\nSIMULATION {text}")
+
+
 def flow_at(flow: Flow, http: httpx.AsyncClient) -> Flow:
     """The same relying party and user, driven from another browser (``http``)."""
     return Flow(http, flow.services, flow.org, flow.rp, flow.user, flow.verifier, flow.challenge)

@@ -1,4 +1,4 @@
-"""Every auth endpoint is covered by a named policy: a burst against each one ends in 429."""
+"""Every route under /o/{org} is classified, and a burst against each limited one ends in 429."""
 
 from __future__ import annotations
 
@@ -9,27 +9,32 @@ import httpx
 import namoid
 from namoid.ratelimit import policies
 from namoid.services import Services
-from tests.features.authorize.conftest import Flow, form_inputs
+from namoid.storage.models import Organization
 from tests.features.conftest import served_routes
-from tests.features.ratelimit.conftest import UseLimits
+from tests.features.ratelimit.conftest import ClientAt, UseLimits
 
 ORG_PREFIX = "/o/{org}"
-#: Endpoints where an attacker can guess a credential or spend ours, and the policy that a
-#: burst from one IP meets first there.
-AUTH_ENDPOINTS = {
-    "/login": "login.ip",
-    "/token": "token.ip",
-    "/revoke": "revoke.ip",
-    "/introspect": "introspect.client",
-    "/userinfo": "userinfo.ip",
+#: Every route under /o/{org} where a request can guess a credential, spend ours or store a
+#: row, and the policy that a burst from one IP meets first there.
+LIMITED_ROUTES = {
+    ("GET", "/authorize"): "authorize.ip",
+    ("POST", "/authorize"): "authorize.ip",
+    ("GET", "/login"): "interaction.ip",
+    ("POST", "/login"): "login.ip",
+    ("GET", "/consent"): "interaction.ip",
+    ("POST", "/consent"): "interaction.refused_ip",  # needs a session and a CSRF token: refusals count
+    ("GET", "/logout"): "logout.ip",
+    ("POST", "/logout"): "logout.ip",
+    ("POST", "/token"): "token.ip",
+    ("POST", "/revoke"): "revoke.ip",
+    ("POST", "/introspect"): "introspect.ip",
+    ("GET", "/userinfo"): "userinfo.ip",
+    ("POST", "/userinfo"): "userinfo.ip",
 }
-#: The other endpoints under /o/{org}, and why no policy of their own is needed.
+#: The other routes under /o/{org}, and why no policy of their own is needed.
 NOT_LIMITED = {
-    "/.well-known/openid-configuration": "public metadata: no credential, nothing spent",
-    "/jwks.json": "public keys: no credential, nothing spent",
-    "/authorize": "no credential: validates the request, then sends the browser to /login",
-    "/consent": "needs a signed-in session and a CSRF token",
-    "/logout": "ends only a signed-in session, with a CSRF token; the id_token_hint is a signature check",
+    ("GET", "/.well-known/openid-configuration"): "public metadata: no credential, nothing stored",
+    ("GET", "/jwks.json"): "public keys: no credential, nothing stored",
 }
 #: Policies whose endpoints arrive later (OTP verification, reset, registration): they must exist now.
 LATER_POLICIES = {
@@ -39,35 +44,35 @@ LATER_POLICIES = {
     "registration.ip",
     "registration.destination",
 }
+FORM = {"grant_type": "client_credentials", "client_id": "some-client", "token": "t", "req": "x"}
 
 
-def _org_routes(services: Services) -> set[str]:
-    """Every path the public app serves under /o/{org}."""
-    paths = {path for _, path in served_routes(services)}
-    return {path.removeprefix(ORG_PREFIX) for path in paths if path.startswith(ORG_PREFIX + "/")}
+def _org_routes(services: Services) -> set[tuple[str, str]]:
+    """Every (method, path) the public app serves under /o/{org}."""
+    return {
+        (method, path.removeprefix(ORG_PREFIX))
+        for method, path in served_routes(services)
+        if path.startswith(ORG_PREFIX + "/")
+    }
 
 
-async def _burst(flow: Flow, http: httpx.AsyncClient, path: str) -> list[httpx.Response]:
-    url = f"/o/{flow.org.slug}{path}"
-    if url.endswith("/login"):
-        page = await flow.follow(await flow.authorize())
-        data = form_inputs(page.text) | {"email": "x@example.com", "password": "wrong"}
-    else:
-        data = {"grant_type": "client_credentials", "client_id": "some-client", "token": "t"}
-    return [await http.post(url, data=data) for _ in range(2)]
+async def _burst(http: httpx.AsyncClient, org: Organization, method: str, path: str) -> list[httpx.Response]:
+    url = f"/o/{org.slug}{path}"
+    if method == "GET":
+        return [await http.get(url, params={"req": "x"}) for _ in range(2)]
+    return [await http.post(url, data=FORM) for _ in range(2)]
 
 
-async def test_every_auth_endpoint_has_a_named_policy(
-    flow: Flow, http: httpx.AsyncClient, services: Services, use_limits: UseLimits
+async def test_every_route_is_classified_and_a_burst_ends_in_its_policy(
+    org: Organization, services: Services, use_limits: UseLimits, client_at: ClientAt
 ) -> None:
-    assert _org_routes(services) == set(AUTH_ENDPOINTS) | set(
-        NOT_LIMITED
-    )  # a new endpoint must be classified
+    assert _org_routes(services) == set(LIMITED_ROUTES) | set(NOT_LIMITED)  # a new route must be classified
     await use_limits(dict.fromkeys(policies.DEFAULTS, "1/minute"))
-    for path, policy in sorted(AUTH_ENDPOINTS.items()):
-        first, second = await _burst(flow, http, path)
-        assert first.status_code != 429 and second.status_code == 429, (path, first, second)
-        assert second.headers["ratelimit-policy"].startswith(f'"{policy}";'), path
+    for number, ((method, path), policy) in enumerate(sorted(LIMITED_ROUTES.items())):
+        async with client_at(f"198.51.100.{number + 1}") as http:  # each route from its own address
+            first, second = await _burst(http, org, method, path)
+        assert first.status_code != 429 and second.status_code == 429, (method, path, first, second)
+        assert second.headers["ratelimit-policy"].startswith(f'"{policy}";'), (method, path)
 
 
 def test_every_policy_is_applied_or_awaits_its_endpoint() -> None:

@@ -34,7 +34,7 @@ async def test_redis_down_still_limits_and_is_reported(
     before = len(await security_events(services, None, DEGRADED))
     audited = await audit_count(services, None, DEGRADED)
     await use_limits(
-        {"token.client": "2/minute"},
+        {"token.ip": "2/minute"},
         redis_url=closed_port_url(),
         on_degraded=services.record_degraded_limiter,
     )
@@ -53,7 +53,7 @@ async def test_redis_killed_mid_run_then_back(
     port = free_port()
     before = len(await security_events(services, None, DEGRADED))
     await use_limits(
-        {"token.client": "3/minute"},
+        {"token.ip": "3/minute"},
         redis_url=redis_url_at(port),
         retry_seconds=0.3,
         on_degraded=services.record_degraded_limiter,

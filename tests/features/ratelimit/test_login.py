@@ -61,16 +61,48 @@ async def test_failures_across_ips_back_off_the_account_then_end(
         assert (await user.login(page)).status_code == 303
 
 
-async def test_login_per_ip_counts_every_attempt(flow: Flow, use_limits: UseLimits) -> None:
-    await use_limits({"login.ip": "3/minute"})
+async def test_login_per_ip_counts_failures_never_successes(flow: Flow, use_limits: UseLimits) -> None:
+    await use_limits({"login.ip_failures": "3/minute"})
+    for _ in range(10):  # a crowd behind one address signing in: counted by nothing but the ceiling
+        flow.http.cookies.clear()
+        assert "code" in await flow.sign_in_and_allow()
+    flow.http.cookies.clear()
     page = await flow.follow(await flow.authorize())
     statuses = [
         (await flow.login(page, email=f"u{i}@example.com", password=WRONG)).status_code for i in range(5)
     ]
     assert statuses == [200, 200, 200, 429, 429]
+    refused = await flow.login(page, email="u9@example.com", password=WRONG)
+    assert refused.headers["ratelimit-policy"].startswith('"login.ip_failures";')
     assert (
         await audit_count(flow.services, flow.org, "login.failed") == 3
     )  # refused ones cost no password check
+
+
+async def test_login_per_ip_ceiling_counts_every_attempt(flow: Flow, use_limits: UseLimits) -> None:
+    await use_limits({"login.ip": "3/minute"})
+    page = await flow.follow(await flow.authorize())
+    statuses = [(await flow.login(page, csrf_token="forged")).status_code for _ in range(4)]
+    assert statuses == [403, 403, 403, 429]
+    refused = await flow.login(page)
+    assert refused.status_code == 429 and refused.headers["ratelimit-policy"].startswith('"login.ip";')
+
+
+async def test_ipv6_addresses_count_per_64(flow: Flow, client_at: ClientAt, use_limits: UseLimits) -> None:
+    await use_limits({"login.ip_failures": "3/minute"})
+    statuses = []
+    for host in range(1, 6):  # five addresses of one /64: one subscriber
+        async with client_at(f"2001:db8:7:1::{host:x}") as http:
+            guesser = flow_at(flow, http)
+            page = await guesser.follow(await guesser.authorize())
+            statuses.append(
+                (await guesser.login(page, email=f"g{host}@example.com", password=WRONG)).status_code
+            )
+    assert statuses == [200, 200, 200, 429, 429]
+    async with client_at("2001:db8:7:2::1") as neighbour:  # the next /64 is someone else
+        other = flow_at(flow, neighbour)
+        page = await other.follow(await other.authorize())
+        assert (await other.login(page, email="n@example.com", password=WRONG)).status_code == 200
 
 
 async def test_lockout_of_an_unknown_email_names_its_key_never_the_email(

@@ -241,7 +241,7 @@ def test_policy_resolution_order() -> None:
         str(policies.rates("login.ip", "other", {"login.ip": "2/second"}, org_overrides)[0])
         == "2 per 1 second"
     )
-    assert len(policies.rates("login.ip", None, {}, {})) == 2
+    assert len(policies.rates("login.ip_failures", None, {}, {})) == 2
 
 
 def test_redis_urls_become_limits_uris() -> None:
