@@ -199,13 +199,18 @@ def _audiences_refused(iss: str) -> list[object]:
 
 
 async def test_private_key_jwt_refuses_any_other_audience(
-    http: httpx.AsyncClient, services: Services, org: Organization, key_client: KeyClient
+    services: Services, org: Organization, key_client: KeyClient
 ) -> None:
-    for audience in _audiences_refused(issuer(services, org)):
+    app = create_public_app(services)
+    for n, audience in enumerate(_audiences_refused(issuer(services, org))):
         claims = _claims(services, org, key_client.client_id, aud=audience)
-        response = await http.post(
-            f"/o/{org.slug}/token", data=_assertion_form(jwt.sign(claims, key_client.key))
-        )
+        # One address per attempt: failed authentications from one address are refused after
+        # five (client_auth.failures_client_ip), and this test is about each refusal's reason.
+        transport = httpx.ASGITransport(app=app, client=(f"203.0.113.{100 + n}", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=services.settings.base_url) as http:
+            response = await http.post(
+                f"/o/{org.slug}/token", data=_assertion_form(jwt.sign(claims, key_client.key))
+            )
         assert response.status_code == 401, (audience, response.text)
         assert response.json()["error"] == "invalid_client"
 
