@@ -90,7 +90,7 @@ async def exchange(
         client = await client_auth.authenticate_at(
             "token", session, org, issuer, form, authorization, pepper=services.keyring.pepper, now=now
         )
-        request = TokenRequest(session, org, issuer, client, form, services.signing, now)
+        request = TokenRequest(session, org, issuer, client, form, services.signing, now, services.keyring)
         try:
             minted = await handler(request)
         except OAuthError as exc:
