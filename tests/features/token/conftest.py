@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
 import httpx
 import pytest
 
+from namoid.crypto.secrets import sha256_hex
 from namoid.oauth import codes, pkce
 from namoid.oauth.codes import CodeGrant
 from namoid.services import Services
 from namoid.storage.models import AuditEntry, Organization, User, utcnow
-from namoid.storage.repos import audit_log
+from namoid.storage.repos import audit_log, refresh_tokens
 from namoid.tenancy.resolve import issuer_for
 from tests.features.conftest import MakeClient, MakeUser, RegisteredClient
 
@@ -97,6 +99,18 @@ async def exchange(
         "code_verifier": verifier,
     }
     return await post(http, org, "token", data, client)
+
+
+async def age_first_use(services: Services, org: Organization, token: str, seconds: float) -> None:
+    """Let ``seconds`` pass since a consumed refresh token's first use (its reuse window with it)."""
+    async with services.db.tenant(org.id) as session:
+        found = await refresh_tokens.find(session, org.id, sha256_hex(token))
+        assert found is not None
+        row, shift = found[0], timedelta(seconds=seconds)
+        assert row.used_at is not None
+        row.used_at -= shift
+        if row.successor_expires_at is not None:
+            row.successor_expires_at -= shift
 
 
 async def published(services: Services, org: Organization) -> list[dict[str, Any]]:

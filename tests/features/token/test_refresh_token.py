@@ -14,7 +14,7 @@ from namoid.storage.models import Organization, User, utcnow
 from namoid.storage.repos import refresh_tokens
 from namoid.tenancy import organizations
 from tests.features.conftest import ADMIN, MakeClient, RegisteredClient
-from tests.features.token.conftest import audit_rows, exchange, issue_code, post
+from tests.features.token.conftest import age_first_use, audit_rows, exchange, issue_code, post
 
 
 async def _tokens(
@@ -69,6 +69,7 @@ async def test_replay_revokes_the_family_and_its_access_tokens(
 ) -> None:
     first = await _tokens(http, services, org, spa, user)
     second = (await _refresh(http, org, spa, first["refresh_token"])).json()
+    await age_first_use(services, org, first["refresh_token"], 60)  # past any reuse window
     replay = await _refresh(http, org, spa, first["refresh_token"])
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     # Everything of the family is dead: the newest refresh token and every access token.
@@ -83,12 +84,22 @@ async def test_replay_revokes_the_family_and_its_access_tokens(
     assert found[1].revoked_reason == "replayed"
 
 
-async def test_concurrent_use_lets_exactly_one_win(
-    http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
+async def test_concurrent_use_lets_exactly_one_rotate(
+    http: httpx.AsyncClient, services: Services, org: Organization, make_client: MakeClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
-    results = await asyncio.gather(*(_refresh(http, org, web_app, first["refresh_token"]) for _ in range(2)))
-    assert sorted(r.status_code for r in results) == [200, 400]
+    """Without a reuse window the loser is a replay; with one it gets the winner's answer."""
+    for window, statuses in ((0, [200, 400]), (30, [200, 200])):
+        client = await make_client(
+            grant_types=["authorization_code", "refresh_token"],
+            scopes=["openid", "offline_access"],
+            refresh_reuse_window=window,
+        )
+        first = await _tokens(http, services, org, client, user, scope="openid offline_access")
+        results = await asyncio.gather(
+            *(_refresh(http, org, client, first["refresh_token"]) for _ in range(2))
+        )
+        assert sorted(r.status_code for r in results) == statuses
+    assert len(await audit_rows(services, org, "refresh_token.rotated")) == 2
 
 
 async def test_scope_down_and_back_up_to_the_original(

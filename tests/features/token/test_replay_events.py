@@ -10,8 +10,8 @@ from namoid.crypto.secrets import sha256_hex
 from namoid.services import Services
 from namoid.storage.models import Organization, SecurityEvent, User
 from namoid.storage.repos import refresh_tokens, security_events
-from tests.features.conftest import RegisteredClient
-from tests.features.token.conftest import audit_rows, exchange, issue_code, post
+from tests.features.conftest import MakeClient, RegisteredClient
+from tests.features.token.conftest import age_first_use, audit_rows, exchange, issue_code, post
 
 SCOPE = "openid offline_access"
 
@@ -67,6 +67,7 @@ async def test_concurrent_replays_raise_exactly_one_event(
 ) -> None:
     first = await _tokens(http, services, org, spa, user)
     assert (await _refresh(http, org, spa, first["refresh_token"])).status_code == 200
+    await age_first_use(services, org, first["refresh_token"], 60)  # past any reuse window
     replays = await asyncio.gather(*(_refresh(http, org, spa, first["refresh_token"]) for _ in range(5)))
     assert {(r.status_code, r.json()["error"]) for r in replays} == {(400, "invalid_grant")}
 
@@ -94,14 +95,17 @@ async def test_replays_of_a_revoked_family_raise_nothing(
 
 
 async def test_a_race_for_one_token_ends_the_family_with_one_event(
-    http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
+    http: httpx.AsyncClient, services: Services, org: Organization, make_client: MakeClient, user: User
 ) -> None:
-    """RFC 9700 §4.14.2: the loser is a replay, so the winner's fresh tokens die too."""
-    first = await _tokens(http, services, org, web_app, user)
-    results = await asyncio.gather(*(_refresh(http, org, web_app, first["refresh_token"]) for _ in range(2)))
+    """Without a reuse window (RFC 9700 §4.14.2) the loser is a replay: the winner's tokens die too."""
+    client = await make_client(
+        grant_types=["authorization_code", "refresh_token"], scopes=SCOPE.split(" "), refresh_reuse_window=0
+    )
+    first = await _tokens(http, services, org, client, user)
+    results = await asyncio.gather(*(_refresh(http, org, client, first["refresh_token"]) for _ in range(2)))
     assert sorted(r.status_code for r in results) == [200, 400]
     winner = next(r.json() for r in results if r.status_code == 200)
-    assert (await _refresh(http, org, web_app, winner["refresh_token"])).json()["error"] == "invalid_grant"
+    assert (await _refresh(http, org, client, winner["refresh_token"])).json()["error"] == "invalid_grant"
     userinfo = await http.get(
         f"/o/{org.slug}/userinfo", headers={"Authorization": f"Bearer {winner['access_token']}"}
     )
