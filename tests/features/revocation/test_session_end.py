@@ -1,15 +1,23 @@
 """A browser session's end ends the refresh tokens bound to it (OIDC Core §11), and
-``offline_access`` ones only for clients whose policy is ``end``."""
+``offline_access`` ones only for clients whose policy is ``end``; and the codes it approved
+that were not redeemed yet (issue 10 §4.2)."""
 
 from __future__ import annotations
 
 import httpx
 from sqlalchemy import select
 
-from namoid.storage.models import BrowserSession
+from namoid.storage.models import AccessToken, BrowserSession, RefreshFamily
 from tests.features.authorize.conftest import Flow, form_inputs
 from tests.features.conftest import MakeClient, MakeUser
-from tests.features.revocation.conftest import browser_tokens, refresh, refreshing_client, userinfo_status
+from tests.features.revocation.conftest import (
+    browser_code,
+    browser_tokens,
+    redeem,
+    refresh,
+    refreshing_client,
+    userinfo_status,
+)
 from tests.features.token.conftest import audit_rows
 
 OFFLINE = "openid offline_access"
@@ -96,3 +104,53 @@ async def test_another_user_signing_in_ends_the_previous_users_bound_grants(
     assert await _alive(flow.http, flow, keeping_rp, keeping)
     [entry] = await audit_rows(flow.services, flow.org, "grants.revoked")
     assert entry.detail["reason"] == "another_user_signed_in" and entry.actor_id == str(other.id)
+
+
+async def test_a_code_approved_before_a_logout_is_refused_after_it_and_spent(
+    flow: Flow, make_client: MakeClient
+) -> None:
+    """Else it would start a refresh family bound to a session that is over, which no logout ends."""
+    for scope in ("openid", OFFLINE):
+        rp = await refreshing_client(make_client, refresh_tokens=True)
+        code = await browser_code(flow, rp, scope)
+        await _log_out(flow)
+        for _ in range(2):  # refused, and spent: it never works later either
+            refused = await redeem(flow, rp, code)
+            assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+        row = await flow.code_row(code)
+        assert row is not None and row.used_at is not None
+    assert await flow.count(RefreshFamily) == 0 and await flow.count(AccessToken) == 0
+    refusals = await audit_rows(flow.services, flow.org, "token.refused")
+    assert [r.detail["reason"] for r in refusals].count("the authorization code's session has ended") == 2
+
+
+async def test_a_code_follows_its_user_into_the_next_session(flow: Flow, make_client: MakeClient) -> None:
+    """Signing in again (a new sid, no fixation) moves the unredeemed code along with the grants."""
+    rp = await refreshing_client(make_client, refresh_tokens=True)
+    code = await browser_code(flow, rp, "openid")
+    old_sid = await _live_sid(flow)
+    login_page = await flow.follow(await flow.authorize(prompt="login"))
+    assert (await flow.login(login_page)).status_code == 303
+    new_sid = await _live_sid(flow)
+    assert new_sid != old_sid
+    issued = await redeem(flow, rp, code)
+    assert issued.status_code == 200, issued.text
+    async with flow.services.db.tenant(flow.org.id) as session:
+        sids = list(
+            await session.scalars(select(RefreshFamily.sid).where(RefreshFamily.org_id == flow.org.id))
+        )
+    assert sids == [new_sid]  # bound to the live session, so that its logout ends the family
+    await _log_out(flow)
+    assert not await _alive(flow.http, flow, rp, issued.json())
+
+
+async def test_another_users_sign_in_refuses_the_previous_users_code(
+    flow: Flow, make_client: MakeClient, make_user: MakeUser
+) -> None:
+    rp = await refreshing_client(make_client, refresh_tokens=True)
+    code = await browser_code(flow, rp, "openid")
+    other = await make_user()
+    login_page = await flow.follow(await flow.authorize(prompt="login"))
+    assert (await flow.login(login_page, email=other.email)).status_code == 303
+    refused = await redeem(flow, rp, code)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"

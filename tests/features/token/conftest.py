@@ -11,18 +11,18 @@ from urllib.parse import quote_plus
 import httpx
 import pytest
 
+from namoid.accounts import sessions
 from namoid.crypto.secrets import sha256_hex
 from namoid.oauth import codes, pkce
 from namoid.oauth.codes import CodeGrant
 from namoid.services import Services
-from namoid.storage.models import AuditEntry, Organization, User, utcnow
+from namoid.storage.models import AuditEntry, BrowserSession, Organization, User, utcnow
 from namoid.storage.repos import audit_log, refresh_tokens
 from namoid.tenancy.resolve import issuer_for
 from tests.features.conftest import MakeClient, MakeUser, RegisteredClient
 
 REDIRECT = "https://rp.example/callback"
 NONCE = "n-0S6_WzA2Mj"
-SID = "sid-test-1"
 FULL_SCOPES = ["openid", "profile", "email", "phone", "offline_access"]
 
 
@@ -36,6 +36,13 @@ def basic(client_id: str, secret: str | None) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
+async def sign_in(services: Services, org: Organization, user: User) -> BrowserSession:
+    """A live browser session of ``user``, as a password sign-in starts it."""
+    async with services.db.tenant(org.id) as session:
+        started = await sessions.start(session, org, user=user, amr=["pwd"], now=utcnow())
+    return started.row
+
+
 async def issue_code(
     services: Services,
     org: Organization,
@@ -45,9 +52,13 @@ async def issue_code(
     scope: str = "openid profile email",
     redirect_uri: str = REDIRECT,
     nonce: str | None = NONCE,
+    sid: str | None = None,
 ) -> tuple[str, str]:
-    """A fresh code (as /authorize would issue it) and its PKCE verifier."""
+    """A fresh code (as /authorize would issue it) and its PKCE verifier; bound to browser
+    session ``sid``, else to a new live session of ``user``."""
     verifier = secrets.token_urlsafe(48)
+    if sid is None:
+        sid = (await sign_in(services, org, user)).sid
     async with services.db.tenant(org.id) as session:
         code = await codes.issue(
             session,
@@ -59,7 +70,7 @@ async def issue_code(
                 scope=scope,
                 code_challenge=pkce.s256(verifier),
                 nonce=nonce,
-                sid=SID,
+                sid=sid,
                 auth_time=utcnow(),
                 amr=["pwd"],
             ),
