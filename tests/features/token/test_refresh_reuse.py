@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,12 +14,15 @@ import pytest
 from sqlalchemy import select
 
 from namoid import sweeps
-from namoid.crypto.keyring import DecryptionFailed, aad_for
+from namoid.crypto import keyring
+from namoid.crypto.keyring import DecryptionFailed, Keyring, aad_for
 from namoid.crypto.secrets import sha256_hex
 from namoid.oauth import client_registry
+from namoid.reencryption import count_under_key, reencrypt_all
 from namoid.services import Services
 from namoid.storage.models import Organization, RefreshToken, SecurityEvent, User, utcnow
 from namoid.storage.repos import refresh_tokens, security_events
+from tests.conftest import ISOLATED
 from tests.features.conftest import ADMIN, MakeClient, RegisteredClient
 from tests.features.token.conftest import age_first_use, audit_rows, basic, exchange, issue_code, post
 
@@ -273,3 +277,30 @@ async def test_the_window_is_set_per_client_and_audited(
             await client_registry.set_refresh_lifetimes(
                 services.db, org.id, web_app.client_id, {"refresh_reuse_window": bad}, ADMIN
             )
+
+
+@ISOLATED
+async def test_a_key_rotation_reseals_kept_responses(
+    http: httpx.AsyncClient,
+    services: Services,
+    org: Organization,
+    web_app: RegisteredClient,
+    user: User,
+    keyring_file: Path,
+) -> None:
+    """A response kept across ``namoid keys reencrypt`` still opens once the old key is retired."""
+    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
+    successor = (await _refresh(http, org, web_app, token)).json()
+    old_key = services.keyring.active_key_id
+    keyring.activate_key(keyring_file, keyring.add_key(keyring_file))
+    rotated = Keyring.load(keyring_file)
+    assert await count_under_key(services.db, old_key) == 2  # the signing key and the kept response
+    assert await reencrypt_all(services.db, rotated, ADMIN) == 2
+    assert await count_under_key(services.db, old_key) == 0
+    keyring.retire_key(keyring_file, old_key)
+    _, rows = await _family(services, org, token)
+    [used] = [row for row in rows if row.successor_enc is not None]
+    assert used.successor_enc is not None and rotated.is_current(used.successor_enc)
+    aad = aad_for("refresh_tokens", "successor_enc", str(org.id), str(used.id))
+    reopened = json.loads(Keyring.load(keyring_file).decrypt(used.successor_enc, aad))
+    assert reopened["refresh_token"] == successor["refresh_token"]
