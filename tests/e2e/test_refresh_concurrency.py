@@ -125,6 +125,16 @@ class Tenant:
                 seeded.append((family.id, token))
         return seeded
 
+    async def race(
+        self, clients: list[httpx.AsyncClient], seeded: list[tuple[uuid.UUID, str]]
+    ) -> list[list[httpx.Response]]:
+        """Each seeded token used ``RACERS`` times at once, alternately through the two servers."""
+
+        async def uses(token: str) -> list[httpx.Response]:
+            return await asyncio.gather(*(self.refresh(clients[i % 2], token) for i in range(RACERS)))
+
+        return await asyncio.gather(*(uses(token) for _, token in seeded))
+
     async def refresh(self, http: httpx.AsyncClient, token: str) -> httpx.Response:
         return await http.post(
             f"/o/{self.slug}/token",
@@ -164,6 +174,15 @@ async def _replay_counts(owner: Database, tenant: Tenant) -> tuple[dict[str, int
     return {str(target): count for target, count in audited}, int(events or 0)
 
 
+def _the_one_refusal(outcomes: list[list[httpx.Response]]) -> tuple[int, bytes]:
+    """Every refused use got the very same invalid_grant (RFC 6749 §5.2): (status, body)."""
+    refusals = {(r.status_code, r.content) for responses in outcomes for r in responses}
+    assert len(refusals) == 1, refusals
+    status, body = refusals.pop()
+    assert status == 400 and json.loads(body)["error"] == "invalid_grant"
+    return status, body
+
+
 async def _audit_counts(owner: Database, tenant: Tenant, action: str) -> dict[str, int]:
     """Audit entries of ``action`` per family id."""
     async with owner.system() as session:
@@ -196,10 +215,7 @@ async def test_within_the_window_simultaneous_uses_share_one_successor_and_a_lat
         async with AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(server.async_client()) for server in servers]
 
-            async def race(token: str) -> list[httpx.Response]:
-                return await asyncio.gather(*(tenant.refresh(clients[i % 2], token) for i in range(RACERS)))
-
-            outcomes = await asyncio.gather(*(race(token) for _, token in seeded))
+            outcomes = await tenant.race(clients, seeded)
             assert {r.status_code for rs in outcomes for r in rs} == {200}
             answers = [[r.json() for r in responses] for responses in outcomes]
             for responses in answers:  # one answer per family: one successor, one access token
@@ -220,11 +236,7 @@ async def test_within_the_window_simultaneous_uses_share_one_successor_and_a_lat
 
             # Rule 2: the same token once the window has closed is a replay, raised once per family.
             await _let_the_windows_close(owner_db, seeded)
-            late = await asyncio.gather(*(race(token) for _, token in seeded))
-            refusals = {(r.status_code, r.content) for rs in late for r in rs}
-            assert len(refusals) == 1, refusals
-            status, body = refusals.pop()
-            assert status == 400 and json.loads(body)["error"] == "invalid_grant"
+            status, body = _the_one_refusal(await tenant.race(clients, seeded))
             for i, token in enumerate(issued):  # the shared successor died with its family
                 dead = await tenant.refresh(clients[i % 2], token)
                 assert (dead.status_code, dead.content) == (status, body)
@@ -246,16 +258,10 @@ async def test_without_a_window_simultaneous_uses_rotate_once_and_revoke_the_fam
         async with AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(server.async_client()) for server in servers]
 
-            async def race(token: str) -> list[httpx.Response]:
-                return await asyncio.gather(*(tenant.refresh(clients[i % 2], token) for i in range(RACERS)))
-
-            outcomes = await asyncio.gather(*(race(token) for _, token in seeded))
+            outcomes = await tenant.race(clients, seeded)
             winners = [[r for r in responses if r.status_code == 200] for responses in outcomes]
             assert [len(w) for w in winners] == [1] * RACES
-            refusals = {(r.status_code, r.content) for rs in outcomes for r in rs if r.status_code != 200}
-            assert len(refusals) == 1, refusals  # every loser gets the very same answer
-            status, body = refusals.pop()
-            assert status == 400 and json.loads(body)["error"] == "invalid_grant"
+            status, body = _the_one_refusal([[r for r in rs if r.status_code != 200] for rs in outcomes])
             issued = [w[0].json()["refresh_token"] for w in winners]
             # The winners' new tokens died with their families.
             for i, token in enumerate(issued):

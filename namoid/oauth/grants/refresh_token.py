@@ -203,6 +203,19 @@ async def _kept_response(request: TokenRequest, token: RefreshToken) -> dict[str
     return body
 
 
+async def _audit_use(request: TokenRequest, family: RefreshFamily, action: str, **detail: object) -> None:
+    client_id = request.client.client_id
+    await audit.record(
+        request.session,
+        request.org.id,
+        actor=audit.Actor("client", client_id),
+        action=action,
+        target_type="refresh_family",
+        target_id=str(family.id),
+        detail={"family": str(family.id), "client_id": client_id, **detail},
+    )
+
+
 async def _reused_or_replayed(
     request: TokenRequest, token: RefreshToken, family: RefreshFamily
 ) -> tokens.Minted:
@@ -216,15 +229,7 @@ async def _reused_or_replayed(
         or await tokens.active_user(session, org_id, family.user_id) is None
     ):
         await _replayed(request, family)
-    await audit.record(
-        session,
-        org_id,
-        actor=audit.Actor("client", client.client_id),
-        action="refresh_token.reused_within_grace",
-        target_type="refresh_family",
-        target_id=str(family.id),
-        detail={"family": str(family.id), "client_id": client.client_id, "window": reuse_window(client)},
-    )
+    await _audit_use(request, family, "refresh_token.reused_within_grace", window=reuse_window(client))
     return tokens.Minted(
         grant=_grant(client, family, body["scope"]),
         access_token=body["access_token"],
@@ -255,17 +260,10 @@ async def refresh(request: TokenRequest) -> tokens.Minted:
     if await tokens.active_user(session, org_id, family.user_id) is None:
         raise InvalidGrant(_REFUSED)
     if not await refresh_tokens.consume(session, org_id, token.id, now):
-        # Lost the race: the winner has committed by now (its row lock is what we waited on).
+        # Lost the race: the winner has committed by now (its row lock on PostgreSQL, the
+        # database's write lock on SQLite, is what the UPDATE waited for).
         return await _reused_or_replayed(request, token, family)
-    await audit.record(
-        session,
-        org_id,
-        actor=audit.Actor("client", client.client_id),
-        action="refresh_token.rotated",
-        target_type="refresh_family",
-        target_id=str(family.id),
-        detail={"family": str(family.id), "client_id": client.client_id},
-    )
+    await _audit_use(request, family, "refresh_token.rotated")
     minted = await issue(
         request, _grant(client, family, scope), refresh_token=await _add_token(request, family)
     )

@@ -13,10 +13,10 @@ from namoid.storage.models import Organization, SecurityEvent
 from namoid.storage.repos import security_events
 from tests.features.authorize.conftest import REDIRECT_URI, Flow, flow, query
 from tests.features.conftest import MakeClient, RegisteredClient
-from tests.features.token.conftest import FULL_SCOPES, post, service_client, spa, user, web_app
+from tests.features.token.conftest import FULL_SCOPES, post, refresh, service_client, spa, user, web_app
 
-#: Fixtures shared with the token and authorize tests.
-__all__ = ["flow", "service_client", "spa", "user", "web_app"]
+#: Fixtures (and the refresh helper) shared with the token and authorize tests.
+__all__ = ["flow", "refresh", "service_client", "spa", "user", "web_app"]
 
 REFRESHING = ["authorization_code", "refresh_token"]
 
@@ -24,12 +24,6 @@ REFRESHING = ["authorization_code", "refresh_token"]
 async def events_named(services: Services, org: Organization, name: str) -> list[SecurityEvent]:
     async with services.db.tenant(org.id) as session:
         return [e for e in await security_events.list_recent(session, org.id, limit=500) if e.name == name]
-
-
-async def refresh(
-    http: httpx.AsyncClient, org: Organization, client: RegisteredClient, token: str
-) -> httpx.Response:
-    return await post(http, org, "token", {"grant_type": "refresh_token", "refresh_token": token}, client)
 
 
 async def introspect(

@@ -112,6 +112,30 @@ async def exchange(
     return await post(http, org, "token", data, client)
 
 
+async def code_tokens(
+    http: httpx.AsyncClient,
+    services: Services,
+    org: Organization,
+    client: RegisteredClient,
+    user: User,
+    scope: str = "openid profile email offline_access",
+) -> dict[str, Any]:
+    """A code issued to ``client`` for ``user`` and redeemed: the token response."""
+    code, verifier = await issue_code(services, org, client.client_id, user, scope=scope)
+    response = await exchange(http, org, client, code, verifier)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def refresh(
+    http: httpx.AsyncClient, org: Organization, client: RegisteredClient, token: str, **extra: str
+) -> httpx.Response:
+    return await post(
+        http, org, "token", {"grant_type": "refresh_token", "refresh_token": token, **extra}, client
+    )
+
+
 async def age_first_use(services: Services, org: Organization, token: str, seconds: float) -> None:
     """Let ``seconds`` pass since a consumed refresh token's first use (its reuse window with it)."""
     async with services.db.tenant(org.id) as session:

@@ -24,29 +24,18 @@ from namoid.storage.models import Organization, RefreshToken, SecurityEvent, Use
 from namoid.storage.repos import refresh_tokens, security_events
 from tests.conftest import ISOLATED
 from tests.features.conftest import ADMIN, MakeClient, RegisteredClient
-from tests.features.token.conftest import age_first_use, audit_rows, basic, exchange, issue_code, post
+from tests.features.token.conftest import (
+    age_first_use,
+    audit_rows,
+    basic,
+    code_tokens,
+    post,
+    refresh,
+)
 
-SCOPE = "openid profile offline_access"
+SCOPE = "openid profile email offline_access"
 REPLAYED = "refresh_token.replayed"
 REUSED = "refresh_token.reused_within_grace"
-
-
-async def _tokens(
-    http: httpx.AsyncClient, services: Services, org: Organization, client: RegisteredClient, user: User
-) -> dict[str, Any]:
-    code, verifier = await issue_code(services, org, client.client_id, user, scope=SCOPE)
-    response = await exchange(http, org, client, code, verifier)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def _refresh(
-    http: httpx.AsyncClient, org: Organization, client: RegisteredClient, token: str, **extra: str
-) -> httpx.Response:
-    return await post(
-        http, org, "token", {"grant_type": "refresh_token", "refresh_token": token, **extra}, client
-    )
 
 
 async def _family(services: Services, org: Organization, token: str) -> tuple[uuid.UUID, list[RefreshToken]]:
@@ -83,8 +72,8 @@ async def test_parallel_page_loads_share_one_successor_and_the_family_lives(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
     """mod_auth_openidc: four parallel page loads when a refresh falls due send the token three times."""
-    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
-    answers = await asyncio.gather(*(_refresh(http, org, web_app, token) for _ in range(3)))
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
+    answers = await asyncio.gather(*(refresh(http, org, web_app, token) for _ in range(3)))
     assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
     bodies = [a.json() for a in answers]
     assert all(_same_answer(bodies[0], body) for body in bodies)
@@ -95,7 +84,7 @@ async def test_parallel_page_loads_share_one_successor_and_the_family_lives(
         f"/o/{org.slug}/userinfo", headers={"Authorization": f"Bearer {bodies[0]['access_token']}"}
     )
     assert userinfo.status_code == 200
-    assert (await _refresh(http, org, web_app, bodies[0]["refresh_token"])).status_code == 200
+    assert (await refresh(http, org, web_app, bodies[0]["refresh_token"])).status_code == 200
     assert await _events(services, org) == []
     assert len(await audit_rows(services, org, "refresh_token.rotated")) == 2
     reused = await audit_rows(services, org, REUSED)
@@ -108,14 +97,14 @@ async def test_a_lost_response_is_fetched_again_by_a_retry(
     http: httpx.AsyncClient, services: Services, org: Organization, spa: RegisteredClient, user: User
 ) -> None:
     """A mobile app whose response was lost retries: it gets what it missed, not a dead family."""
-    token = (await _tokens(http, services, org, spa, user))["refresh_token"]
-    lost = (await _refresh(http, org, spa, token)).json()
+    token = (await code_tokens(http, services, org, spa, user))["refresh_token"]
+    lost = (await refresh(http, org, spa, token)).json()
     await age_first_use(services, org, token, 12)  # the app's read timeout, then the retry
-    retry = await _refresh(http, org, spa, token)
+    retry = await refresh(http, org, spa, token)
     assert retry.status_code == 200 and _same_answer(lost, retry.json())
     # RFC 6749 §5.1: expires_in counts from this response.
     assert lost["expires_in"] - 13 <= retry.json()["expires_in"] <= lost["expires_in"] - 12
-    following = await _refresh(http, org, spa, retry.json()["refresh_token"])
+    following = await refresh(http, org, spa, retry.json()["refresh_token"])
     assert following.status_code == 200
     await _alive_without_fork(services, org, following.json()["refresh_token"])
     assert await _events(services, org) == []
@@ -134,15 +123,15 @@ async def test_default_windows_by_client_type_then_a_replay(
     client = await make_client(
         client_type=kind, grant_types=["authorization_code", "refresh_token"], scopes=SCOPE.split(" ")
     )
-    token = (await _tokens(http, services, org, client, user))["refresh_token"]
-    successor = (await _refresh(http, org, client, token)).json()
+    token = (await code_tokens(http, services, org, client, user))["refresh_token"]
+    successor = (await refresh(http, org, client, token)).json()
     await age_first_use(services, org, token, window - 1)
-    assert (await _refresh(http, org, client, token)).status_code == 200
+    assert (await refresh(http, org, client, token)).status_code == 200
     await age_first_use(services, org, token, 2)  # the window has closed
-    replay = await _refresh(http, org, client, token)
+    replay = await refresh(http, org, client, token)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     # Exactly as without a window: the chain is dead, the winner's tokens included.
-    assert (await _refresh(http, org, client, successor["refresh_token"])).json()["error"] == "invalid_grant"
+    assert (await refresh(http, org, client, successor["refresh_token"])).json()["error"] == "invalid_grant"
     [event] = await _events(services, org)
     family_id, _ = await _family(services, org, token)
     assert event.payload["family"] == str(family_id) and event.payload["revoked_access"] == 2
@@ -154,9 +143,9 @@ async def test_window_zero_makes_every_reuse_a_replay_raised_once(
     client = await make_client(
         grant_types=["authorization_code", "refresh_token"], scopes=SCOPE.split(" "), refresh_reuse_window=0
     )
-    token = (await _tokens(http, services, org, client, user))["refresh_token"]
-    assert (await _refresh(http, org, client, token)).status_code == 200
-    replays = await asyncio.gather(*(_refresh(http, org, client, token) for _ in range(3)))
+    token = (await code_tokens(http, services, org, client, user))["refresh_token"]
+    assert (await refresh(http, org, client, token)).status_code == 200
+    replays = await asyncio.gather(*(refresh(http, org, client, token) for _ in range(3)))
     assert {(r.status_code, r.json()["error"]) for r in replays} == {(400, "invalid_grant")}
     assert len(await _events(services, org)) == 1
     _, rows = await _family(services, org, token)
@@ -171,10 +160,10 @@ async def test_nobody_else_gets_the_successor(
     make_client: MakeClient,
     user: User,
 ) -> None:
-    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
-    first = (await _refresh(http, org, web_app, token)).json()
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
+    first = (await refresh(http, org, web_app, token)).json()
     other = await make_client(grant_types=["authorization_code", "refresh_token"])
-    stolen = await _refresh(http, org, other, token)
+    stolen = await refresh(http, org, other, token)
     assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
     form = {"grant_type": "refresh_token", "refresh_token": token}
     wrong_secret = await http.post(
@@ -184,7 +173,7 @@ async def test_nobody_else_gets_the_successor(
     as_public = await http.post(f"/o/{org.slug}/token", data={**form, "client_id": web_app.client_id})
     assert as_public.status_code == 401 and "refresh_token" not in as_public.text
     # None of them got anything, or disturbed the family: the owner's retry still works.
-    again = await _refresh(http, org, web_app, token)
+    again = await refresh(http, org, web_app, token)
     assert again.status_code == 200 and _same_answer(first, again.json())
     await _alive_without_fork(services, org, first["refresh_token"])
 
@@ -192,9 +181,9 @@ async def test_nobody_else_gets_the_successor(
 async def test_a_different_scope_is_not_a_retry(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
-    assert (await _refresh(http, org, web_app, token, scope="openid")).status_code == 200
-    different = await _refresh(http, org, web_app, token)
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
+    assert (await refresh(http, org, web_app, token, scope="openid")).status_code == 200
+    different = await refresh(http, org, web_app, token)
     assert different.status_code == 400 and different.json()["error"] == "invalid_grant"
     assert len(await _events(services, org)) == 1
 
@@ -202,12 +191,12 @@ async def test_a_different_scope_is_not_a_retry(
 async def test_no_kept_response_once_the_family_is_revoked(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
-    successor = (await _refresh(http, org, web_app, token)).json()
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
+    successor = (await refresh(http, org, web_app, token)).json()
     assert (
         await post(http, org, "revoke", {"token": successor["refresh_token"]}, web_app)
     ).status_code == 200
-    refused = await _refresh(http, org, web_app, token)
+    refused = await refresh(http, org, web_app, token)
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     # The repo's own check, for a request that loaded the family before it was revoked.
     async with services.db.tenant(org.id) as session:
@@ -219,21 +208,21 @@ async def test_no_kept_response_once_the_family_is_revoked(
 async def test_no_kept_response_for_a_disabled_user(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
-    assert (await _refresh(http, org, web_app, token)).status_code == 200
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
+    assert (await refresh(http, org, web_app, token)).status_code == 200
     async with services.db.tenant(org.id) as session:
         row = await session.get(User, user.id)
         assert row is not None
         row.status = "disabled"  # directly, so that no revocation of the family hides the check
-    refused = await _refresh(http, org, web_app, token)
+    refused = await refresh(http, org, web_app, token)
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
 
 
 async def test_the_kept_response_is_sealed_bound_to_its_row_and_swept_after_the_window(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
-    successor = (await _refresh(http, org, web_app, token)).json()
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
+    successor = (await refresh(http, org, web_app, token)).json()
     _, rows = await _family(services, org, token)
     [used] = [row for row in rows if row.used_at is not None]
     assert used.successor_enc is not None and used.successor_expires_at is not None
@@ -257,7 +246,7 @@ async def test_the_kept_response_is_sealed_bound_to_its_row_and_swept_after_the_
     _, rows = await _family(services, org, token)
     assert all(row.successor_enc is None and row.successor_expires_at is None for row in rows)
     # Destroyed means gone: a retry inside what would have been the window is now a replay.
-    refused = await _refresh(http, org, web_app, token)
+    refused = await refresh(http, org, web_app, token)
     assert refused.status_code == 400 and len(await _events(services, org)) == 1
 
 
@@ -269,9 +258,9 @@ async def test_the_window_is_set_per_client_and_audited(
     )
     [updated] = await audit_rows(services, org, "client.updated")
     assert updated.detail["changed"] == ["refresh_reuse_window=0"]
-    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
-    assert (await _refresh(http, org, web_app, token)).status_code == 200
-    assert (await _refresh(http, org, web_app, token)).json()["error"] == "invalid_grant"
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
+    assert (await refresh(http, org, web_app, token)).status_code == 200
+    assert (await refresh(http, org, web_app, token)).json()["error"] == "invalid_grant"
     for bad in (-1, 61):
         with pytest.raises(ValueError, match="between 0 and 60"):
             await client_registry.set_refresh_lifetimes(
@@ -289,8 +278,8 @@ async def test_a_key_rotation_reseals_kept_responses(
     keyring_file: Path,
 ) -> None:
     """A response kept across ``namoid keys reencrypt`` still opens once the old key is retired."""
-    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
-    successor = (await _refresh(http, org, web_app, token)).json()
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
+    successor = (await refresh(http, org, web_app, token)).json()
     old_key = services.keyring.active_key_id
     keyring.activate_key(keyring_file, keyring.add_key(keyring_file))
     rotated = Keyring.load(keyring_file)
