@@ -27,8 +27,8 @@ the window (or with a window of 0) it is a replay as above; another client's or 
 unauthenticated presentation never reaches the window (invalid_grant, invalid_client).
 Prior art: Okta's grace period for token rotation, Auth0's reuse interval, Ory Hydra's
 refresh token rotation grace period and AWS Cognito's retry grace period (0-60 s) also keep
-the old token usable for a while; here a reuse returns the one successor already issued
-rather than minting tokens of its own, so a family never holds two live chains.
+the old token usable for a while. Here a reuse mints nothing: it returns the successor
+already issued, so a family never holds two live chains.
 
 Lifetimes: a family lives ``refresh_token_ttl`` (absolute) and each token ``refresh_idle_ttl``
 (idle) but never past its family; the client's values override the org's.

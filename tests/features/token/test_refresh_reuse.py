@@ -293,3 +293,31 @@ async def test_a_key_rotation_reseals_kept_responses(
     aad = aad_for("refresh_tokens", "successor_enc", str(org.id), str(used.id))
     reopened = json.loads(Keyring.load(keyring_file).decrypt(used.successor_enc, aad))
     assert reopened["refresh_token"] == successor["refresh_token"]
+
+
+class _Aborted(Exception):
+    pass
+
+
+async def test_a_first_use_whose_transaction_fails_consumes_nothing(
+    http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
+) -> None:
+    """A use that arrives while another holds the consuming UPDATE waits for it; if that one
+    rolls back, nothing was consumed and the waiting use rotates as the first."""
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
+    waiting: asyncio.Task[httpx.Response] | None = None
+    with pytest.raises(_Aborted):
+        async with services.db.tenant(org.id) as session:
+            found = await refresh_tokens.find(session, org.id, sha256_hex(token))
+            assert found is not None
+            assert await refresh_tokens.consume(session, org.id, found[0].id, utcnow())
+            waiting = asyncio.create_task(refresh(http, org, web_app, token))
+            await asyncio.sleep(0.5)
+            assert not waiting.done()  # it waits for this transaction's lock
+            raise _Aborted
+    assert waiting is not None
+    rotated = await waiting
+    assert rotated.status_code == 200, rotated.text
+    await _alive_without_fork(services, org, rotated.json()["refresh_token"])
+    assert await _events(services, org) == []
+    assert len(await audit_rows(services, org, "refresh_token.rotated")) == 1
