@@ -114,9 +114,11 @@ async def replace(
     the previous user's session, and its bound grants with it.
     """
     if previous.user_id is not None and previous.user_id == successor.user_id:
+        # Codes before the session: a redemption locks its code, then the session (the
+        # authorization_code grant), so the same order here cannot deadlock with it.
+        await authorization_codes.move_to_session(session, org_id, previous.sid, successor.sid)
         await browser_sessions.end(session, org_id, previous.id, now)
         await refresh_tokens.move_to_session(session, org_id, previous.sid, successor.sid)
-        await authorization_codes.move_to_session(session, org_id, previous.sid, successor.sid)
         return
     actor = audit.Actor("user", str(successor.user_id))
     await end(session, org_id, previous, now, actor=actor, reason="another_user_signed_in")
