@@ -4,10 +4,17 @@ that were not redeemed yet (issue 10 §4.2)."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 import httpx
 from sqlalchemy import select
 
-from namoid.storage.models import AccessToken, BrowserSession, RefreshFamily
+from namoid.accounts import sessions
+from namoid.crypto.secrets import sha256_hex
+from namoid.services import Services
+from namoid.storage.models import AccessToken, BrowserSession, Organization, RefreshFamily, utcnow
+from namoid.storage.repos import authorization_codes, browser_sessions, refresh_tokens
 from tests.features.authorize.conftest import Flow, form_inputs
 from tests.features.conftest import MakeClient, MakeUser
 from tests.features.revocation.conftest import (
@@ -18,7 +25,7 @@ from tests.features.revocation.conftest import (
     refreshing_client,
     userinfo_status,
 )
-from tests.features.token.conftest import audit_rows
+from tests.features.token.conftest import audit_rows, issue_code, sign_in
 
 OFFLINE = "openid offline_access"
 
@@ -154,3 +161,42 @@ async def test_another_users_sign_in_refuses_the_previous_users_code(
     assert (await flow.login(login_page, email=other.email)).status_code == 303
     refused = await redeem(flow, rp, code)
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+async def test_a_redemption_racing_a_same_user_sign_in_neither_deadlocks_nor_loses_the_family(
+    services: Services, org: Organization, make_user: MakeUser
+) -> None:
+    """The redemption holds its code, then its session; the sign-in that replaces the session
+    waits for the code first, so it neither deadlocks with the redemption nor misses its family."""
+    user = await make_user()
+    old = await sign_in(services, org, user)
+    code, _ = await issue_code(services, org, "some-client", user, sid=old.sid)
+
+    async def sign_in_again() -> str:
+        async with services.db.tenant(org.id) as session:
+            new = await sessions.start(session, org, user=user, amr=["pwd"], now=utcnow())
+            await sessions.replace(session, org.id, old, new.row, utcnow())
+            return new.row.sid
+
+    async with services.db.tenant(org.id) as redeeming:
+        row = await authorization_codes.find(redeeming, org.id, sha256_hex(code))
+        assert row is not None and await authorization_codes.consume(redeeming, org.id, row.id, utcnow())
+        replacing = asyncio.create_task(sign_in_again())
+        await asyncio.sleep(0.5)  # the sign-in now waits for this transaction
+        assert await browser_sessions.hold_live(redeeming, org.id, old.sid, utcnow())
+        await refresh_tokens.start_family(
+            redeeming,
+            org.id,
+            RefreshFamily(
+                client_id="some-client",
+                user_id=user.id,
+                scope="openid",
+                sid=old.sid,
+                auth_time=utcnow(),
+                expires_at=utcnow() + timedelta(hours=1),
+            ),
+        )
+    new_sid = await replacing
+    async with services.db.tenant(org.id) as session:
+        sids = list(await session.scalars(select(RefreshFamily.sid).where(RefreshFamily.org_id == org.id)))
+    assert sids == [new_sid]  # the family the redemption bound to the old session moved along
