@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from namoid import audit
 from namoid.crypto.keyring import Keyring, aad_for
 from namoid.storage.db import Database
-from namoid.storage.repos import organizations, signing_keys
+from namoid.storage.repos import organizations, refresh_tokens, signing_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +36,15 @@ async def _signing_keys(session: AsyncSession, org_id: uuid.UUID) -> list[Encryp
     return [EncryptedValue(k.id, k.private_key_enc) for k in await signing_keys.list_all(session, org_id)]
 
 
+async def _refresh_successors(session: AsyncSession, org_id: uuid.UUID) -> list[EncryptedValue]:
+    """Successor responses live at most a reuse window (60 s), but one sealed just before a
+    key rotation must still open after it, and must keep its key from being retired."""
+    return [EncryptedValue(*row) for row in await refresh_tokens.sealed_successors(session, org_id)]
+
+
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn("signing_keys", "private_key_enc", _signing_keys, signing_keys.set_private_key_enc),
+    EncryptedColumn("refresh_tokens", "successor_enc", _refresh_successors, refresh_tokens.reseal_successor),
 )
 
 

@@ -3,7 +3,9 @@
 A row goes a grace period (``GRACE``) after it expired or ended, not at once: a code or
 refresh token presented again shortly after its expiry is still recognised as a replay
 rather than as unknown. Used refresh tokens of a live family stay for the family's life,
-since they are what detects a replay (DESIGN.md §3). Settled outbox rows are kept
+since they are what detects a replay (DESIGN.md §3). A consumed token's successor response,
+kept encrypted for its client's reuse window, is destroyed as soon as the window has closed
+(no grace: nothing needs it after). Settled outbox rows are kept
 ``OUTBOX_RETENTION`` for inspection. Each org is swept in its own transaction, with one
 ``maintenance.swept`` audit entry when anything was deleted.
 """
@@ -46,6 +48,8 @@ async def sweep_org(db: Database, org_id: uuid.UUID, now: datetime) -> dict[str,
             "access_tokens": await access_tokens.delete_expired(session, org_id, cutoff),
             "refresh_tokens": tokens,
             "refresh_families": families,
+            # Destroyed (set to NULL), not deleted: the consumed token itself stays.
+            "refresh_tokens.successor_enc": await refresh_tokens.forget_successors(session, org_id, now),
             "event_outbox": await event_outbox.delete_settled_before(session, org_id, now - OUTBOX_RETENTION),
         }
         deleted = {table: count for table, count in counts.items() if count}

@@ -4,7 +4,8 @@ Every random secret NamoID makes (codes, refresh tokens, client secrets, session
 CSRF secrets: ``new_token`` with 32 bytes or more) is remembered while the suite runs.
 After each SQLite test and at the end of the PostgreSQL session, every text of every
 audit row (actor, target, user agent, detail) is searched for those values, for JWTs,
-PEM blocks, password hashes, the suite's passwords, and Aadhaar-like numbers.
+PEM blocks, password hashes, keyring ciphertexts, the suite's passwords, and Aadhaar-like
+numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ PATTERNS = {
     "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
     "a PEM block": re.compile(r"-----BEGIN [A-Z ]+-----"),
     "a password hash": re.compile(r"\$argon2(id|i|d)\$"),
+    # A keyring envelope (namoid/crypto/keyring.py): a signing key, a kept refresh response, ...
+    "a keyring ciphertext": re.compile(r"v1\.[a-z0-9-]{1,32}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22,}"),
     # Not inside a word or a hyphenated run: a UUID's "4562-8204-1166" is not an Aadhaar number.
     "an Aadhaar-like number": re.compile(r"(?<![\w-])[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}(?![\w-])"),
 }

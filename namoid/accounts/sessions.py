@@ -16,7 +16,7 @@ from namoid import audit
 from namoid.crypto.secrets import new_token, sha256_hex
 from namoid.oauth import grant_revocation
 from namoid.storage.models import BrowserSession, Organization, User
-from namoid.storage.repos import browser_sessions, refresh_tokens, users
+from namoid.storage.repos import authorization_codes, browser_sessions, refresh_tokens, users
 
 #: An anonymous session only carries the login form's CSRF secret.
 ANONYMOUS_TTL = timedelta(hours=1)
@@ -109,10 +109,14 @@ async def replace(
     """End ``previous`` for the new sign-in ``successor`` (no session fixation).
 
     The same user signing in again continues their login under a new ``sid``: the grants
-    bound to the old session move to the new one, so the next logout still ends them.
-    Another user's sign-in ends the previous user's session, and its bound grants with it.
+    bound to the old session, and the codes not yet redeemed, move to the new one, so the
+    next logout still ends them (and the codes stay redeemable). Another user's sign-in ends
+    the previous user's session, and its bound grants with it.
     """
     if previous.user_id is not None and previous.user_id == successor.user_id:
+        # Codes before the session: a redemption locks its code, then the session (the
+        # authorization_code grant), so the same order here cannot deadlock with it.
+        await authorization_codes.move_to_session(session, org_id, previous.sid, successor.sid)
         await browser_sessions.end(session, org_id, previous.id, now)
         await refresh_tokens.move_to_session(session, org_id, previous.sid, successor.sid)
         return

@@ -26,6 +26,14 @@ RefreshIdleTtlOpt = Annotated[
     int | None,
     typer.Option("--refresh-idle-ttl", help="Idle refresh-token lifetime in seconds (org's if unset)."),
 ]
+RefreshReuseWindowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--refresh-reuse-window",
+        help="Seconds (0-60) after a refresh token's first use in which this client presenting it "
+        "again gets the same successor; 0 = off. Unset: 30 for confidential, 15 for public clients.",
+    ),
+]
 
 
 def _load_jwks(path: Path | None) -> dict[str, Any] | None:
@@ -56,6 +64,7 @@ def _summary(client: Client) -> dict[str, Any]:
         "refresh_tokens": client.refresh_tokens,
         "refresh_token_ttl": client.refresh_token_ttl,
         "refresh_idle_ttl": client.refresh_idle_ttl,
+        "refresh_reuse_window": client.refresh_reuse_window,
         "offline_access_on_logout": client.offline_access_on_logout,
         "status": client.status,
     }
@@ -90,6 +99,7 @@ def create(
     ] = False,
     refresh_ttl: RefreshTtlOpt = None,
     refresh_idle_ttl: RefreshIdleTtlOpt = None,
+    refresh_reuse_window: RefreshReuseWindowOpt = None,
     offline_on_logout: Annotated[
         str,
         typer.Option("--offline-on-logout", help="keep (default) or end offline_access grants at logout."),
@@ -112,6 +122,7 @@ def create(
         refresh_tokens=refresh_tokens,
         refresh_token_ttl=refresh_ttl,
         refresh_idle_ttl=refresh_idle_ttl,
+        refresh_reuse_window=refresh_reuse_window,
         offline_access_on_logout=offline_on_logout,
     )
 
@@ -177,10 +188,15 @@ def set_lifetimes(
     client_id: ClientIdOpt,
     refresh_ttl: RefreshTtlOpt = None,
     refresh_idle_ttl: RefreshIdleTtlOpt = None,
+    refresh_reuse_window: RefreshReuseWindowOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Override the organization's refresh-token lifetimes for one client."""
-    given = {"refresh_token_ttl": refresh_ttl, "refresh_idle_ttl": refresh_idle_ttl}
+    """Override the organization's refresh-token lifetimes for one client, or set its reuse window."""
+    given = {
+        "refresh_token_ttl": refresh_ttl,
+        "refresh_idle_ttl": refresh_idle_ttl,
+        "refresh_reuse_window": refresh_reuse_window,
+    }
     changes = {name: value for name, value in given.items() if value is not None}
 
     async def action(services: Services) -> None:
@@ -188,7 +204,7 @@ def set_lifetimes(
         client = await client_registry.set_refresh_lifetimes(
             services.db, organization.id, client_id, changes, cli_actor()
         )
-        current = {name: getattr(client, name) for name in client_registry.REFRESH_LIFETIMES}
+        current = {name: getattr(client, name) for name in client_registry.REFRESH_SETTINGS}
         emit(as_json, {"client_id": client_id} | current, "\n".join(f"{k}\t{v}" for k, v in current.items()))
 
     run(action)

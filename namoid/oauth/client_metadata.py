@@ -1,8 +1,9 @@
 """Validation of client registration metadata (RFC 7591 §2, OAuth 2.1 §2, RFC 8252).
 
 Besides the protocol metadata, a client may override the org's refresh lifetimes (checked
-against the org at registration, ``client_registry``) and choose what logging out does to
-its ``offline_access`` grants (``keep`` or ``end``, see ``grant_revocation``).
+against the org at registration, ``client_registry``), set its refresh-token reuse window
+(0-60 s, see ``grants/refresh_token``) and choose what logging out does to its
+``offline_access`` grants (``keep`` or ``end``, see ``grant_revocation``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ DEFAULT_SCOPES = ("openid", "profile", "email")
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 # RFC 8252 §7.1: private-use URI schemes in reverse domain name notation.
 _PRIVATE_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$")
+#: Upper bound of a refresh-token reuse window in seconds (a retry, not a second life).
+MAX_REFRESH_REUSE_WINDOW = 60
+#: The window a client gets unless it sets one (README, "Refresh-token reuse window"): a stolen
+#: confidential client's token is useless without its credentials; a public client's is not.
+DEFAULT_REFRESH_REUSE_WINDOW: dict[str, int] = {"confidential": 30, "public": 15}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +49,15 @@ class ClientMetadata:
     refresh_tokens: bool = False
     refresh_token_ttl: int | None = None
     refresh_idle_ttl: int | None = None
+    refresh_reuse_window: int | None = None
     offline_access_on_logout: str = "keep"
+
+
+def check_refresh_reuse_window(seconds: int | None) -> int | None:
+    """``seconds`` if it is a valid reuse window (0 turns reuse off; None: the default), else ValueError."""
+    if seconds is not None and not 0 <= seconds <= MAX_REFRESH_REUSE_WINDOW:
+        raise ValueError(f"refresh_reuse_window must be between 0 and {MAX_REFRESH_REUSE_WINDOW} seconds")
+    return seconds
 
 
 def _is_loopback(host: str) -> bool:
@@ -101,6 +115,7 @@ def validate(
     refresh_tokens: bool = False,
     refresh_token_ttl: int | None = None,
     refresh_idle_ttl: int | None = None,
+    refresh_reuse_window: int | None = None,
     offline_access_on_logout: str = "keep",
 ) -> ClientMetadata:
     """Check every field and return normalised metadata; raise ValueError naming the problem."""
@@ -150,5 +165,6 @@ def validate(
         refresh_tokens=refresh_tokens,
         refresh_token_ttl=refresh_token_ttl,
         refresh_idle_ttl=refresh_idle_ttl,
+        refresh_reuse_window=check_refresh_reuse_window(refresh_reuse_window),
         offline_access_on_logout=offline_access_on_logout,
     )

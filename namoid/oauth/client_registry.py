@@ -1,5 +1,5 @@
 """Registering and administering clients: secrets (shown once, stored as HMAC), refresh
-lifetimes, and disabling. Every change raises its ``client.*`` security event."""
+lifetimes and reuse window, and disabling. Every change raises its ``client.*`` security event."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from namoid import audit, events
 from namoid.crypto.keyring import Keyring
 from namoid.crypto.secrets import hash_client_secret, new_token
 from namoid.oauth import grant_revocation
-from namoid.oauth.client_metadata import ClientMetadata
+from namoid.oauth.client_metadata import ClientMetadata, check_refresh_reuse_window
 from namoid.signing import as_algorithm, ensure_key
 from namoid.storage.db import Database
 from namoid.storage.models import Client, Organization, utcnow
@@ -22,6 +22,8 @@ from namoid.storage.repos import clients, organizations
 from namoid.tenancy.organizations import check_lifetime
 
 REFRESH_LIFETIMES = ("refresh_token_ttl", "refresh_idle_ttl")
+#: What ``set_refresh_lifetimes`` may change: the lifetimes and the reuse window.
+REFRESH_SETTINGS = (*REFRESH_LIFETIMES, "refresh_reuse_window")
 
 
 async def _client_event(
@@ -115,15 +117,19 @@ async def rotate_secret(
 async def set_refresh_lifetimes(
     db: Database, org_id: uuid.UUID, client_id: str, changes: dict[str, int], actor: audit.Actor
 ) -> Client:
-    """Override the org's refresh lifetimes for one client (same bounds, idle ≤ absolute).
+    """Override the org's refresh lifetimes for one client (same bounds, idle ≤ absolute) and
+    set its reuse window (0-60 s).
 
     New tokens get them; a family keeps the absolute expiry it started with.
     """
     if not changes:
         raise ValueError("give at least one lifetime to change, e.g. --refresh-ttl 86400")
+    lifetimes = {name: seconds for name, seconds in changes.items() if name != "refresh_reuse_window"}
+    if "refresh_reuse_window" in changes:
+        check_refresh_reuse_window(changes["refresh_reuse_window"])
     async with db.tenant(org_id) as session:
         client = await _require(session, org_id, client_id)
-        _check_refresh_overrides(await _org(session, org_id), _refresh_overrides(client) | changes)
+        _check_refresh_overrides(await _org(session, org_id), _refresh_overrides(client) | lifetimes)
         await clients.set_refresh_lifetimes(session, org_id, client_id, changes)
         changed = [f"{name}={seconds}" for name, seconds in sorted(changes.items())]
         await _client_event(session, org_id, "client.updated", client_id, actor, {"changed": changed})

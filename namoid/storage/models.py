@@ -137,6 +137,9 @@ class Client(Base):
     #: Refresh lifetimes in seconds overriding the org's (absolute per family, idle per token).
     refresh_token_ttl: Mapped[int | None] = mapped_column(Integer)
     refresh_idle_ttl: Mapped[int | None] = mapped_column(Integer)
+    #: Seconds after a refresh token's first use in which this client presenting it again gets
+    #: the same successor (``oauth/grants/refresh_token.py``); None = the default for its type.
+    refresh_reuse_window: Mapped[int | None] = mapped_column(Integer)
     #: What logging out does to this client's ``offline_access`` grants: "keep" or "end".
     offline_access_on_logout: Mapped[str] = mapped_column(String(8), default="keep")
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -343,6 +346,10 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The first use's token response, encrypted with the keyring, kept only for the client's
+    #: reuse window (until ``successor_expires_at``); then the sweep sets both back to NULL.
+    successor_enc: Mapped[str | None] = mapped_column(Text)
+    successor_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class AccessToken(Base):

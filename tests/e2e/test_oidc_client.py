@@ -327,9 +327,13 @@ def _run_worker_until_delivered(idp: IdP, rx: Receiver) -> None:
 async def test_a_hundred_refreshes_then_a_replay_kills_the_chain_and_a_set_arrives(
     idp: IdP, browser: Browser
 ) -> None:
-    """Issue 4's "done when": rotation 100 times, a replay revokes the chain, a signed SET is pushed."""
+    """Issue 4's "done when": rotation 100 times, a replay revokes the chain, a signed SET is pushed.
+
+    The replay comes seconds after the token's first use; without a reuse window (0) that is
+    a replay at once (with one, it would be once the window had closed)."""
     tenant = make_tenant(idp, "--type", "confidential", "--grant-type", "authorization_code",
-                         "--grant-type", "refresh_token", "--refresh-tokens")  # fmt: skip
+                         "--grant-type", "refresh_token", "--refresh-tokens",
+                         "--refresh-reuse-window", "0")  # fmt: skip
     rp, token, id_claims = await _code_flow(idp, tenant, browser)
     metadata = await rp.load_server_metadata()
     with receiver(cert=idp.receiver_tls) as rx:

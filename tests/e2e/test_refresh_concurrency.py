@@ -1,10 +1,14 @@
 """Refresh-token rotation under real concurrency: two ``namoid serve`` processes on one PostgreSQL database.
 
 Of simultaneous uses of one refresh token exactly one rotates it (the consuming UPDATE ...
-WHERE used_at IS NULL); every other one finds the token consumed and is a replay (RFC 9700
-§4.14.2): the family and its access tokens are revoked, one security event is raised and
-each loser gets the same invalid_grant (RFC 6749 §5.2). Many families rotated at once, each
-by one client, lose no family and fork no chain.
+WHERE used_at IS NULL). The two rules for the others (issue 10 §2):
+1. Within the client's reuse window, every other use by the token's own client waits for the
+   winner's commit and gets the winner's response: all succeed with one and the same
+   successor, the family lives and never forks (exactly one unused token in it).
+2. Outside the window, or with a window of 0, every other use is a replay (RFC 9700
+   §4.14.2): the family and its access tokens are revoked, one security event is raised and
+   each loser gets the same invalid_grant (RFC 6749 §5.2).
+Many families rotated at once, each by one client, lose no family and fork no chain.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ class Tenant:
     user_id: uuid.UUID
 
     @classmethod
-    async def create(cls, services: Services) -> Tenant:
+    async def create(cls, services: Services, reuse_window: int | None = None) -> Tenant:
         slug = f"race-{uuid.uuid4().hex[:8]}"
         org = await organizations.create(services.db, services.keyring, slug, None, ADMIN)
         meta = client_metadata.validate(
@@ -79,6 +83,7 @@ class Tenant:
             redirect_uris=["https://rp.example/callback"],
             grant_types=["authorization_code", "refresh_token"],
             scopes=SCOPE.split(" "),
+            refresh_reuse_window=reuse_window,
         )
         client, secret = await client_registry.register(services.db, services.keyring, org.id, meta, ADMIN)
         user = await users.create(
@@ -120,6 +125,16 @@ class Tenant:
                 seeded.append((family.id, token))
         return seeded
 
+    async def race(
+        self, clients: list[httpx.AsyncClient], seeded: list[tuple[uuid.UUID, str]]
+    ) -> list[list[httpx.Response]]:
+        """Each seeded token used ``RACERS`` times at once, alternately through the two servers."""
+
+        async def uses(token: str) -> list[httpx.Response]:
+            return await asyncio.gather(*(self.refresh(clients[i % 2], token) for i in range(RACERS)))
+
+        return await asyncio.gather(*(uses(token) for _, token in seeded))
+
     async def refresh(self, http: httpx.AsyncClient, token: str) -> httpx.Response:
         return await http.post(
             f"/o/{self.slug}/token",
@@ -159,26 +174,94 @@ async def _replay_counts(owner: Database, tenant: Tenant) -> tuple[dict[str, int
     return {str(target): count for target, count in audited}, int(events or 0)
 
 
+def _the_one_refusal(outcomes: list[list[httpx.Response]]) -> tuple[int, bytes]:
+    """Every refused use got the very same invalid_grant (RFC 6749 §5.2): (status, body)."""
+    refusals = {(r.status_code, r.content) for responses in outcomes for r in responses}
+    assert len(refusals) == 1, refusals
+    status, body = refusals.pop()
+    assert status == 400 and json.loads(body)["error"] == "invalid_grant"
+    return status, body
+
+
+async def _audit_counts(owner: Database, tenant: Tenant, action: str) -> dict[str, int]:
+    """Audit entries of ``action`` per family id."""
+    async with owner.system() as session:
+        counted = await session.execute(
+            select(AuditEntry.target_id, func.count())
+            .where(AuditEntry.org_id == tenant.org_id, AuditEntry.action == action)
+            .group_by(AuditEntry.target_id)
+        )
+    return {str(target): count for target, count in counted}
+
+
+async def _let_the_windows_close(owner: Database, seeded: list[tuple[uuid.UUID, str]]) -> None:
+    """Move the first use of each seeded token a minute into the past, its reuse window with it."""
+    minute = timedelta(minutes=1)
+    async with owner.system() as session:
+        hashes = [sha256_hex(token) for _, token in seeded]
+        for row in await session.scalars(select(RefreshToken).where(RefreshToken.token_hash.in_(hashes))):
+            assert row.used_at is not None and row.successor_expires_at is not None
+            row.used_at -= minute
+            row.successor_expires_at -= minute
+
+
 @POSTGRES_ONLY
-async def test_simultaneous_uses_of_one_token_rotate_once_and_revoke_the_family(
+async def test_within_the_window_simultaneous_uses_share_one_successor_and_a_later_replay_revokes(
     backend: Backend, tmp_path: Path, keyring_file: Path, services: Services, owner_db: Database
 ) -> None:
-    tenant = await Tenant.create(services)
+    tenant = await Tenant.create(services)  # a confidential client's default window: 30 s
     seeded = await tenant.families(RACES)
     with two_servers(backend, tmp_path, keyring_file) as servers:
         async with AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(server.async_client()) for server in servers]
 
-            async def race(token: str) -> list[httpx.Response]:
-                return await asyncio.gather(*(tenant.refresh(clients[i % 2], token) for i in range(RACERS)))
+            outcomes = await tenant.race(clients, seeded)
+            assert {r.status_code for rs in outcomes for r in rs} == {200}
+            answers = [[r.json() for r in responses] for responses in outcomes]
+            for responses in answers:  # one answer per family: one successor, one access token
+                assert len({(a["refresh_token"], a["access_token"], a["id_token"]) for a in responses}) == 1
+            issued = [responses[0]["refresh_token"] for responses in answers]
 
-            outcomes = await asyncio.gather(*(race(token) for _, token in seeded))
+            for (family_id, token), new in zip(seeded, issued, strict=True):
+                family, tokens, access = await _family_rows(owner_db, family_id)
+                assert family.revoked_at is None
+                assert sorted(t.token_hash for t in tokens) == sorted([sha256_hex(token), sha256_hex(new)])
+                assert [t.token_hash for t in tokens if t.used_at is None] == [sha256_hex(new)]  # no fork
+                assert len(access) == 1 and access[0].revoked_at is None
+            rotated = await _audit_counts(owner_db, tenant, "refresh_token.rotated")
+            reused = await _audit_counts(owner_db, tenant, "refresh_token.reused_within_grace")
+            assert rotated == {str(family_id): 1 for family_id, _ in seeded}
+            assert reused == {str(family_id): RACERS - 1 for family_id, _ in seeded}
+            assert await _replay_counts(owner_db, tenant) == ({}, 0)
+
+            # Rule 2: the same token once the window has closed is a replay, raised once per family.
+            await _let_the_windows_close(owner_db, seeded)
+            status, body = _the_one_refusal(await tenant.race(clients, seeded))
+            for i, token in enumerate(issued):  # the shared successor died with its family
+                dead = await tenant.refresh(clients[i % 2], token)
+                assert (dead.status_code, dead.content) == (status, body)
+
+    audited, events = await _replay_counts(owner_db, tenant)
+    assert audited == {str(family_id): 1 for family_id, _ in seeded} and events == RACES
+    for family_id, _ in seeded:
+        family, _, access = await _family_rows(owner_db, family_id)
+        assert family.revoked_reason == "replayed" and access[0].revoked_at is not None
+
+
+@POSTGRES_ONLY
+async def test_without_a_window_simultaneous_uses_rotate_once_and_revoke_the_family(
+    backend: Backend, tmp_path: Path, keyring_file: Path, services: Services, owner_db: Database
+) -> None:
+    tenant = await Tenant.create(services, reuse_window=0)
+    seeded = await tenant.families(RACES)
+    with two_servers(backend, tmp_path, keyring_file) as servers:
+        async with AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(server.async_client()) for server in servers]
+
+            outcomes = await tenant.race(clients, seeded)
             winners = [[r for r in responses if r.status_code == 200] for responses in outcomes]
             assert [len(w) for w in winners] == [1] * RACES
-            refusals = {(r.status_code, r.content) for rs in outcomes for r in rs if r.status_code != 200}
-            assert len(refusals) == 1, refusals  # every loser gets the very same answer
-            status, body = refusals.pop()
-            assert status == 400 and json.loads(body)["error"] == "invalid_grant"
+            status, body = _the_one_refusal([[r for r in rs if r.status_code != 200] for rs in outcomes])
             issued = [w[0].json()["refresh_token"] for w in winners]
             # The winners' new tokens died with their families.
             for i, token in enumerate(issued):

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from namoid.crypto.keyring import Keyring
 from namoid.oauth import tokens
 from namoid.signing import SigningKeyStore
 from namoid.storage.models import Client, Organization
@@ -26,6 +27,7 @@ class TokenRequest:
     form: Mapping[str, str]
     signing: SigningKeyStore
     now: datetime
+    keyring: Keyring
 
 
 GrantHandler = Callable[[TokenRequest], Awaitable[tokens.Minted]]

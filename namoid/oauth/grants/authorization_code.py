@@ -4,6 +4,15 @@ The code is looked up by its SHA-256 in this org only, must belong to the client
 unexpired, match the redirect_uri exactly and the PKCE verifier; it is then consumed by one
 UPDATE. A used code presented again revokes everything it produced (RFC 6749 §4.1.2) and
 raises the ``authorization_code.replayed`` security event once.
+
+A code belongs to the browser session that approved it (its ``sid``): it is redeemed only
+while that session is live, or the session it moved to when the same user signed in again
+(``accounts.sessions.replace``). A code redeemed after its session's logout would otherwise
+start grants bound to a session that is over, which the logout can no longer end. Such a
+code is refused (invalid_grant) and spent: it is consumed before the check, so it never
+works later either. The session row is held for the rest of the transaction, so a logout
+racing the redemption either comes first (and the code is refused) or waits and then ends
+the grants it produced.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from namoid.oauth import pkce, tokens
 from namoid.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
 from namoid.oauth.grants import TokenRequest, issue, refresh_token
 from namoid.storage.models import AuthorizationCode
-from namoid.storage.repos import access_tokens, authorization_codes, refresh_tokens
+from namoid.storage.repos import access_tokens, authorization_codes, browser_sessions, refresh_tokens
 
 _REFUSED = "the authorization code is invalid, expired or used"
 
@@ -82,13 +91,16 @@ async def authorization_code(request: TokenRequest) -> tokens.Minted:
         raise InvalidGrant(_REFUSED)
     if not await authorization_codes.consume(session, org_id, code.id, request.now):
         await _replayed(request, code)
+    sid = await authorization_codes.sid_of(session, org_id, code.id)
+    if sid is not None and not await browser_sessions.hold_live(session, org_id, sid, request.now):
+        raise InvalidGrant("the authorization code's session has ended")
     grant = tokens.Grant(
         client_id=client.client_id,
         scope=code.scope,
         user_id=code.user_id,
         auth_time=code.auth_time,
         amr=code.amr,
-        sid=code.sid,
+        sid=sid,
         code_id=code.id,
     )
     refresh = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import AuthorizationCode
@@ -29,6 +29,29 @@ async def consume(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, 
     return await rows.stamp_once(
         session, org_id, AuthorizationCode.id, code_id, AuthorizationCode.used_at, now
     )
+
+
+async def sid_of(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID) -> str | None:
+    """The browser session the code is bound to now (read afresh: a sign-in may have moved it)."""
+    return await session.scalar(
+        select(AuthorizationCode.sid).where(
+            AuthorizationCode.org_id == org_id, AuthorizationCode.id == code_id
+        )
+    )
+
+
+async def move_to_session(session: AsyncSession, org_id: uuid.UUID, old_sid: str, new_sid: str) -> int:
+    """Rebind the unused codes of browser session ``old_sid`` to ``new_sid``; returns how many."""
+    result = await session.execute(
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.org_id == org_id,
+            AuthorizationCode.sid == old_sid,
+            AuthorizationCode.used_at.is_(None),
+        )
+        .values(sid=new_sid)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def delete_expired(session: AsyncSession, org_id: uuid.UUID, before: datetime) -> int:

@@ -30,6 +30,27 @@ async def find_live(
     )
 
 
+async def hold_live(session: AsyncSession, org_id: uuid.UUID, sid: str, now: datetime) -> bool:
+    """Whether session ``sid`` is live, holding it so until the transaction ends.
+
+    On PostgreSQL the row is read FOR SHARE: a logout (or a sign-in replacing the session)
+    waits for this transaction, then sees what it bound to the session; one that came first
+    is waited for and seen ended. SQLite has one writer, so a caller that has written already
+    holds the database.
+    """
+    found = await session.scalar(
+        select(BrowserSession.id)
+        .where(
+            BrowserSession.org_id == org_id,
+            BrowserSession.sid == sid,
+            BrowserSession.ended_at.is_(None),
+            BrowserSession.expires_at > now,
+        )
+        .with_for_update(read=True)
+    )
+    return found is not None
+
+
 async def end(session: AsyncSession, org_id: uuid.UUID, session_id: uuid.UUID, now: datetime) -> bool:
     """Mark the session ended; False if it already was."""
     return await rows.stamp_once(session, org_id, BrowserSession.id, session_id, BrowserSession.ended_at, now)

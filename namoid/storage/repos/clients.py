@@ -52,7 +52,8 @@ async def set_status(session: AsyncSession, org_id: uuid.UUID, client_id: str, s
 async def set_refresh_lifetimes(
     session: AsyncSession, org_id: uuid.UUID, client_id: str, lifetimes: dict[str, int]
 ) -> bool:
-    """Override the org's refresh lifetimes (``refresh_token_ttl``, ``refresh_idle_ttl``) for a client."""
-    if not set(lifetimes) <= {"refresh_token_ttl", "refresh_idle_ttl"}:
-        raise ValueError("only refresh_token_ttl and refresh_idle_ttl can be set here")
+    """Override the org's refresh lifetimes (``refresh_token_ttl``, ``refresh_idle_ttl``) for a
+    client, or set its ``refresh_reuse_window``."""
+    if not set(lifetimes) <= {"refresh_token_ttl", "refresh_idle_ttl", "refresh_reuse_window"}:
+        raise ValueError("only refresh_token_ttl, refresh_idle_ttl and refresh_reuse_window can be set here")
     return await _update(session, org_id, client_id, dict(lifetimes))

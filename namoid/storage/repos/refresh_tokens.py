@@ -48,6 +48,79 @@ async def consume(session: AsyncSession, org_id: uuid.UUID, token_id: uuid.UUID,
     return await rows.stamp_once(session, org_id, RefreshToken.id, token_id, RefreshToken.used_at, now)
 
 
+async def keep_successor(
+    session: AsyncSession, org_id: uuid.UUID, token_id: uuid.UUID, envelope: str, until: datetime
+) -> None:
+    """Store the consumed token's successor response (already encrypted) until ``until``."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.org_id == org_id, RefreshToken.id == token_id)
+        .values(successor_enc=envelope, successor_expires_at=until)
+    )
+
+
+async def successor(
+    session: AsyncSession, org_id: uuid.UUID, token_id: uuid.UUID, now: datetime
+) -> tuple[str, datetime] | None:
+    """The consumed token's encrypted successor response and the time of its first use, while
+    its window is open and its family unrevoked; None otherwise.
+
+    Read as columns, not as the token object: a request that lost the consuming UPDATE must see
+    what the winner committed, not the token it loaded before.
+    """
+    row = (
+        await session.execute(
+            select(RefreshToken.successor_enc, RefreshToken.used_at)
+            .join(RefreshFamily, RefreshFamily.id == RefreshToken.family_id)
+            .where(
+                RefreshToken.org_id == org_id,
+                RefreshFamily.org_id == org_id,
+                RefreshToken.id == token_id,
+                RefreshToken.successor_expires_at > now,
+                RefreshFamily.revoked_at.is_(None),
+            )
+        )
+    ).one_or_none()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return row[0], row[1]
+
+
+async def sealed_successors(session: AsyncSession, org_id: uuid.UUID) -> Sequence[tuple[uuid.UUID, str]]:
+    """(token id, envelope) of every successor response still stored (key rotation rewrites them)."""
+    rows = await session.execute(
+        select(RefreshToken.id, RefreshToken.successor_enc).where(
+            RefreshToken.org_id == org_id, RefreshToken.successor_enc.is_not(None)
+        )
+    )
+    return [(token_id, envelope) for token_id, envelope in rows if envelope is not None]
+
+
+async def reseal_successor(
+    session: AsyncSession, org_id: uuid.UUID, token_id: uuid.UUID, envelope: str
+) -> None:
+    """Replace a stored successor response by its re-encryption, unless it was destroyed meanwhile."""
+    await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.org_id == org_id,
+            RefreshToken.id == token_id,
+            RefreshToken.successor_enc.is_not(None),
+        )
+        .values(successor_enc=envelope)
+    )
+
+
+async def forget_successors(session: AsyncSession, org_id: uuid.UUID, now: datetime) -> int:
+    """The sweep: destroy the successor responses whose window closed by ``now``; returns how many."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.org_id == org_id, RefreshToken.successor_expires_at <= now)
+        .values(successor_enc=None, successor_expires_at=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def revoke_family(
     session: AsyncSession, org_id: uuid.UUID, family_id: uuid.UUID, now: datetime, reason: str
 ) -> bool:

@@ -22,7 +22,7 @@ from tests.features.audit.fingerprint import changed, fingerprint
 from tests.features.authorize.conftest import Flow, form_inputs
 from tests.features.authorize.test_logout import _id_token
 from tests.features.conftest import served_routes
-from tests.features.token.conftest import basic, exchange
+from tests.features.token.conftest import age_first_use, basic, exchange
 
 Request = Callable[[], Awaitable[httpx.Response]]
 Prepare = Callable[[Flow], Awaitable[Request]]
@@ -89,10 +89,18 @@ async def token_refresh(flow: Flow) -> Request:
     return _post(flow, "/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
 
 
-async def token_refresh_replayed(flow: Flow) -> Request:
+async def token_refresh_reused(flow: Flow) -> Request:
     request = await token_refresh(flow)
     assert (await request()).status_code == 200
     return request
+
+
+async def token_refresh_replayed(flow: Flow) -> Request:
+    tokens = await _tokens(flow)
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    assert (await _post(flow, "/token", form)()).status_code == 200
+    await age_first_use(flow.services, flow.org, tokens["refresh_token"], 60)  # past the reuse window
+    return _post(flow, "/token", form)
 
 
 async def token_bad_client(flow: Flow) -> Request:
@@ -148,6 +156,7 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
         token_code,
         token_code_replayed,
         token_refresh,
+        token_refresh_reused,
         token_refresh_replayed,
         token_bad_client,
     ],

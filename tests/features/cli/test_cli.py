@@ -257,6 +257,8 @@ BAD_INPUT = [
     (f"{PUBLIC} --refresh-idle-ttl 3600000", None, "cannot exceed"),  # above the org's 30 days
     (f"{PUBLIC} --refresh-ttl 7200 --refresh-idle-ttl 9000", None, "cannot exceed"),
     (f"{PUBLIC} --offline-on-logout maybe", None, "keep, end"),
+    (f"{PUBLIC} --refresh-reuse-window 61", None, "between 0 and 60"),
+    (f"{PUBLIC} --refresh-reuse-window -1", None, "between 0 and 60"),
     ("client set-lifetimes --org {org} --client-id nope --refresh-ttl 7200", None, "no client"),
     ("client set-lifetimes --org {org} --client-id nope", None, "at least one"),
     ("client disable --org {org} --client-id nope", None, "no client"),
@@ -349,3 +351,31 @@ async def test_set_lifetimes(cli: Cli, owner_db: Database) -> None:
     assert refused.returncode == 2 and "between" in refused.stderr
     nothing = cli("org", "set-lifetimes", slug)
     assert nothing.returncode == 2 and "at least one" in nothing.stderr
+
+
+async def test_client_refresh_reuse_window(cli: Cli, owner_db: Database) -> None:
+    slug = f"rw-{uuid.uuid4().hex[:6]}"
+    org = ok_json(cli("org", "create", slug, "--json"))
+    created = ok_json(cli(*shlex.split(f"{PUBLIC.format(org=slug)} --refresh-reuse-window 5 --json")))
+    client_id = created["client_id"]
+    [listed] = ok_json(cli("client", "list", "--org", slug, "--json"))
+    assert listed["refresh_reuse_window"] == 5
+    changed = ok_json(
+        cli(
+            "client",
+            "set-lifetimes",
+            "--org",
+            slug,
+            "--client-id",
+            client_id,
+            "--refresh-reuse-window",
+            "0",
+            "--json",
+        )
+    )
+    assert changed["refresh_reuse_window"] == 0 and changed["refresh_token_ttl"] is None
+    refused = cli(
+        "client", "set-lifetimes", "--org", slug, "--client-id", client_id, "--refresh-reuse-window", "90"
+    )
+    assert refused.returncode == 2 and "between 0 and 60" in refused.stderr
+    assert (await _audit_actions(owner_db, uuid.UUID(org["id"])))[-1] == "client.updated"

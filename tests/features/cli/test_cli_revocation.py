@@ -54,7 +54,12 @@ async def test_client_lifetimes_and_status(cli: Cli, owner_db: Database) -> None
             "--json",
         )
     )
-    assert changed == {"client_id": client_id, "refresh_token_ttl": 7200, "refresh_idle_ttl": 1800}
+    assert changed == {
+        "client_id": client_id,
+        "refresh_token_ttl": 7200,
+        "refresh_idle_ttl": 1800,
+        "refresh_reuse_window": None,  # unset: the default for a public client
+    }
     refused = cli(
         "client", "set-lifetimes", "--org", slug, "--client-id", client_id, "--refresh-idle-ttl", "9000"
     )

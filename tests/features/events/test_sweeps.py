@@ -117,6 +117,7 @@ async def _refresh_families(session: AsyncSession, org_id: uuid.UUID, user: User
             None,
             [
                 ("used-long-ago", DEAD, True),
+                ("used-just-now", LIVE, True),
                 ("idle", DEAD, False),
                 ("idle-recently", RECENT, False),
                 ("current", LIVE, False),
@@ -140,6 +141,9 @@ async def _refresh_families(session: AsyncSession, org_id: uuid.UUID, user: User
             token = await refresh_tokens.add(session, org_id, family.id, f"{name}/{state}", token_expires)
             if used:
                 await refresh_tokens.consume(session, org_id, token.id, DEAD)
+            if name == "live" and used:  # a kept successor response: its reuse window closed, or open
+                closes = NOW + timedelta(seconds=10 if state == "used-just-now" else -1)
+                await refresh_tokens.keep_successor(session, org_id, token.id, f"sealed/{state}", closes)
 
 
 async def _outbox(services: Services, org: Organization, policy: OutboundPolicy) -> dict[int, str]:
@@ -180,6 +184,7 @@ async def test_sweep_deletes_exactly_the_dead_rows(
         "access_tokens": 1,
         "refresh_tokens": 4,
         "refresh_families": 2,
+        "refresh_tokens.successor_enc": 1,
         "event_outbox": 2,
     }
     assert await _remaining(services, org, AuthorizationRequest.handle) == {"req-recent", "req-live"}
@@ -191,9 +196,12 @@ async def test_sweep_deletes_exactly_the_dead_rows(
     assert await _remaining(services, org, RefreshToken.token_hash) == {
         "revoked-recently/unused",
         "live/used-long-ago",  # a used token of a live family is how a replay is caught
+        "live/used-just-now",
         "live/idle-recently",
         "live/current",
     }
+    # The response kept for a closed window is destroyed; the open one stays for its window.
+    assert await _remaining(services, org, RefreshToken.successor_enc) == {None, "sealed/used-just-now"}
     assert {outbox_rows[i] for i in await _remaining(services, org, OutboxEntry.id)} == {
         "delivered-29d",
         "pending",

@@ -13,10 +13,10 @@ from namoid.storage.models import Organization, SecurityEvent
 from namoid.storage.repos import security_events
 from tests.features.authorize.conftest import REDIRECT_URI, Flow, flow, query
 from tests.features.conftest import MakeClient, RegisteredClient
-from tests.features.token.conftest import FULL_SCOPES, post, service_client, spa, user, web_app
+from tests.features.token.conftest import FULL_SCOPES, post, refresh, service_client, spa, user, web_app
 
-#: Fixtures shared with the token and authorize tests.
-__all__ = ["flow", "service_client", "spa", "user", "web_app"]
+#: Fixtures (and the refresh helper) shared with the token and authorize tests.
+__all__ = ["flow", "refresh", "service_client", "spa", "user", "web_app"]
 
 REFRESHING = ["authorization_code", "refresh_token"]
 
@@ -24,12 +24,6 @@ REFRESHING = ["authorization_code", "refresh_token"]
 async def events_named(services: Services, org: Organization, name: str) -> list[SecurityEvent]:
     async with services.db.tenant(org.id) as session:
         return [e for e in await security_events.list_recent(session, org.id, limit=500) if e.name == name]
-
-
-async def refresh(
-    http: httpx.AsyncClient, org: Organization, client: RegisteredClient, token: str
-) -> httpx.Response:
-    return await post(http, org, "token", {"grant_type": "refresh_token", "refresh_token": token}, client)
 
 
 async def introspect(
@@ -52,9 +46,8 @@ async def inspector(make_client: MakeClient) -> RegisteredClient:
     return await make_client(grant_types=["client_credentials"], redirect_uris=[], introspect_any=True)
 
 
-async def browser_tokens(flow: Flow, rp: RegisteredClient, scope: str, **params: str) -> dict[str, str]:
-    """Authorize ``rp`` in the flow's browser (signing in and consenting when asked), then
-    redeem the code: the RP's token response."""
+async def browser_code(flow: Flow, rp: RegisteredClient, scope: str, **params: str) -> str:
+    """Authorize ``rp`` in the flow's browser (signing in and consenting when asked): the code."""
     step = replace(flow, rp=rp)
     response = await step.authorize(scope=scope, **params)
     while not response.headers["location"].startswith(REDIRECT_URI):
@@ -65,14 +58,22 @@ async def browser_tokens(flow: Flow, rp: RegisteredClient, scope: str, **params:
             response = await step.login(page)
         else:
             response = await step.decide(page, "allow")
-    code = query(response.headers["location"])["code"]
+    return query(response.headers["location"])["code"]
+
+
+async def redeem(flow: Flow, rp: RegisteredClient, code: str) -> httpx.Response:
     data = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": REDIRECT_URI,
-        "code_verifier": step.verifier,
+        "code_verifier": flow.verifier,
     }
-    issued = await post(step.http, step.org, "token", data, rp)
+    return await post(flow.http, flow.org, "token", data, rp)
+
+
+async def browser_tokens(flow: Flow, rp: RegisteredClient, scope: str, **params: str) -> dict[str, str]:
+    """Authorize ``rp`` in the flow's browser, then redeem the code: the RP's token response."""
+    issued = await redeem(flow, rp, await browser_code(flow, rp, scope, **params))
     assert issued.status_code == 200, issued.text
     body: dict[str, str] = issued.json()
     return body

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import base64
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
 import httpx
 import pytest
 
+from namoid.accounts import sessions
+from namoid.crypto.secrets import sha256_hex
 from namoid.oauth import codes, pkce
 from namoid.oauth.codes import CodeGrant
 from namoid.services import Services
-from namoid.storage.models import AuditEntry, Organization, User, utcnow
-from namoid.storage.repos import audit_log
+from namoid.storage.models import AuditEntry, BrowserSession, Organization, User, utcnow
+from namoid.storage.repos import audit_log, refresh_tokens
 from namoid.tenancy.resolve import issuer_for
 from tests.features.conftest import MakeClient, MakeUser, RegisteredClient
 
 REDIRECT = "https://rp.example/callback"
 NONCE = "n-0S6_WzA2Mj"
-SID = "sid-test-1"
 FULL_SCOPES = ["openid", "profile", "email", "phone", "offline_access"]
 
 
@@ -34,6 +36,13 @@ def basic(client_id: str, secret: str | None) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
+async def sign_in(services: Services, org: Organization, user: User) -> BrowserSession:
+    """A live browser session of ``user``, as a password sign-in starts it."""
+    async with services.db.tenant(org.id) as session:
+        started = await sessions.start(session, org, user=user, amr=["pwd"], now=utcnow())
+    return started.row
+
+
 async def issue_code(
     services: Services,
     org: Organization,
@@ -43,9 +52,13 @@ async def issue_code(
     scope: str = "openid profile email",
     redirect_uri: str = REDIRECT,
     nonce: str | None = NONCE,
+    sid: str | None = None,
 ) -> tuple[str, str]:
-    """A fresh code (as /authorize would issue it) and its PKCE verifier."""
+    """A fresh code (as /authorize would issue it) and its PKCE verifier; bound to browser
+    session ``sid``, else to a new live session of ``user``."""
     verifier = secrets.token_urlsafe(48)
+    if sid is None:
+        sid = (await sign_in(services, org, user)).sid
     async with services.db.tenant(org.id) as session:
         code = await codes.issue(
             session,
@@ -57,7 +70,7 @@ async def issue_code(
                 scope=scope,
                 code_challenge=pkce.s256(verifier),
                 nonce=nonce,
-                sid=SID,
+                sid=sid,
                 auth_time=utcnow(),
                 amr=["pwd"],
             ),
@@ -97,6 +110,42 @@ async def exchange(
         "code_verifier": verifier,
     }
     return await post(http, org, "token", data, client)
+
+
+async def code_tokens(
+    http: httpx.AsyncClient,
+    services: Services,
+    org: Organization,
+    client: RegisteredClient,
+    user: User,
+    scope: str = "openid profile email offline_access",
+) -> dict[str, Any]:
+    """A code issued to ``client`` for ``user`` and redeemed: the token response."""
+    code, verifier = await issue_code(services, org, client.client_id, user, scope=scope)
+    response = await exchange(http, org, client, code, verifier)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def refresh(
+    http: httpx.AsyncClient, org: Organization, client: RegisteredClient, token: str, **extra: str
+) -> httpx.Response:
+    return await post(
+        http, org, "token", {"grant_type": "refresh_token", "refresh_token": token, **extra}, client
+    )
+
+
+async def age_first_use(services: Services, org: Organization, token: str, seconds: float) -> None:
+    """Let ``seconds`` pass since a consumed refresh token's first use (its reuse window with it)."""
+    async with services.db.tenant(org.id) as session:
+        found = await refresh_tokens.find(session, org.id, sha256_hex(token))
+        assert found is not None
+        row, shift = found[0], timedelta(seconds=seconds)
+        assert row.used_at is not None
+        row.used_at -= shift
+        if row.successor_expires_at is not None:
+            row.successor_expires_at -= shift
 
 
 async def published(services: Services, org: Organization) -> list[dict[str, Any]]:

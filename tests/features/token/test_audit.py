@@ -6,10 +6,12 @@ import json
 
 import httpx
 
+from namoid.crypto.secrets import sha256_hex
 from namoid.services import Services
 from namoid.storage.models import AuditEntry, Organization, User
+from namoid.storage.repos import refresh_tokens
 from tests.features.conftest import RegisteredClient
-from tests.features.token.conftest import audit_rows, exchange, issue_code, post
+from tests.features.token.conftest import age_first_use, audit_rows, exchange, issue_code, post
 
 
 def _dump(row: AuditEntry) -> str:
@@ -47,9 +49,15 @@ async def test_audit_trail_of_a_token_lifecycle_has_no_token_values(
         )
     ).json()
     secrets += [rotated["access_token"], rotated["refresh_token"]]
-    replay = await post(
-        http, org, "token", {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}, web_app
-    )
+    again = {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}
+    reused = await post(http, org, "token", again, web_app)  # within the reuse window
+    assert reused.json()["refresh_token"] == rotated["refresh_token"]
+    async with services.db.tenant(org.id) as session:
+        found = await refresh_tokens.find(session, org.id, sha256_hex(second["refresh_token"]))
+    assert found is not None and found[0].successor_enc is not None
+    secrets.append(found[0].successor_enc)  # the sealed response never reaches the audit log
+    await age_first_use(services, org, second["refresh_token"], 60)
+    replay = await post(http, org, "token", again, web_app)
     assert replay.json()["error"] == "invalid_grant"
 
     machine = (await post(http, org, "token", {"grant_type": "client_credentials"}, service_client)).json()
@@ -67,6 +75,7 @@ async def test_audit_trail_of_a_token_lifecycle_has_no_token_values(
     assert all(row.detail["client_id"] and "scope" in row.detail for row in issued)
     assert "authorization_code.replayed" in actions
     assert "refresh_token.replayed" in actions
+    assert "refresh_token.reused_within_grace" in actions
     assert "token.refused" in actions
     assert "token.revoked" in actions
     code_replay = next(row for row in rows if row.action == "authorization_code.replayed")

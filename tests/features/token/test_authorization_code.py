@@ -19,19 +19,22 @@ from tests.features.conftest import ADMIN, MakeClient, MakeUser, RegisteredClien
 from tests.features.token.conftest import (
     NONCE,
     REDIRECT,
-    SID,
     exchange,
     issue_code,
     issuer,
     post,
     published,
+    sign_in,
 )
 
 
 async def test_code_exchange_issues_verifiable_tokens(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    code, verifier = await issue_code(services, org, web_app.client_id, user, scope="openid profile")
+    browser = await sign_in(services, org, user)
+    code, verifier = await issue_code(
+        services, org, web_app.client_id, user, scope="openid profile", sid=browser.sid
+    )
     response = await exchange(http, org, web_app, code, verifier)
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -56,7 +59,7 @@ async def test_code_exchange_issues_verifiable_tokens(
     assert id_token["sub"] == str(user.id)
     assert id_token["azp"] == web_app.client_id
     assert id_token["nonce"] == NONCE
-    assert id_token["sid"] == SID
+    assert id_token["sid"] == browser.sid
     assert id_token["amr"] == ["pwd"]
     assert "acr" not in id_token
     digest = hashlib.sha256(body["access_token"].encode()).digest()[:16]

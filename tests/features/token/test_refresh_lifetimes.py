@@ -16,7 +16,7 @@ from namoid.storage.models import Organization, RefreshFamily, RefreshToken, Use
 from namoid.storage.repos import refresh_tokens
 from namoid.tenancy import organizations
 from tests.features.conftest import ADMIN, MakeClient, RegisteredClient
-from tests.features.token.conftest import FULL_SCOPES, exchange, issue_code, post
+from tests.features.token.conftest import FULL_SCOPES, age_first_use, exchange, issue_code, post
 
 REFUSED = {"error": "invalid_grant", "error_description": "the refresh token is invalid, expired or revoked"}
 REFRESHING = ["authorization_code", "refresh_token"]
@@ -167,6 +167,7 @@ async def test_every_unusable_refresh_token_gets_the_same_answer(
     assert (await post(http, org, "revoke", {"token": revoked}, web_app)).status_code == 200
     used = await _first_refresh_token(http, services, org, web_app, user)
     assert (await _refresh(http, org, web_app, used)).status_code == 200
+    await age_first_use(services, org, used, 60)  # used, and past its reuse window
     async with services.db.tenant(org.id) as session:
         row = await session.get(RefreshToken, idle_token.id)
         family = await session.get(RefreshFamily, absolute_family.id)

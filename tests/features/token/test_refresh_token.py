@@ -14,30 +14,13 @@ from namoid.storage.models import Organization, User, utcnow
 from namoid.storage.repos import refresh_tokens
 from namoid.tenancy import organizations
 from tests.features.conftest import ADMIN, MakeClient, RegisteredClient
-from tests.features.token.conftest import audit_rows, exchange, issue_code, post
-
-
-async def _tokens(
-    http: httpx.AsyncClient,
-    services: Services,
-    org: Organization,
-    client: RegisteredClient,
-    user: User,
-    scope: str = "openid profile email offline_access",
-) -> dict[str, str]:
-    code, verifier = await issue_code(services, org, client.client_id, user, scope=scope)
-    response = await exchange(http, org, client, code, verifier)
-    assert response.status_code == 200, response.text
-    body: dict[str, str] = response.json()
-    return body
-
-
-async def _refresh(
-    http: httpx.AsyncClient, org: Organization, client: RegisteredClient, token: str, **extra: str
-) -> httpx.Response:
-    return await post(
-        http, org, "token", {"grant_type": "refresh_token", "refresh_token": token, **extra}, client
-    )
+from tests.features.token.conftest import (
+    age_first_use,
+    audit_rows,
+    code_tokens,
+    post,
+    refresh,
+)
 
 
 async def _userinfo_status(http: httpx.AsyncClient, org: Organization, access_token: str) -> int:
@@ -48,11 +31,11 @@ async def _userinfo_status(http: httpx.AsyncClient, org: Organization, access_to
 async def test_rotation_issues_a_new_token_each_time(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
+    first = await code_tokens(http, services, org, web_app, user)
     seen = {first["refresh_token"]}
     token = first["refresh_token"]
     for _ in range(3):
-        response = await _refresh(http, org, web_app, token)
+        response = await refresh(http, org, web_app, token)
         assert response.status_code == 200, response.text
         assert response.headers["cache-control"] == "no-store"
         body = response.json()
@@ -67,12 +50,13 @@ async def test_rotation_issues_a_new_token_each_time(
 async def test_replay_revokes_the_family_and_its_access_tokens(
     http: httpx.AsyncClient, services: Services, org: Organization, spa: RegisteredClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, spa, user)
-    second = (await _refresh(http, org, spa, first["refresh_token"])).json()
-    replay = await _refresh(http, org, spa, first["refresh_token"])
+    first = await code_tokens(http, services, org, spa, user)
+    second = (await refresh(http, org, spa, first["refresh_token"])).json()
+    await age_first_use(services, org, first["refresh_token"], 60)  # past any reuse window
+    replay = await refresh(http, org, spa, first["refresh_token"])
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     # Everything of the family is dead: the newest refresh token and every access token.
-    assert (await _refresh(http, org, spa, second["refresh_token"])).json()["error"] == "invalid_grant"
+    assert (await refresh(http, org, spa, second["refresh_token"])).json()["error"] == "invalid_grant"
     for access in (first["access_token"], second["access_token"]):
         assert await _userinfo_status(http, org, access) == 401
     rows = await audit_rows(services, org, "refresh_token.replayed")
@@ -83,21 +67,31 @@ async def test_replay_revokes_the_family_and_its_access_tokens(
     assert found[1].revoked_reason == "replayed"
 
 
-async def test_concurrent_use_lets_exactly_one_win(
-    http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
+async def test_concurrent_use_lets_exactly_one_rotate(
+    http: httpx.AsyncClient, services: Services, org: Organization, make_client: MakeClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
-    results = await asyncio.gather(*(_refresh(http, org, web_app, first["refresh_token"]) for _ in range(2)))
-    assert sorted(r.status_code for r in results) == [200, 400]
+    """Without a reuse window the loser is a replay; with one it gets the winner's answer."""
+    for window, statuses in ((0, [200, 400]), (30, [200, 200])):
+        client = await make_client(
+            grant_types=["authorization_code", "refresh_token"],
+            scopes=["openid", "offline_access"],
+            refresh_reuse_window=window,
+        )
+        first = await code_tokens(http, services, org, client, user, scope="openid offline_access")
+        results = await asyncio.gather(
+            *(refresh(http, org, client, first["refresh_token"]) for _ in range(2))
+        )
+        assert sorted(r.status_code for r in results) == statuses
+    assert len(await audit_rows(services, org, "refresh_token.rotated")) == 2
 
 
 async def test_scope_down_and_back_up_to_the_original(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
-    narrowed = (await _refresh(http, org, web_app, first["refresh_token"], scope="openid email")).json()
+    first = await code_tokens(http, services, org, web_app, user)
+    narrowed = (await refresh(http, org, web_app, first["refresh_token"], scope="openid email")).json()
     assert narrowed["scope"] == "openid email"
-    widened = (await _refresh(http, org, web_app, narrowed["refresh_token"], scope="openid profile")).json()
+    widened = (await refresh(http, org, web_app, narrowed["refresh_token"], scope="openid profile")).json()
     assert widened["scope"] == "openid profile"  # still within the original grant
 
 
@@ -110,11 +104,11 @@ async def test_scope_up_is_invalid_scope(
     user: User,
     scope: str,
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
-    response = await _refresh(http, org, web_app, first["refresh_token"], scope=scope)
+    first = await code_tokens(http, services, org, web_app, user)
+    response = await refresh(http, org, web_app, first["refresh_token"], scope=scope)
     assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
     # The refused request did not consume the token.
-    assert (await _refresh(http, org, web_app, first["refresh_token"])).status_code == 200
+    assert (await refresh(http, org, web_app, first["refresh_token"])).status_code == 200
 
 
 async def test_refresh_refusals_are_all_invalid_grant(
@@ -125,7 +119,7 @@ async def test_refresh_refusals_are_all_invalid_grant(
     make_client: MakeClient,
     user: User,
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
+    first = await code_tokens(http, services, org, web_app, user)
     other = await make_client(grant_types=["authorization_code", "refresh_token"])
     other_org = await organizations.create(services.db, services.keyring, f"x-{org.slug}", None, ADMIN)
     same_id_elsewhere = await make_client(other_org, grant_types=["authorization_code", "refresh_token"])
@@ -135,29 +129,29 @@ async def test_refresh_refusals_are_all_invalid_grant(
         (other, org, first["refresh_token"]),
         (same_id_elsewhere, other_org, first["refresh_token"]),
     ):
-        response = await _refresh(http, target, client, token)
+        response = await refresh(http, target, client, token)
         assert response.status_code == 400 and response.json() == {
             "error": "invalid_grant",
             "error_description": "the refresh token is invalid, expired or revoked",
         }
-    assert (await _refresh(http, org, web_app, first["refresh_token"])).status_code == 200
+    assert (await refresh(http, org, web_app, first["refresh_token"])).status_code == 200
 
 
 async def test_expired_token_is_invalid_grant(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
+    first = await code_tokens(http, services, org, web_app, user)
     async with services.db.tenant(org.id) as session:
         found = await refresh_tokens.find(session, org.id, sha256_hex(first["refresh_token"]))
         assert found is not None
         found[0].expires_at = utcnow() - timedelta(seconds=1)
-    assert (await _refresh(http, org, web_app, first["refresh_token"])).json()["error"] == "invalid_grant"
+    assert (await refresh(http, org, web_app, first["refresh_token"])).json()["error"] == "invalid_grant"
 
 
 async def test_tokens_never_outlive_the_family(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
+    first = await code_tokens(http, services, org, web_app, user)
     async with services.db.tenant(org.id) as session:
         found = await refresh_tokens.find(session, org.id, sha256_hex(first["refresh_token"]))
         assert found is not None
@@ -167,23 +161,23 @@ async def test_tokens_never_outlive_the_family(
         )
         assert family.expires_at - family.created_at == timedelta(seconds=org.refresh_token_ttl)
         family.expires_at = utcnow() - timedelta(seconds=1)
-    assert (await _refresh(http, org, web_app, first["refresh_token"])).json()["error"] == "invalid_grant"
+    assert (await refresh(http, org, web_app, first["refresh_token"])).json()["error"] == "invalid_grant"
 
 
 async def test_revoked_family_and_disabled_user_are_invalid_grant(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
+    first = await code_tokens(http, services, org, web_app, user)
     revoked = await post(http, org, "revoke", {"token": first["refresh_token"]}, web_app)
     assert revoked.status_code == 200
-    assert (await _refresh(http, org, web_app, first["refresh_token"])).json()["error"] == "invalid_grant"
+    assert (await refresh(http, org, web_app, first["refresh_token"])).json()["error"] == "invalid_grant"
 
-    second = await _tokens(http, services, org, web_app, user)
+    second = await code_tokens(http, services, org, web_app, user)
     async with services.db.tenant(org.id) as session:
         row = await session.get(User, user.id)
         assert row is not None
         row.status = "disabled"
-    assert (await _refresh(http, org, web_app, second["refresh_token"])).json()["error"] == "invalid_grant"
+    assert (await refresh(http, org, web_app, second["refresh_token"])).json()["error"] == "invalid_grant"
 
 
 async def test_missing_refresh_token_is_invalid_request(

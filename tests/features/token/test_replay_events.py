@@ -10,8 +10,16 @@ from namoid.crypto.secrets import sha256_hex
 from namoid.services import Services
 from namoid.storage.models import Organization, SecurityEvent, User
 from namoid.storage.repos import refresh_tokens, security_events
-from tests.features.conftest import RegisteredClient
-from tests.features.token.conftest import audit_rows, exchange, issue_code, post
+from tests.features.conftest import MakeClient, RegisteredClient
+from tests.features.token.conftest import (
+    age_first_use,
+    audit_rows,
+    code_tokens,
+    exchange,
+    issue_code,
+    post,
+    refresh,
+)
 
 SCOPE = "openid offline_access"
 
@@ -19,22 +27,6 @@ SCOPE = "openid offline_access"
 async def _events(services: Services, org: Organization, name: str) -> list[SecurityEvent]:
     async with services.db.tenant(org.id) as session:
         return [e for e in await security_events.list_recent(session, org.id, limit=500) if e.name == name]
-
-
-async def _tokens(
-    http: httpx.AsyncClient, services: Services, org: Organization, client: RegisteredClient, user: User
-) -> dict[str, str]:
-    code, verifier = await issue_code(services, org, client.client_id, user, scope=SCOPE)
-    response = await exchange(http, org, client, code, verifier)
-    assert response.status_code == 200, response.text
-    body: dict[str, str] = response.json()
-    return body
-
-
-async def _refresh(
-    http: httpx.AsyncClient, org: Organization, client: RegisteredClient, token: str
-) -> httpx.Response:
-    return await post(http, org, "token", {"grant_type": "refresh_token", "refresh_token": token}, client)
 
 
 async def _family_id(services: Services, org: Organization, token: str) -> str:
@@ -47,10 +39,10 @@ async def _family_id(services: Services, org: Organization, token: str) -> str:
 async def test_each_rotation_is_audited_with_its_family(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    token = (await _tokens(http, services, org, web_app, user))["refresh_token"]
+    token = (await code_tokens(http, services, org, web_app, user))["refresh_token"]
     family = await _family_id(services, org, token)
     for _ in range(2):
-        response = await _refresh(http, org, web_app, token)
+        response = await refresh(http, org, web_app, token)
         assert response.status_code == 200, response.text
         token = response.json()["refresh_token"]
     rows = await audit_rows(services, org, "refresh_token.rotated")
@@ -65,9 +57,10 @@ async def test_each_rotation_is_audited_with_its_family(
 async def test_concurrent_replays_raise_exactly_one_event(
     http: httpx.AsyncClient, services: Services, org: Organization, spa: RegisteredClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, spa, user)
-    assert (await _refresh(http, org, spa, first["refresh_token"])).status_code == 200
-    replays = await asyncio.gather(*(_refresh(http, org, spa, first["refresh_token"]) for _ in range(5)))
+    first = await code_tokens(http, services, org, spa, user)
+    assert (await refresh(http, org, spa, first["refresh_token"])).status_code == 200
+    await age_first_use(services, org, first["refresh_token"], 60)  # past any reuse window
+    replays = await asyncio.gather(*(refresh(http, org, spa, first["refresh_token"]) for _ in range(5)))
     assert {(r.status_code, r.json()["error"]) for r in replays} == {(400, "invalid_grant")}
 
     family = await _family_id(services, org, first["refresh_token"])
@@ -83,25 +76,28 @@ async def test_concurrent_replays_raise_exactly_one_event(
 async def test_replays_of_a_revoked_family_raise_nothing(
     http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
 ) -> None:
-    first = await _tokens(http, services, org, web_app, user)
-    second = (await _refresh(http, org, web_app, first["refresh_token"])).json()
+    first = await code_tokens(http, services, org, web_app, user)
+    second = (await refresh(http, org, web_app, first["refresh_token"])).json()
     assert (await post(http, org, "revoke", {"token": second["refresh_token"]}, web_app)).status_code == 200
     for _ in range(3):
-        response = await _refresh(http, org, web_app, first["refresh_token"])
+        response = await refresh(http, org, web_app, first["refresh_token"])
         assert response.json()["error"] == "invalid_grant"
     assert await _events(services, org, "refresh_token.replayed") == []
     assert await audit_rows(services, org, "refresh_token.replayed") == []
 
 
 async def test_a_race_for_one_token_ends_the_family_with_one_event(
-    http: httpx.AsyncClient, services: Services, org: Organization, web_app: RegisteredClient, user: User
+    http: httpx.AsyncClient, services: Services, org: Organization, make_client: MakeClient, user: User
 ) -> None:
-    """RFC 9700 §4.14.2: the loser is a replay, so the winner's fresh tokens die too."""
-    first = await _tokens(http, services, org, web_app, user)
-    results = await asyncio.gather(*(_refresh(http, org, web_app, first["refresh_token"]) for _ in range(2)))
+    """Without a reuse window (RFC 9700 §4.14.2) the loser is a replay: the winner's tokens die too."""
+    client = await make_client(
+        grant_types=["authorization_code", "refresh_token"], scopes=SCOPE.split(" "), refresh_reuse_window=0
+    )
+    first = await code_tokens(http, services, org, client, user, scope=SCOPE)
+    results = await asyncio.gather(*(refresh(http, org, client, first["refresh_token"]) for _ in range(2)))
     assert sorted(r.status_code for r in results) == [200, 400]
     winner = next(r.json() for r in results if r.status_code == 200)
-    assert (await _refresh(http, org, web_app, winner["refresh_token"])).json()["error"] == "invalid_grant"
+    assert (await refresh(http, org, client, winner["refresh_token"])).json()["error"] == "invalid_grant"
     userinfo = await http.get(
         f"/o/{org.slug}/userinfo", headers={"Authorization": f"Bearer {winner['access_token']}"}
     )
@@ -125,6 +121,6 @@ async def test_code_replay_raises_one_event(
     assert event.payload["families"] == [family] and event.payload["revoked_access"] == 1
     assert event.payload["client_id"] == web_app.client_id
     assert len(await audit_rows(services, org, "authorization_code.replayed")) == 1
-    assert (await _refresh(http, org, web_app, issued.json()["refresh_token"])).json()[
+    assert (await refresh(http, org, web_app, issued.json()["refresh_token"])).json()[
         "error"
     ] == "invalid_grant"
