@@ -105,8 +105,12 @@ CLAIMS: Final[tuple[Claim, ...]] = (
         "protect",
         "refresh_rotation",
         "Refresh tokens rotate on every use; a replayed refresh token revokes the entire token chain "
-        "and raises a security event.",
+        "and raises a security event. Only the client's own retry within its short reuse window "
+        "(at most 60 s, for parallel page loads and lost responses) gets the same successor again, "
+        "never a new one.",
         (
+            "tests/features/token/test_refresh_reuse.py::test_parallel_page_loads_share_one_successor_and_the_family_lives",
+            "tests/features/token/test_refresh_reuse.py::test_nobody_else_gets_the_successor",
             "tests/features/token/test_refresh_token.py::test_rotation_issues_a_new_token_each_time",
             "tests/features/token/test_refresh_token.py::test_replay_revokes_the_family_and_its_access_tokens",
             "tests/features/token/test_replay_events.py::test_concurrent_replays_raise_exactly_one_event",
