@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -407,19 +408,32 @@ class WebhookSubscription(Base):
 
 
 class OutboxEntry(Base):
-    """One pending push of one event to one subscriber (the transactional outbox).
+    """One pending delivery: an event to one subscriber, or an email or SMS (the transactional outbox).
 
-    Written in the transaction that raised the event; the worker leases due rows
-    (``leased_until``), POSTs the SET and records the result, so a worker that dies
-    mid-delivery only delays it: the lease runs out and another pass delivers it.
+    Written in the transaction that decided to send it (DESIGN.md §8); the worker leases
+    due rows of a ``kind`` (``leased_until``), delivers them and records the result, so a
+    worker that dies mid-delivery only delays it: the lease runs out and another pass
+    delivers it. A ``webhook`` row names its event and subscription; an ``email`` or
+    ``sms`` row carries its message encrypted under the keyring (``payload_enc``, bound
+    to ``message_id``), since it may hold a one-time code.
     """
 
     __tablename__ = "event_outbox"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'webhook' AND event_id IS NOT NULL AND subscription_id IS NOT NULL) OR "
+            "(kind IN ('email', 'sms') AND message_id IS NOT NULL AND payload_enc IS NOT NULL)",
+            name="kind_has_its_columns",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
-    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("security_events.id"))
-    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("security_events.id"))
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    message_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    payload_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,75 @@
+"""The dev sender (embedded default): every email and SMS lands in a mailbox directory, not the world.
+
+One JSON file per message under ``{data_dir}/mailbox`` (the directory 0700, each file 0600,
+created exclusively), read back by ``namoid dev mailbox`` and the dev-mode page
+``/dev/mailbox``, like MailHog. Nothing of a message goes to the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from namoid.crypto.secrets import new_token
+from namoid.notify.messages import EmailMessage, Message, SmsMessage, from_payload, to_payload
+
+#: The newest this many messages are shown; older files stay on disk until removed by hand.
+SHOWN = 200
+
+
+def mailbox_dir(data_dir: Path) -> Path:
+    return data_dir / "mailbox"
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    at: datetime
+    message: Message
+
+
+def _write(directory: Path, document: dict[str, Any], at: datetime) -> None:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    name = f"{at.strftime('%Y%m%dT%H%M%S%fZ')}-{new_token(16)}.json"
+    fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(document, out, ensure_ascii=False)
+
+
+class DevMailbox:
+    """Both sender protocols at once: the message is "sent" when its file is written."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def _deliver(self, message: Message) -> None:
+        at = datetime.now(UTC)
+        document = {"received_at": at.isoformat(), "message": to_payload(message)}
+        await asyncio.to_thread(_write, self.directory, document, at)
+
+    async def send_email(self, message: EmailMessage) -> None:
+        await self._deliver(message)
+
+    async def send_sms(self, message: SmsMessage) -> None:
+        await self._deliver(message)
+
+
+def read_mailbox(directory: Path, limit: int = SHOWN) -> list[Received]:
+    """The newest ``limit`` messages, newest first; unreadable or foreign files are skipped."""
+    if not directory.is_dir():
+        return []
+    received = []
+    for path in sorted(directory.glob("*.json"), reverse=True)[:limit]:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            received.append(
+                Received(datetime.fromisoformat(document["received_at"]), from_payload(document["message"]))
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return received

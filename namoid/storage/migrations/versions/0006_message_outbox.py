@@ -1,0 +1,49 @@
+"""The outbox carries emails and SMS: a kind per row, an encrypted message payload
+
+Revision ID: 0006
+Revises: 0004
+Create Date: 2026-12-02
+
+Existing rows are webhook deliveries (``kind`` defaults to ``webhook``). An ``email`` or
+``sms`` row has no event or subscription; it has a ``message_id`` (the associated data its
+``payload_enc`` is bound to) and the message encrypted under the keyring.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+CHECK = "kind_has_its_columns"
+CHECK_SQL = (
+    "(kind = 'webhook' AND event_id IS NOT NULL AND subscription_id IS NOT NULL) OR "
+    "(kind IN ('email', 'sms') AND message_id IS NOT NULL AND payload_enc IS NOT NULL)"
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("event_outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("kind", sa.String(length=16), server_default="webhook", nullable=False))
+        batch_op.add_column(sa.Column("message_id", sa.Uuid(), nullable=True))
+        batch_op.add_column(sa.Column("payload_enc", sa.Text(), nullable=True))
+        batch_op.alter_column("event_id", existing_type=sa.Uuid(), nullable=True)
+        batch_op.alter_column("subscription_id", existing_type=sa.Uuid(), nullable=True)
+        batch_op.create_unique_constraint(batch_op.f("uq_event_outbox_message_id"), ["message_id"])
+        batch_op.create_check_constraint(CHECK, CHECK_SQL)
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM event_outbox WHERE kind <> 'webhook'")
+    with op.batch_alter_table("event_outbox", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f(f"ck_event_outbox_{CHECK}"), type_="check")
+        batch_op.drop_constraint(batch_op.f("uq_event_outbox_message_id"), type_="unique")
+        batch_op.alter_column("subscription_id", existing_type=sa.Uuid(), nullable=False)
+        batch_op.alter_column("event_id", existing_type=sa.Uuid(), nullable=False)
+        batch_op.drop_column("payload_enc")
+        batch_op.drop_column("message_id")
+        batch_op.drop_column("kind")
