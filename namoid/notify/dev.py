@@ -17,6 +17,7 @@ from typing import Any
 
 from namoid.crypto.secrets import new_token
 from namoid.notify.messages import EmailMessage, Message, SmsMessage, from_payload, to_payload
+from namoid.settings import Settings
 
 #: The newest this many messages are shown; older files stay on disk until removed by hand.
 SHOWN = 200
@@ -73,3 +74,22 @@ def read_mailbox(directory: Path, limit: int = SHOWN) -> list[Received]:
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return received
+
+
+def startup_notice(settings: Settings) -> str | None:
+    """What ``namoid serve`` says when a sender is the dev mailbox: where the messages are."""
+    kinds = [
+        kind
+        for kind, sender in (("email", settings.email_sender), ("SMS", settings.sms_sender))
+        if sender == "dev"
+    ]
+    if not kinds:
+        return None
+    where = mailbox_dir(settings.data_dir).resolve()
+    what = " and ".join(kinds)
+    if not settings.is_dev:
+        return f"NAMOID_*_SENDER=dev: {what} are NOT sent, only written to {where}"
+    return (
+        f"{what} are not sent in dev mode: read them at {settings.base_url}/dev/mailbox "
+        f"or with `namoid dev mailbox` ({where})"
+    )

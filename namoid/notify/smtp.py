@@ -9,6 +9,7 @@ an operator fixes) is retried by the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, make_msgid
@@ -45,18 +46,21 @@ class SmtpSender:
     async def send_email(self, message: EmailMessage) -> None:
         s = self.settings
         password = s.smtp_password.get_secret_value() if s.smtp_password else None
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=password,
+            use_tls=s.smtp_tls == "implicit",
+            start_tls=s.smtp_tls == "starttls",
+            tls_context=self.tls,
+            timeout=s.smtp_timeout,
+        )
         try:
-            await aiosmtplib.send(
-                mime(message, s.email_from),
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=password,
-                use_tls=s.smtp_tls == "implicit",
-                start_tls=s.smtp_tls == "starttls",
-                tls_context=self.tls,
-                timeout=s.smtp_timeout,
-            )
+            await client.connect()  # TLS, then AUTH when a username is set
+            await client.send_message(mime(message, s.email_from))
+            with contextlib.suppress(aiosmtplib.SMTPException):
+                await client.quit()
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise SendFailed("smtp: recipient refused", permanent=True) from exc
         except aiosmtplib.SMTPResponseException as exc:
@@ -64,3 +68,5 @@ class SmtpSender:
             raise SendFailed(f"smtp: {exc.code}", permanent=permanent) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise SendFailed(f"smtp: {type(exc).__name__}") from exc
+        finally:
+            client.close()  # also when connecting failed half-way (aiosmtplib.send leaks the socket then)
