@@ -62,7 +62,7 @@ class Inbox:
         )
         if ok:
             self.logins.append(SMTP_USER)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
 
 @dataclass
