@@ -1,4 +1,4 @@
-"""The dev mailbox: ``/dev/mailbox`` (dev mode only, the usual security headers) and ``namoid dev mailbox``."""
+"""The dev mailbox: `/dev/mailbox` (dev mode only, the usual security headers) and `namoid dev mailbox`."""
 
 from __future__ import annotations
 

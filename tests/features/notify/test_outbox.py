@@ -137,7 +137,7 @@ async def test_a_webhook_row_never_reaches_a_sender(
     """The schema itself keeps the kinds apart: a message row needs its payload, a webhook row its event."""
     event = await raise_test_event(services, org)
     async with owner_db.system() as session:
-        with pytest.raises(Exception, match="(?i)check"):
+        with pytest.raises(Exception, match=r"(?i)check"):
             await session.execute(
                 OutboxEntry.__table__.insert().values(  # type: ignore[attr-defined]
                     org_id=org.id, kind="sms", event_id=event.id, message_id=uuid.uuid4(),
