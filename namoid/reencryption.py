@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from namoid import audit
 from namoid.crypto.keyring import Keyring, aad_for
 from namoid.storage.db import Database
-from namoid.storage.repos import organizations, signing_keys
+from namoid.storage.repos import event_outbox, organizations, signing_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +36,14 @@ async def _signing_keys(session: AsyncSession, org_id: uuid.UUID) -> list[Encryp
     return [EncryptedValue(k.id, k.private_key_enc) for k in await signing_keys.list_all(session, org_id)]
 
 
+async def _queued_messages(session: AsyncSession, org_id: uuid.UUID) -> list[EncryptedValue]:
+    return [EncryptedValue(mid, enc) for mid, enc in await event_outbox.pending_payloads(session, org_id)]
+
+
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn("signing_keys", "private_key_enc", _signing_keys, signing_keys.set_private_key_enc),
+    # Bound to the message id (notify.outbox.payload_aad), the row id of this column's associated data.
+    EncryptedColumn("event_outbox", "payload_enc", _queued_messages, event_outbox.set_payload_enc),
 )
 
 

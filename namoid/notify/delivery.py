@@ -5,7 +5,8 @@ their kind, all of a batch at once, each bounded by ``deadline``. Accepted → d
 audited ``message.sent``. A transient failure (a provider outage, a timeout) is retried
 with the outbox's backoff (``events.delivery.backoff``), so an outage delays a message and
 never loses it; a permanent one, or the last retry, fails the row and audits
-``message.failed``. Destinations are audited masked, never a message's text.
+``message.failed``. Either way the message's content is then erased from its row.
+Destinations are audited masked, never a message's text.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class MessageDelivery:
         detail["attempts"] = item.attempt
         if failure is None:
             await event_outbox.mark_delivered(session, org_id, item.entry_id, now)
+            await event_outbox.erase_payload(session, org_id, item.entry_id)
             report.delivered += 1
             await self._audit(session, org_id, item, "message.sent", "success", detail)
             return
@@ -131,6 +133,7 @@ class MessageDelivery:
             session, org_id, item.entry_id, item.attempt, now, failure.reason
         ):
             return  # our lease ran out and another worker has the row now
+        await event_outbox.erase_payload(session, org_id, item.entry_id)
         report.failed += 1
         log.error("%s %s failed for good: %s", item.kind, item.message_id, failure.reason)
         await self._audit(

@@ -415,14 +415,16 @@ class OutboxEntry(Base):
     worker that dies mid-delivery only delays it: the lease runs out and another pass
     delivers it. A ``webhook`` row names its event and subscription; an ``email`` or
     ``sms`` row carries its message encrypted under the keyring (``payload_enc``, bound
-    to ``message_id``), since it may hold a one-time code.
+    to ``message_id``), since it may hold a one-time code, until it is settled: then the
+    message is erased and only the row's outcome stays.
     """
 
     __tablename__ = "event_outbox"
     __table_args__ = (
         CheckConstraint(
             "(kind = 'webhook' AND event_id IS NOT NULL AND subscription_id IS NOT NULL) OR "
-            "(kind IN ('email', 'sms') AND message_id IS NOT NULL AND payload_enc IS NOT NULL)",
+            "(kind IN ('email', 'sms') AND message_id IS NOT NULL "
+            "AND (payload_enc IS NOT NULL OR delivered_at IS NOT NULL OR failed_at IS NOT NULL))",
             name="kind_has_its_columns",
         ),
     )

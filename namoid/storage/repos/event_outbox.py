@@ -253,6 +253,37 @@ async def claim_messages(
     ]
 
 
+async def erase_payload(session: AsyncSession, org_id: uuid.UUID, entry_id: int) -> None:
+    """Forget a settled message's content (it may hold a one-time code); the row's outcome stays."""
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.org_id == org_id, OutboxEntry.id == entry_id, ~_pending())
+        .values(payload_enc=None)
+    )
+
+
+async def pending_payloads(session: AsyncSession, org_id: uuid.UUID) -> Sequence[tuple[uuid.UUID, str]]:
+    """(message id, encrypted payload) of every message not yet erased: what key rotation rewrites."""
+    found = await session.execute(
+        select(OutboxEntry.message_id, OutboxEntry.payload_enc).where(
+            OutboxEntry.org_id == org_id,
+            OutboxEntry.message_id.is_not(None),
+            OutboxEntry.payload_enc.is_not(None),
+        )
+    )
+    return [(r[0], r[1]) for r in found.all() if r[0] is not None and r[1] is not None]
+
+
+async def set_payload_enc(
+    session: AsyncSession, org_id: uuid.UUID, message_id: uuid.UUID, payload_enc: str
+) -> None:
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.org_id == org_id, OutboxEntry.message_id == message_id)
+        .values(payload_enc=payload_enc)
+    )
+
+
 async def list_messages(session: AsyncSession, org_id: uuid.UUID, limit: int = 100) -> Sequence[OutboxEntry]:
     """The org's email and SMS rows, newest first."""
     query = (

@@ -12,16 +12,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from namoid.crypto.keyring import Keyring, activate_key, add_key
 from namoid.events.delivery import MAX_ATTEMPTS
 from namoid.notify import outbox
 from namoid.notify.delivery import MessageDelivery
 from namoid.notify.dev import mailbox_dir, read_mailbox
 from namoid.notify.messages import EmailMessage, SmsMessage, mask_email, mask_phone
 from namoid.ratelimit.login import account_key
+from namoid.reencryption import count_under_key, reencrypt_all
 from namoid.services import Services
 from namoid.storage.db import Database
 from namoid.storage.models import AuditEntry, Organization, OutboxEntry, utcnow
 from namoid.storage.repos import event_outbox
+from tests.conftest import ISOLATED
 from tests.features.conftest import ADMIN
 from tests.features.events.conftest import raise_test_event
 from tests.features.notify.conftest import message_rows, queue
@@ -117,7 +120,8 @@ async def test_the_worker_delivers_to_the_dev_mailbox_privately(
         ("message.sent", str(email_id), "A***@example.com"),
         ("message.sent", str(sms_id), "+91******1234"),
     ]
-    assert all(row.delivered_at is not None for row in await message_rows(services, org))
+    rows = await message_rows(services, org)
+    assert all(row.delivered_at is not None and row.payload_enc is None for row in rows)  # content erased
 
 
 async def test_message_and_webhook_deliveries_never_lease_each_others_rows(
@@ -161,7 +165,27 @@ async def test_retries_run_out_then_the_message_fails_and_is_audited(
 
     assert report.failed == 1
     [row] = await message_rows(services, org)
-    assert row.failed_at is not None and row.attempts == MAX_ATTEMPTS
+    assert row.failed_at is not None and row.attempts == MAX_ATTEMPTS and row.payload_enc is None
     failed = (await _actions(services, org))[-1]
     assert failed.action == "message.failed" and failed.outcome == "failure"
     assert failed.detail["attempts"] == MAX_ATTEMPTS and failed.detail["destination"] == "+91******1234"
+
+
+@ISOLATED
+async def test_key_rotation_rewrites_queued_messages(
+    services: Services, org: Organization, keyring_file: Path
+) -> None:
+    """``namoid keys reencrypt`` covers queued messages: retiring the old key then loses none."""
+    old_key = services.keyring.active_key_id
+    before = await count_under_key(services.db, old_key)
+    message_id = await queue(services, org, SMS)
+    assert await count_under_key(services.db, old_key) == before + 1
+
+    activate_key(keyring_file, add_key(keyring_file))
+    rotated = Keyring.load(keyring_file)
+    await reencrypt_all(services.db, rotated, ADMIN)
+
+    assert await count_under_key(services.db, old_key) == 0
+    [row] = await message_rows(services, org)
+    assert Keyring.key_id_of(row.payload_enc or "") == rotated.active_key_id
+    assert outbox.unseal(rotated, org.id, message_id, row.payload_enc or "") == SMS

@@ -6,7 +6,8 @@ Create Date: 2026-12-02
 
 Existing rows are webhook deliveries (``kind`` defaults to ``webhook``). An ``email`` or
 ``sms`` row has no event or subscription; it has a ``message_id`` (the associated data its
-``payload_enc`` is bound to) and the message encrypted under the keyring.
+``payload_enc`` is bound to) and, until it is delivered or failed, the message encrypted
+under the keyring.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ depends_on = None
 CHECK = "kind_has_its_columns"
 CHECK_SQL = (
     "(kind = 'webhook' AND event_id IS NOT NULL AND subscription_id IS NOT NULL) OR "
-    "(kind IN ('email', 'sms') AND message_id IS NOT NULL AND payload_enc IS NOT NULL)"
+    "(kind IN ('email', 'sms') AND message_id IS NOT NULL "
+    "AND (payload_enc IS NOT NULL OR delivered_at IS NOT NULL OR failed_at IS NOT NULL))"
 )
 
 
