@@ -104,6 +104,8 @@ class Worker:
     async def run_forever(self, interval: float) -> None:
         """Pass after pass, ``interval`` seconds apart, until ``stop()``; messages in between at once."""
         while not self.stopping.is_set():
+            if self.listener is not None:
+                await self.listener.ensure()  # before the pass: nothing committed after it goes unheard
             await self.run_once()
             await self.idle(interval)
 
@@ -112,11 +114,10 @@ class Worker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + interval
         while not self.stopping.is_set() and (left := deadline - loop.time()) > 0:
-            if self.listener is not None:
-                await self.listener.ensure()
-            orgs = await self.services.wakeup.wait(left)
-            if orgs and not self.stopping.is_set():
-                try:
+            reconnected = self.listener is not None and await self.listener.ensure()
+            orgs = None if reconnected else await self.services.wakeup.wait(left)
+            if (reconnected or orgs) and not self.stopping.is_set():
+                try:  # after a reconnection every org: commits in between woke nobody
                     await self.messages.run(org_ids=orgs)
                 except Exception:  # the next full pass retries; the worker itself must go on
                     log.exception("message delivery on wake-up failed")

@@ -1,8 +1,8 @@
 """The dev sender (embedded default): every email and SMS lands in a mailbox directory, not the world.
 
 One JSON file per message under ``{data_dir}/mailbox`` (the directory 0700, each file 0600,
-created exclusively), read back by ``namoid dev mailbox`` and the dev-mode page
-``/dev/mailbox``, like MailHog. Nothing of a message goes to the log.
+created exclusively and renamed into place once written), read back by ``namoid dev mailbox``
+and the dev-mode page ``/dev/mailbox``, like MailHog. Nothing of a message goes to the log.
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ def _write(directory: Path, document: dict[str, Any], at: datetime) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     directory.chmod(0o700)
     name = f"{at.strftime('%Y%m%dT%H%M%S%fZ')}-{new_token(16)}.json"
-    fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    partial = directory / f".{name}.partial"  # a reader never sees a half-written message
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(document, out, ensure_ascii=False)
+    partial.replace(directory / name)
 
 
 class DevMailbox:

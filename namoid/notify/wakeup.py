@@ -57,6 +57,7 @@ class Listener:
     """A dedicated asyncpg connection LISTENing on the outbox channel, feeding a ``Wakeup``.
 
     ``ensure`` (re)connects when needed and never raises: without it the worker polls.
+    It returns True when it has just connected: what was committed before then woke nobody.
     """
 
     def __init__(self, database_url: str, wakeup: Wakeup) -> None:
@@ -70,10 +71,12 @@ class Listener:
 
     async def ensure(self) -> bool:
         if self.connection is not None and not self.connection.is_closed():
-            return True
+            return False
         try:
             self.connection = await asyncpg.connect(self.dsn, timeout=5)
             await self.connection.add_listener(CHANNEL, self._notified)
+            # A lost connection ends the worker's wait at once, so it reconnects and catches up.
+            self.connection.add_termination_listener(lambda _conn: self.wakeup.interrupt())
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning("cannot LISTEN for new messages (%s); polling instead", type(exc).__name__)
             self.connection = None

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 
 from namoid.notify.dev import mailbox_dir, read_mailbox
 from namoid.notify.messages import SmsMessage
@@ -77,3 +78,17 @@ async def test_listen_notify_wakes_a_separate_worker(
     assert separate_worker.listener is not None and separate_worker.listener.connection is not None
     await queue(services, org, SMS)
     assert await _arrival(services) < 1.0
+
+
+@POSTGRES_ONLY
+async def test_a_lost_listen_connection_is_restored_and_what_it_missed_is_sent(
+    services: Services, org: Organization, separate_worker: Worker, owner_db: Database
+) -> None:
+    listener = separate_worker.listener
+    assert listener is not None and listener.connection is not None
+    first = listener.connection
+    async with owner_db.system() as session:
+        await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first.get_server_pid()})
+    await queue(services, org, SMS)  # committed while nobody may be listening
+    assert await _arrival(services, within=3.0) < 3.0
+    assert listener.connection is not None and listener.connection is not first
