@@ -9,6 +9,7 @@ throttling, 5xx and network errors are retried by the outbox.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import boto3
@@ -19,6 +20,11 @@ from namoid.notify.messages import EmailMessage, SendFailed, SmsMessage
 from namoid.settings import Settings
 
 _RETRYABLE_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException"})
+#: botocore logs each request's body at DEBUG (an SMS text, a code): never below INFO, whatever
+#: NAMOID_LOG_LEVEL says.
+for _name in ("botocore", "boto3"):
+    logging.getLogger(_name).setLevel(logging.INFO)
+
 #: India's DLT (TRAI's commercial-communication rules): every SMS to +91 names its registered template.
 INDIA = "+91"
 

@@ -5,6 +5,7 @@ Only the AWS API is simulated: the senders, the outbox and the worker's delivery
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,12 @@ async def test_ses_through_the_outbox(services: Services, org: Organization, ses
     assert report.delivered == 1
     [sent] = ses.sent_messages
     assert sent.destinations == {"ToAddresses": ["ravi@example.com"]}
+
+
+async def test_a_message_never_reaches_the_log_even_at_debug(
+    ses: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """botocore logs each request's body at DEBUG: its loggers are kept above that."""
+    caplog.set_level(logging.DEBUG)
+    await SesSender(aws_settings(tmp_path)).send_email(MAIL)
+    assert ses.sent_messages and "161803" not in caplog.text
