@@ -81,7 +81,8 @@ async def test_implicit_tls(
     [
         ("no-tls", {}, "smtp: SMTPException"),  # the server offers no STARTTLS: never send in clear text
         ("starttls", {"smtp_ca_file": None}, "smtp: SSLCertVerificationError"),  # certificate not trusted
-        ("starttls", {"smtp_password": "wrong"}, "smtp: 535"),  # bad credentials: an operator fixes them
+        # Bad credentials: an operator fixes them.
+        ("starttls", {"smtp_password": "wrong"}, "smtp: 535"),  # pragma: allowlist secret
     ],
 )
 async def test_an_unsafe_or_refused_connection_sends_nothing_and_is_retried(
