@@ -2,7 +2,8 @@
 
 Every random secret NamoID makes (codes, refresh tokens, client secrets, session tokens,
 CSRF secrets: ``new_token`` with 32 bytes or more) is remembered while the suite runs, and so
-is every email and SMS put in the outbox (its text, and the 6-8 digit codes in it).
+is every one-time code (``new_numeric_code``) and every email and SMS put in the outbox (its
+text, and the 6-8 digit codes in it).
 After each SQLite test and at the end of the PostgreSQL session, every text of every
 audit row (actor, target, user agent, detail) is searched for those values, for JWTs,
 PEM blocks, password hashes, the suite's passwords, and Aadhaar-like numbers.
@@ -49,6 +50,12 @@ class _RecordingSecrets(ModuleType):
         value = stdlib_secrets.token_urlsafe(nbytes)
         if nbytes is not None and nbytes >= 32:
             ISSUED.add(value)
+        return value
+
+    def randbelow(self, exclusive_upper_bound: int) -> int:
+        value = stdlib_secrets.randbelow(exclusive_upper_bound)
+        if exclusive_upper_bound in (10**6, 10**7, 10**8):  # a one-time code (new_numeric_code)
+            CODES.add(f"{value:0{len(str(exclusive_upper_bound)) - 1}d}")
         return value
 
     def __getattr__(self, name: str) -> Any:

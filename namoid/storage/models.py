@@ -446,6 +446,34 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
 
 
+class OtpChallenge(Base):
+    """A one-time code sent to a destination for one purpose and one browser interaction.
+
+    Only a keyed hash of the code is kept (``code_hash``, bound to the challenge id). It is
+    consumed once (``consumed_at``, one conditional UPDATE), dies after too many wrong
+    tries (``dead_at``) and expires at ``expires_at``.
+    """
+
+    __tablename__ = "otp_challenges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    #: SHA-256 of the interaction (browser) the challenge belongs to.
+    interaction_hash: Mapped[str] = mapped_column(String(64))
+    #: The destination's keyed hash (``ratelimit.login.account_key``), never the address.
+    destination_hash: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    digits: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sends: Mapped[int] = mapped_column(Integer, default=1)
+    wrong_tries: Mapped[int] = mapped_column(Integer, default=0)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 #: Tables whose rows belong to one organization: filtered in code and by RLS.
 TENANT_TABLES: tuple[str, ...] = (
     "users",
@@ -463,6 +491,7 @@ TENANT_TABLES: tuple[str, ...] = (
     "security_events",
     "webhook_subscriptions",
     "event_outbox",
+    "otp_challenges",
     "audit_seals",
     "audit_checkpoints",
     "audit_retention",

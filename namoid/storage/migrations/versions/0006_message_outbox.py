@@ -1,4 +1,4 @@
-"""The outbox carries emails and SMS: a kind per row, an encrypted message payload
+"""The outbox carries emails and SMS (a kind per row, an encrypted message payload); OTP challenges
 
 Revision ID: 0006
 Revises: 0004
@@ -7,13 +7,17 @@ Create Date: 2026-12-02
 Existing rows are webhook deliveries (``kind`` defaults to ``webhook``). An ``email`` or
 ``sms`` row has no event or subscription; it has a ``message_id`` (the associated data its
 ``payload_enc`` is bound to) and, until it is delivered or failed, the message encrypted
-under the keyring.
+under the keyring. ``otp_challenges`` holds one-time-code challenges (a keyed hash of the
+code only), isolated per org by row-level security.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from namoid.storage.migrations import policy
+from namoid.storage.models import UTCDateTime
 
 revision = "0006"
 down_revision = "0004"
@@ -29,6 +33,31 @@ CHECK_SQL = (
 
 
 def upgrade() -> None:
+    op.create_table(
+        "otp_challenges",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("purpose", sa.String(length=32), nullable=False),
+        sa.Column("interaction_hash", sa.String(length=64), nullable=False),
+        sa.Column("destination_hash", sa.String(length=64), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("digits", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("last_sent_at", UTCDateTime(), nullable=False),
+        sa.Column("sends", sa.Integer(), nullable=False),
+        sa.Column("wrong_tries", sa.Integer(), nullable=False),
+        sa.Column("consumed_at", UTCDateTime(), nullable=True),
+        sa.Column("dead_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_otp_challenges_org_id_organizations")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_otp_challenges")),
+    )
+    op.create_index(op.f("ix_otp_challenges_org_id"), "otp_challenges", ["org_id"])
+    if policy.is_postgres():
+        policy.isolate_tenant_table("otp_challenges")
+        policy.grant("otp_challenges", "SELECT, INSERT, UPDATE, DELETE")
     with op.batch_alter_table("event_outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("kind", sa.String(length=16), server_default="webhook", nullable=False))
         batch_op.add_column(sa.Column("message_id", sa.Uuid(), nullable=True))
@@ -40,6 +69,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("otp_challenges")
     op.execute("DELETE FROM event_outbox WHERE kind <> 'webhook'")
     with op.batch_alter_table("event_outbox", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f(f"ck_event_outbox_{CHECK}"), type_="check")
