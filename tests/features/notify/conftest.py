@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 import ssl
 import uuid
 from collections.abc import Iterator
@@ -25,16 +24,11 @@ from namoid.settings import Settings
 from namoid.storage.models import Organization, OutboxEntry
 from namoid.storage.repos import event_outbox
 from tests.conftest import Backend
+from tests.e2e.test_server import free_port
 from tests.features.conftest import ADMIN
 
 SMTP_USER = "namoid"
 SMTP_PASSWORD = "smtp test password"  # pragma: allowlist secret
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
