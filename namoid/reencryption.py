@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from namoid import audit
 from namoid.crypto.keyring import Keyring, aad_for
 from namoid.storage.db import Database
-from namoid.storage.repos import organizations, refresh_tokens, signing_keys
+from namoid.storage.repos import event_outbox, organizations, refresh_tokens, signing_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +42,15 @@ async def _refresh_successors(session: AsyncSession, org_id: uuid.UUID) -> list[
     return [EncryptedValue(*row) for row in await refresh_tokens.sealed_successors(session, org_id)]
 
 
+async def _queued_messages(session: AsyncSession, org_id: uuid.UUID) -> list[EncryptedValue]:
+    return [EncryptedValue(mid, enc) for mid, enc in await event_outbox.pending_payloads(session, org_id)]
+
+
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn("signing_keys", "private_key_enc", _signing_keys, signing_keys.set_private_key_enc),
     EncryptedColumn("refresh_tokens", "successor_enc", _refresh_successors, refresh_tokens.reseal_successor),
+    # Bound to the message id (notify.outbox.payload_aad), the row id of this column's associated data.
+    EncryptedColumn("event_outbox", "payload_enc", _queued_messages, event_outbox.set_payload_enc),
 )
 
 

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from namoid import audit, events
 from namoid.crypto.keyring import Keyring, KeyringFileError, create_keyring_file
+from namoid.notify.wakeup import Wakeup
 from namoid.ratelimit.limiter import Limiter
 from namoid.settings import Settings
 from namoid.signing import SigningKeyStore
@@ -27,6 +28,8 @@ class Services:
     orgs: OrgDirectory = field(init=False)
     signing: SigningKeyStore = field(init=False)
     limiter: Limiter = field(init=False)
+    #: Wakes the worker when a message is committed (in-process; DESIGN.md §8).
+    wakeup: Wakeup = field(init=False, default_factory=Wakeup)
 
     def __post_init__(self) -> None:
         self.orgs = OrgDirectory(self.db)

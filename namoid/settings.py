@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from namoid import datadir
@@ -130,6 +130,53 @@ class Settings(BaseSettings):
         "cloud metadata, unspecified and multicast addresses stay refused whatever it says.",
     )
 
+    email_sender: Literal["dev", "smtp", "ses"] = Field(
+        "dev",
+        description="Where email goes: dev (a mailbox under {data_dir}/mailbox, shown at /dev/mailbox "
+        "in dev mode), smtp or ses (Amazon SES v2).",
+    )
+    email_from: str = Field(
+        "NamoID <no-reply@localhost>",
+        description="From-address of every email (SES: a verified identity). Required for smtp and ses.",
+    )
+    smtp_host: str = Field("localhost", description="SMTP server (email_sender=smtp).")
+    smtp_port: int = Field(
+        587, ge=1, le=65535, description="SMTP port: 587 for STARTTLS, 465 for implicit TLS."
+    )
+    smtp_tls: Literal["starttls", "implicit"] = Field(
+        "starttls", description="starttls (required, never clear text) or implicit (TLS from the start)."
+    )
+    smtp_username: str | None = Field(None, description="SMTP AUTH user; unset = no authentication.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP AUTH password.")
+    smtp_timeout: float = Field(10.0, gt=0, le=120, description="Seconds for each SMTP step.")
+    smtp_ca_file: Path | None = Field(
+        None, description="Extra PEM CA bundle trusted for the SMTP server, in addition to the system's."
+    )
+    ses_region: str = Field("ap-south-1", description="AWS region of Amazon SES (email_sender=ses).")
+    ses_configuration_set: str | None = Field(None, description="SES configuration set to send with.")
+    sms_sender: Literal["dev", "end-user-messaging"] = Field(
+        "dev",
+        description="Where SMS go: dev (the mailbox, like email) or end-user-messaging "
+        "(AWS End User Messaging SMS).",
+    )
+    sms_region: str = Field("ap-south-1", description="AWS region of End User Messaging SMS.")
+    sms_origination_identity: str | None = Field(
+        None,
+        description="Sender ID, phone number or pool (ID or ARN) SMS are sent from; "
+        "required for end-user-messaging.",
+    )
+    sms_configuration_set: str | None = Field(None, description="End User Messaging configuration set.")
+    sms_dlt_entity_id: str | None = Field(
+        None,
+        description="India DLT principal entity ID; when set, every SMS to +91 carries it and its "
+        "template's DLT ID (IN_ENTITY_ID / IN_TEMPLATE_ID).",
+    )
+    sms_dlt_templates: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON {template: DLT template ID}, e.g. {"otp": "1107161234567890123"}.',
+    )
+    aws_timeout: float = Field(10.0, gt=0, le=120, description="Connect and read timeout of AWS calls (s).")
+
     @field_validator("base_url")
     @classmethod
     def _https_origin(cls, value: str) -> str:
@@ -177,6 +224,14 @@ class Settings(BaseSettings):
     def _split_networks(cls, value: object) -> object:
         return _network_list(value, strict=True)  # host bits set in an allow-list is a mistake
 
+    @model_validator(mode="after")
+    def _senders_configured(self) -> Settings:
+        if self.email_sender != "dev" and "@localhost" in self.email_from:
+            raise ValueError("NAMOID_EMAIL_FROM must be set for the smtp and ses senders")
+        if self.sms_sender == "end-user-messaging" and not self.sms_origination_identity:
+            raise ValueError("NAMOID_SMS_ORIGINATION_IDENTITY must be set for end-user-messaging")
+        return self
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
@@ -220,5 +275,8 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"NAMOID_{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(
+            f"NAMOID_{str(err['loc'][0]).upper()}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors()
+        )
         raise SettingsError(f"invalid configuration: {problems}") from None

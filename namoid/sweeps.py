@@ -26,6 +26,7 @@ from namoid.storage.repos import (
     authorization_requests,
     browser_sessions,
     event_outbox,
+    otp_challenges,
     refresh_tokens,
     used_assertions,
 )
@@ -46,6 +47,7 @@ async def sweep_org(db: Database, org_id: uuid.UUID, now: datetime) -> dict[str,
             "browser_sessions": await browser_sessions.delete_ended(session, org_id, cutoff),
             "used_assertions": await used_assertions.delete_expired(session, org_id, cutoff),
             "access_tokens": await access_tokens.delete_expired(session, org_id, cutoff),
+            "otp_challenges": await otp_challenges.delete_expired(session, org_id, cutoff),
             "refresh_tokens": tokens,
             "refresh_families": families,
             # Destroyed (set to NULL), not deleted: the consumed token itself stays.

@@ -17,6 +17,8 @@ from typing import Any
 from namoid import audit, sweeps
 from namoid.audit import retention, sealing
 from namoid.events.delivery import EventDelivery
+from namoid.notify.delivery import MessageDelivery
+from namoid.notify.wakeup import Listener
 from namoid.services import Services
 from namoid.signing_rotation import prune_signing_keys
 from namoid.storage.models import utcnow
@@ -34,6 +36,12 @@ class Worker:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.delivery = EventDelivery(services)
+        self.messages = MessageDelivery(services)
+        self.listener = (
+            Listener(services.settings.resolved_database_url, services.wakeup)
+            if services.db.is_postgres
+            else None
+        )
         self.stopping = asyncio.Event()
         self.retention_ran: datetime | None = None
 
@@ -41,9 +49,17 @@ class Worker:
         """End ``run_forever`` once the step in flight is done (nothing is cut off mid-transaction)."""
         self.stopping.set()
         self.delivery.stop()
+        self.messages.stop()
+        self.services.wakeup.interrupt()
 
     async def close(self) -> None:
         await self.delivery.close()
+        if self.listener is not None:
+            await self.listener.close()
+
+    async def deliver_messages(self, now: datetime | None) -> dict[str, Any]:
+        report = await self.messages.run(now)
+        return {"delivered": report.delivered, "retried": report.retried, "failed": report.failed}
 
     async def deliver_events(self, now: datetime | None) -> dict[str, Any]:
         report = await self.delivery.run(now)
@@ -86,14 +102,29 @@ class Worker:
         return results
 
     async def run_forever(self, interval: float) -> None:
-        """Pass after pass, ``interval`` seconds apart, until ``stop()``."""
+        """Pass after pass, ``interval`` seconds apart, until ``stop()``; messages in between at once."""
         while not self.stopping.is_set():
+            if self.listener is not None:
+                await self.listener.ensure()  # before the pass: nothing committed after it goes unheard
             await self.run_once()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), interval)
+            await self.idle(interval)
+
+    async def idle(self, interval: float) -> None:
+        """Wait ``interval`` seconds, sending each org's new messages the moment they are committed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + interval
+        while not self.stopping.is_set() and (left := deadline - loop.time()) > 0:
+            reconnected = self.listener is not None and await self.listener.ensure()
+            orgs = None if reconnected else await self.services.wakeup.wait(left)
+            if (reconnected or orgs) and not self.stopping.is_set():
+                try:  # after a reconnection every org: commits in between woke nobody
+                    await self.messages.run(org_ids=orgs)
+                except Exception:  # the next full pass retries; the worker itself must go on
+                    log.exception("message delivery on wake-up failed")
 
 
 JOBS: dict[str, Job] = {
+    "deliver_messages": Worker.deliver_messages,
     "deliver_events": Worker.deliver_events,
     "sweep_expired": Worker.sweep_expired,
     "prune_signing_keys": Worker.prune_signing_keys,

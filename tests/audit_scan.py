@@ -1,7 +1,9 @@
 """The audit rows of the whole test suite, scanned for secrets (DESIGN.md §5: no secrets in the log).
 
 Every random secret NamoID makes (codes, refresh tokens, client secrets, session tokens,
-CSRF secrets: ``new_token`` with 32 bytes or more) is remembered while the suite runs.
+CSRF secrets: ``new_token`` with 32 bytes or more) is remembered while the suite runs, and so
+is every one-time code (``new_numeric_code``) and every email and SMS put in the outbox (its
+text, and the 6-8 digit codes in it).
 After each SQLite test and at the end of the PostgreSQL session, every text of every
 audit row (actor, target, user agent, detail) is searched for those values, for JWTs,
 PEM blocks, password hashes, keyring ciphertexts, the suite's passwords, and Aadhaar-like
@@ -19,6 +21,8 @@ from types import ModuleType
 from typing import Any
 
 import namoid.crypto.secrets
+import namoid.notify.outbox
+from namoid.notify.messages import Message
 
 ISSUED: set[str] = set()
 PASSWORDS = ("correct horse battery staple", "browser test password 1")
@@ -32,6 +36,11 @@ PATTERNS = {
     "an Aadhaar-like number": re.compile(r"(?<![\w-])[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}(?![\w-])"),
 }
 COLUMNS = "actor_id, target_id, user_agent, detail"
+#: Message texts at least this long are searched for whole; shorter ones only for their codes.
+MIN_TEXT = 16
+MESSAGE_TEXTS: set[str] = set()
+CODES: set[str] = set()
+_CODE = re.compile(r"(?<!\d)\d{6,8}(?!\d)")
 
 
 class _RecordingSecrets(ModuleType):
@@ -46,12 +55,32 @@ class _RecordingSecrets(ModuleType):
             ISSUED.add(value)
         return value
 
+    def randbelow(self, exclusive_upper_bound: int) -> int:
+        value = stdlib_secrets.randbelow(exclusive_upper_bound)
+        if exclusive_upper_bound in (10**6, 10**7, 10**8):  # a one-time code (new_numeric_code)
+            CODES.add(f"{value:0{len(str(exclusive_upper_bound)) - 1}d}")
+        return value
+
     def __getattr__(self, name: str) -> Any:
         return getattr(stdlib_secrets, name)
 
 
+def _recording_seal(original: Any) -> Any:
+    """Stands in for ``namoid.notify.outbox.seal``: remembers what each queued message says."""
+
+    def seal(keyring: Any, org_id: Any, message_id: Any, message: Message) -> str:
+        if len(message.text) >= MIN_TEXT:
+            MESSAGE_TEXTS.add(message.text)
+        CODES.update(_CODE.findall(message.text))
+        sealed: str = original(keyring, org_id, message_id, message)
+        return sealed
+
+    return seal
+
+
 def record_issued_secrets() -> None:
     namoid.crypto.secrets.secrets = _RecordingSecrets()  # type: ignore[attr-defined]
+    namoid.notify.outbox.seal = _recording_seal(namoid.notify.outbox.seal)  # type: ignore[method-assign]
 
 
 def findings(rows: Iterable[tuple[Any, ...]]) -> list[str]:
@@ -66,6 +95,8 @@ def findings(rows: Iterable[tuple[Any, ...]]) -> list[str]:
         for secret in (*PASSWORDS, *ISSUED):
             if secret in text:
                 found.append(f"an issued secret in audit row {text[:200]!r}")
+        if any(body in text for body in MESSAGE_TEXTS) or CODES.intersection(_CODE.findall(text)):
+            found.append(f"a message's text or code in audit row {text[:200]!r}")
     return found
 
 

@@ -10,6 +10,7 @@ import typer
 from namoid import audit
 from namoid.cli.runtime import cli_actor, fail, migrate_database, settings
 from namoid.crypto.keyring import KeyringError
+from namoid.notify.dev import startup_notice
 from namoid.services import build_services
 from namoid.settings import Settings
 from namoid.tenancy import demo
@@ -76,6 +77,8 @@ def serve() -> None:
         services = build_services(config)
     except KeyringError as exc:
         fail(f"refusing to start: {exc}")
+    if notice := startup_notice(config):
+        log.warning("%s", notice)
     log.info("NamoID listening on %s (bind %s:%d)", config.base_url, config.bind_host, config.port)
     uvicorn.run(
         create_public_app(services),

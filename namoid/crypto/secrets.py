@@ -22,6 +22,13 @@ def new_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def new_numeric_code(digits: int) -> str:
+    """A one-time code of ``digits`` decimal digits, uniform from the OS CSPRNG (leading zeros kept)."""
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 6 <= digits <= 8:
+        raise ValueError("a one-time code has 6 to 8 digits")
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
 def sha256_hex(value: str) -> str:
     """SHA-256 of the UTF-8 ``value`` as lowercase hex: how opaque tokens are stored (DESIGN.md §3)."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -414,19 +415,34 @@ class WebhookSubscription(Base):
 
 
 class OutboxEntry(Base):
-    """One pending push of one event to one subscriber (the transactional outbox).
+    """One pending delivery: an event to one subscriber, or an email or SMS (the transactional outbox).
 
-    Written in the transaction that raised the event; the worker leases due rows
-    (``leased_until``), POSTs the SET and records the result, so a worker that dies
-    mid-delivery only delays it: the lease runs out and another pass delivers it.
+    Written in the transaction that decided to send it (DESIGN.md §8); the worker leases
+    due rows of a ``kind`` (``leased_until``), delivers them and records the result, so a
+    worker that dies mid-delivery only delays it: the lease runs out and another pass
+    delivers it. A ``webhook`` row names its event and subscription; an ``email`` or
+    ``sms`` row carries its message encrypted under the keyring (``payload_enc``, bound
+    to ``message_id``), since it may hold a one-time code, until it is settled: then the
+    message is erased and only the row's outcome stays.
     """
 
     __tablename__ = "event_outbox"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'webhook' AND event_id IS NOT NULL AND subscription_id IS NOT NULL) OR "
+            "(kind IN ('email', 'sms') AND message_id IS NOT NULL "
+            "AND (payload_enc IS NOT NULL OR delivered_at IS NOT NULL OR failed_at IS NOT NULL))",
+            name="kind_has_its_columns",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
-    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("security_events.id"))
-    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("security_events.id"))
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    message_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    payload_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -435,6 +451,34 @@ class OutboxEntry(Base):
     #: Set when delivery stopped for good: the receiver rejected the SET, or retries ran out.
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class OtpChallenge(Base):
+    """A one-time code sent to a destination for one purpose and one browser interaction.
+
+    Only a keyed hash of the code is kept (``code_hash``, bound to the challenge id). It is
+    consumed once (``consumed_at``, one conditional UPDATE), dies after too many wrong
+    tries (``dead_at``) and expires at ``expires_at``.
+    """
+
+    __tablename__ = "otp_challenges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    #: SHA-256 of the interaction (browser) the challenge belongs to.
+    interaction_hash: Mapped[str] = mapped_column(String(64))
+    #: The destination's keyed hash (``ratelimit.login.account_key``), never the address.
+    destination_hash: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    digits: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sends: Mapped[int] = mapped_column(Integer, default=1)
+    wrong_tries: Mapped[int] = mapped_column(Integer, default=0)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 #: Tables whose rows belong to one organization: filtered in code and by RLS.
@@ -454,6 +498,7 @@ TENANT_TABLES: tuple[str, ...] = (
     "security_events",
     "webhook_subscriptions",
     "event_outbox",
+    "otp_challenges",
     "audit_seals",
     "audit_checkpoints",
     "audit_retention",

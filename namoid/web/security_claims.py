@@ -34,6 +34,14 @@ def _shared_rate_limits(settings: Settings) -> bool:
     return settings.redis_url is not None
 
 
+def _ses_email(settings: Settings) -> bool:
+    return settings.email_sender == "ses"
+
+
+def _aws_sms(settings: Settings) -> bool:
+    return settings.sms_sender == "end-user-messaging"
+
+
 #: Capabilities the code has, each with whether this running server has it.
 CAPABILITIES: Final[dict[str, Capability]] = {
     "tls": _always,
@@ -49,10 +57,12 @@ CAPABILITIES: Final[dict[str, Capability]] = {
     "supply_chain": _always,
     "log_redaction": _always,
     "hosting": _always,
+    "email": _ses_email,
+    "sms": _aws_sms,
 }
 #: Designed, not built: their claims are never shown.
 PLANNED: Final = frozenset(
-    {"otp", "provider_token_vault", "provider_consent", "data_export_erasure", "aadhaar_kyc", "email", "sms"}
+    {"otp", "provider_token_vault", "provider_consent", "data_export_erasure", "aadhaar_kyc"}
 )
 
 

@@ -1,4 +1,8 @@
-"""The event outbox: one row per (event, subscriber), leased by workers (DESIGN.md §5).
+"""The outbox: one row per (event, subscriber) or per email/SMS, leased by workers (DESIGN.md §5, §8).
+
+Rows are leased by ``kind`` (``webhook``, ``email``, ``sms``), so each delivery only ever
+holds rows it can deliver; recording an outcome (delivered, retry later, failed) is the
+same for every kind.
 
 A worker claims due rows by setting a lease; of two workers claiming the same row,
 exactly one wins (``SKIP LOCKED`` on PostgreSQL keeps them from even contending, and
@@ -13,11 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import OutboxEntry, SecurityEvent, WebhookSubscription
 from namoid.storage.repos import rows
+
+#: The PostgreSQL channel a commit with new messages NOTIFYs; the payload is the org id.
+CHANNEL = "namoid_outbox"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +72,15 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def claim_due(
-    session: AsyncSession, org_id: uuid.UUID, now: datetime, lease_until: datetime, limit: int
-) -> list[Claimed]:
-    """Lease up to ``limit`` due rows of ``org_id`` (oldest first) and count the attempt.
+async def _lease(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    kinds: Sequence[str],
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+) -> Sequence[int]:
+    """Lease up to ``limit`` due rows of ``org_id`` and ``kinds`` (oldest first) and count the attempt.
 
     One UPDATE of the rows a locking CTE picked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL:
     rows another worker is claiming are passed over, not waited for), which re-checks that
@@ -78,14 +90,14 @@ async def claim_due(
     """
     due = (
         select(OutboxEntry.id)
-        .where(OutboxEntry.org_id == org_id, _claimable(now))
+        .where(OutboxEntry.org_id == org_id, OutboxEntry.kind.in_(kinds), _claimable(now))
         .order_by(OutboxEntry.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
         .cte("due")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    claimed = (
+    return (
         await session.scalars(
             update(OutboxEntry)
             .where(OutboxEntry.org_id == org_id, OutboxEntry.id.in_(select(due.c.id)), _claimable(now))
@@ -93,6 +105,13 @@ async def claim_due(
             .returning(OutboxEntry.id)
         )
     ).all()
+
+
+async def claim_due(
+    session: AsyncSession, org_id: uuid.UUID, now: datetime, lease_until: datetime, limit: int
+) -> list[Claimed]:
+    """Lease up to ``limit`` due webhook rows of ``org_id`` with their event and receiver URL."""
+    claimed = await _lease(session, org_id, ("webhook",), now, lease_until, limit)
     if not claimed:
         return []
     found = (
@@ -163,5 +182,114 @@ async def delete_settled_before(session: AsyncSession, org_id: uuid.UUID, before
 async def list_for_org(session: AsyncSession, org_id: uuid.UUID, limit: int = 100) -> Sequence[OutboxEntry]:
     query = (
         select(OutboxEntry).where(OutboxEntry.org_id == org_id).order_by(OutboxEntry.id.desc()).limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    entry_id: int
+    attempt: int
+    kind: str
+    message_id: uuid.UUID
+    payload_enc: str
+
+
+async def enqueue_message(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    kind: str,
+    message_id: uuid.UUID,
+    payload_enc: str,
+    now: datetime,
+) -> None:
+    """One email or SMS row, due at once; ``payload_enc`` is the message encrypted by the caller."""
+    await session.execute(
+        insert(OutboxEntry).values(
+            org_id=org_id,
+            kind=kind,
+            message_id=message_id,
+            payload_enc=payload_enc,
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+    )
+
+
+async def announce(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """On PostgreSQL, NOTIFY the listening workers when this transaction commits (never on rollback)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_notify(CHANNEL, str(org_id))))
+
+
+async def claim_messages(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    kinds: Sequence[str],
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+) -> list[ClaimedMessage]:
+    """Lease up to ``limit`` due message rows of ``org_id`` (see ``_lease``), with their payloads."""
+    claimed = await _lease(session, org_id, kinds, now, lease_until, limit)
+    if not claimed:
+        return []
+    found = await session.execute(
+        select(
+            OutboxEntry.id,
+            OutboxEntry.attempts,
+            OutboxEntry.kind,
+            OutboxEntry.message_id,
+            OutboxEntry.payload_enc,
+        )
+        .where(OutboxEntry.org_id == org_id, OutboxEntry.id.in_(claimed))
+        .order_by(OutboxEntry.id)
+    )
+    return [
+        ClaimedMessage(entry_id=r[0], attempt=r[1], kind=r[2], message_id=r[3], payload_enc=r[4])
+        for r in found.all()
+        if r[3] is not None and r[4] is not None
+    ]
+
+
+async def erase_payload(session: AsyncSession, org_id: uuid.UUID, entry_id: int) -> None:
+    """Forget a settled message's content (it may hold a one-time code); the row's outcome stays."""
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.org_id == org_id, OutboxEntry.id == entry_id, ~_pending())
+        .values(payload_enc=None)
+    )
+
+
+async def pending_payloads(session: AsyncSession, org_id: uuid.UUID) -> Sequence[tuple[uuid.UUID, str]]:
+    """(message id, encrypted payload) of every message not yet erased: what key rotation rewrites."""
+    found = await session.execute(
+        select(OutboxEntry.message_id, OutboxEntry.payload_enc).where(
+            OutboxEntry.org_id == org_id,
+            OutboxEntry.message_id.is_not(None),
+            OutboxEntry.payload_enc.is_not(None),
+        )
+    )
+    return [(r[0], r[1]) for r in found.all() if r[0] is not None and r[1] is not None]
+
+
+async def set_payload_enc(
+    session: AsyncSession, org_id: uuid.UUID, message_id: uuid.UUID, payload_enc: str
+) -> None:
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.org_id == org_id, OutboxEntry.message_id == message_id)
+        .values(payload_enc=payload_enc)
+    )
+
+
+async def list_messages(session: AsyncSession, org_id: uuid.UUID, limit: int = 100) -> Sequence[OutboxEntry]:
+    """The org's email and SMS rows, newest first."""
+    query = (
+        select(OutboxEntry)
+        .where(OutboxEntry.org_id == org_id, OutboxEntry.kind != "webhook")
+        .order_by(OutboxEntry.id.desc())
+        .limit(limit)
     )
     return (await session.scalars(query)).all()

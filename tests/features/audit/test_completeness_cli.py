@@ -34,6 +34,7 @@ READ_ONLY = {
     "webhooks list",
     "audit verify",
     "audit export",
+    "dev mailbox",
 }
 EXEMPT = {"serve": "serves HTTP: every route is checked by test_completeness_http"}
 PASSWORD = "completeness test password"  # pragma: allowlist secret
@@ -135,6 +136,7 @@ def test_every_command_is_exercised_and_audits_its_changes(
     cli.run("audit verify", "--org", slug)
     cli.run("audit export", "--org", slug)
     cli.run("audit prune")
+    cli.run("dev mailbox", "--json")
 
     every = _commands(typer.main.get_command(app))  # type: ignore[arg-type]
     missing = every - cli.exercised - set(EXEMPT)

@@ -1,0 +1,81 @@
+"""Sending an email or SMS: a row of the durable outbox, in the caller's transaction (DESIGN.md §8).
+
+The request that decides to send never waits on a provider: it writes the message,
+encrypted under the keyring (AES-GCM, bound to the outbox table, the org and the
+message id, since it may carry a one-time code), audits ``message.enqueued`` with the
+destination masked plus a keyed hash, and wakes the worker when the transaction commits.
+If the transaction rolls back, nothing is sent and nobody is woken.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid import audit
+from namoid.crypto.keyring import Keyring, aad_for
+from namoid.notify.messages import Message, SmsMessage, from_payload, mask, to_payload
+from namoid.notify.wakeup import Wakeup
+from namoid.ratelimit.login import account_key
+from namoid.storage.models import utcnow
+from namoid.storage.repos import event_outbox
+
+
+def payload_aad(org_id: uuid.UUID, message_id: uuid.UUID) -> bytes:
+    return aad_for("event_outbox", "payload_enc", str(org_id), str(message_id))
+
+
+def seal(keyring: Keyring, org_id: uuid.UUID, message_id: uuid.UUID, message: Message) -> str:
+    plaintext = json.dumps(to_payload(message), ensure_ascii=False).encode("utf-8")
+    return keyring.encrypt(plaintext, payload_aad(org_id, message_id))
+
+
+def unseal(keyring: Keyring, org_id: uuid.UUID, message_id: uuid.UUID, envelope: str) -> Message:
+    """The message; ``DecryptionFailed`` if the envelope was tampered with or moved to another row."""
+    document = json.loads(keyring.decrypt(envelope, payload_aad(org_id, message_id)))
+    if not isinstance(document, dict):
+        raise ValueError("malformed message payload")
+    return from_payload(document)
+
+
+def destination_detail(pepper: bytes, org_id: uuid.UUID, message: Message) -> dict[str, Any]:
+    """What the audit log may know of a message: kind, masked destination, keyed hash, template."""
+    detail: dict[str, Any] = {
+        "kind": message.kind,
+        "destination": mask(message),
+        "destination_hash": account_key(pepper, org_id, message.to),
+    }
+    if isinstance(message, SmsMessage):
+        detail["template"] = message.template
+    return detail
+
+
+async def enqueue(
+    session: AsyncSession,
+    keyring: Keyring,
+    wakeup: Wakeup,
+    org_id: uuid.UUID,
+    message: Message,
+    actor: audit.Actor,
+    now: datetime | None = None,
+) -> uuid.UUID:
+    """Queue ``message`` for the worker in the caller's transaction; returns its id."""
+    message_id = uuid.uuid4()
+    envelope = seal(keyring, org_id, message_id, message)
+    await event_outbox.enqueue_message(session, org_id, message.kind, message_id, envelope, now or utcnow())
+    await audit.record(
+        session,
+        org_id,
+        actor=actor,
+        action="message.enqueued",
+        target_type=message.kind,
+        target_id=str(message_id),
+        detail=destination_detail(keyring.pepper, org_id, message),
+    )
+    await event_outbox.announce(session, org_id)
+    wakeup.wake_after_commit(session, org_id)
+    return message_id
