@@ -430,6 +430,43 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
 
 
+# --- Aadhaar offline KYC (issue 14) ---------------------------------------------------------
+
+
+class KycPolicy(Base):
+    """Whether an org offers Aadhaar offline KYC, and how old an uploaded file may be."""
+
+    __tablename__ = "kyc_policies"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_age_days: Mapped[int] = mapped_column(Integer, default=3)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KycRecord(Base):
+    """A user's verified offline e-KYC, masked: exactly what the security page promises.
+
+    The last four Aadhaar digits (from ``referenceId``), an HMAC of the normalised name under
+    the org's key (namoid.crypto.name_mac), the signature result with the signer certificate's
+    SHA-256, the file's generation time and the verification time. Never the XML, photo,
+    date of birth, address, gender, contact hashes or the full reference id.
+    """
+
+    __tablename__ = "kyc_records"
+    __table_args__ = (UniqueConstraint("org_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    last4: Mapped[str] = mapped_column(String(4))
+    name_mac: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(16))
+    signer_sha256: Mapped[str] = mapped_column(String(64))
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 #: Tables whose rows belong to one organization: filtered in code and by RLS.
 TENANT_TABLES: tuple[str, ...] = (
     "users",
@@ -450,4 +487,6 @@ TENANT_TABLES: tuple[str, ...] = (
     "audit_seals",
     "audit_checkpoints",
     "audit_retention",
+    "kyc_policies",
+    "kyc_records",
 )
