@@ -4,7 +4,8 @@ Every random secret NamoID makes (codes, refresh tokens, client secrets, session
 CSRF secrets: ``new_token`` with 32 bytes or more) is remembered while the suite runs.
 After each SQLite test and at the end of the PostgreSQL session, every text of every
 audit row (actor, target, user agent, detail) is searched for those values, for JWTs,
-PEM blocks, password hashes, the suite's passwords, and Aadhaar-like numbers.
+PEM blocks, password hashes, the suite's passwords, Aadhaar-like numbers, and the synthetic offline e-KYC data
+(names, reference ids) that tests/kyc_fixtures.py registers in ``PERSONAL_DATA``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 import namoid.crypto.secrets
 
 ISSUED: set[str] = set()
+#: Synthetic personal data the suite uploads (offline e-KYC names and reference ids): never audited.
+PERSONAL_DATA: set[str] = set()
 PASSWORDS = ("correct horse battery staple", "browser test password 1")
 PATTERNS = {
     "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
@@ -63,6 +66,10 @@ def findings(rows: Iterable[tuple[Any, ...]]) -> list[str]:
         for secret in (*PASSWORDS, *ISSUED):
             if secret in text:
                 found.append(f"an issued secret in audit row {text[:200]!r}")
+        lowered = text.casefold()
+        for value in PERSONAL_DATA:
+            if value.casefold() in lowered:
+                found.append(f"synthetic personal data in audit row {text[:200]!r}")
     return found
 
 

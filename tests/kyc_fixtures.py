@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from namoid.crypto.certificates import PinnedCertificate, load_certificate
+from tests import audit_scan
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
@@ -82,6 +83,9 @@ class Person:
     last4: str = LAST4
     generated_at: datetime = field(default_factory=lambda: datetime.now(IST) - timedelta(hours=1))
     photo: bytes = PHOTO
+
+    def __post_init__(self) -> None:
+        audit_scan.PERSONAL_DATA.update({self.name, self.reference_id})
 
     @property
     def reference_id(self) -> str:
