@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from namoid.storage.models import AuditEntry, KycRecord, Organization, User
 from namoid.storage.repos import users as user_repo
 from tests import kyc_fixtures as fx
 from tests.features.conftest import ADMIN, MakeUser
+from tests.features.kyc.conftest import expired_signer
 
 RECORD_COLUMNS = {
     "id", "org_id", "user_id", "last4", "name_mac", "result", "signer_sha256", "generated_at", "verified_at",
@@ -99,15 +99,8 @@ async def test_a_changed_profile_name_stops_being_verified(
         assert refreshed is not None
 
 
-@cache
-def _expired_signer() -> fx.Signer:
-    """Pinned, but its validity ended two days before the synthetic file was generated."""
-    now = datetime.now(UTC)
-    return fx.make_signer(now - timedelta(days=400), now - timedelta(days=2))
-
-
 def _expired() -> bytes:
-    return fx.upload(signer=_expired_signer())
+    return fx.upload(signer=expired_signer())
 
 
 def _stranger() -> bytes:
@@ -155,7 +148,7 @@ async def test_bad_input_is_refused_and_nothing_is_stored(
     make, share_code, reason = BAD[case]
     user = await make_user(name=fx.NAME)
     with pytest.raises(KycRefused) as caught:
-        await _upload(services, kyc_org, user, make(), [*pinned, _expired_signer().pinned], share_code)
+        await _upload(services, kyc_org, user, make(), pinned, share_code)
     assert caught.value.reason == reason
     assert fx.NAME not in caught.value.message
     assert await _rows(services, kyc_org) == []
