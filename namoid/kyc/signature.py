@@ -17,6 +17,7 @@ The caller reads fields only from ``Verified.signed_root`` (what the signature c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,18 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 from namoid.crypto.certificates import PinnedCertificate
 
 Result = Literal["valid", "invalid", "unknown_signer"]
+
+
+class _DropAll(logging.Filter):
+    """signxml logs the canonicalised document (name, photo, reference id) at DEBUG: the
+    offline e-KYC XML must never reach a log line, at any configured level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+for _name in ("signxml", "signxml.processor", "signxml.verifier", "signxml.signer", "signxml.util"):
+    logging.getLogger(_name).addFilter(_DropAll())
 
 
 @dataclass(frozen=True, slots=True)
