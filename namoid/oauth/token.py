@@ -95,7 +95,7 @@ async def exchange(
         client = await client_limits.authenticate(
             services, "token", session, org, issuer, form, authorization, ip=ip, now=now
         )
-        request = TokenRequest(session, org, issuer, client, form, services.signing, now)
+        request = TokenRequest(session, org, issuer, client, form, services.signing, now, services.keyring)
         try:
             minted = await handler(request)
         except OAuthError as exc:

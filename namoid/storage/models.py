@@ -309,6 +309,8 @@ class AuthorizationCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Claims the user consented to release inside ``verified_claims`` (issue 14, IDA 1.0).
+    verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
 
 
 class RefreshFamily(Base):

@@ -1,4 +1,4 @@
-"""Aadhaar offline KYC: per-org policy and masked per-user records (issue 14)
+"""Aadhaar offline KYC: per-org policy, masked per-user records, verified_claims on codes (issue 14)
 
 Revision ID: 0009
 Revises: 0004
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from namoid.storage.migrations import policy
 from namoid.storage.models import UTCDateTime
@@ -19,6 +20,8 @@ revision = "0009"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def _org_fk(table: str) -> sa.ForeignKeyConstraint:
@@ -54,6 +57,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("kyc_records", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_kyc_records_org_id"), ["org_id"], unique=False)
+    with op.batch_alter_table("authorization_codes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("verified_claims", JSON, nullable=True))
     if policy.is_postgres():
         policy.isolate_tenant_table("kyc_policies")
         policy.grant("kyc_policies", "SELECT, INSERT, UPDATE")
@@ -62,5 +67,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("authorization_codes", schema=None) as batch_op:
+        batch_op.drop_column("verified_claims")
     op.drop_table("kyc_records")
     op.drop_table("kyc_policies")
