@@ -71,6 +71,11 @@ def make_signer(not_before: datetime, not_after: datetime, cn: str = "DS TEST Si
     return Signer(key, load_certificate(cert.public_bytes(serialization.Encoding.PEM)))
 
 
+def der(pinned: PinnedCertificate) -> bytes:
+    """The DER encoding of a pinned certificate (UIDAI may publish DER)."""
+    return x509.load_pem_x509_certificate(pinned.pem.encode()).public_bytes(serialization.Encoding.DER)
+
+
 @cache
 def current_signer() -> Signer:
     now = datetime.now(UTC)
