@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -169,7 +168,7 @@ def zipcrypto_deflated(deflated: bytes, crc: int, size: int, share_code: str = S
     when = datetime(2026, 1, 1, 17, 8, 12)
     dos_time = (when.hour << 11) | (when.minute << 5) | (when.second // 2)
     dos_date = ((when.year - 1980) << 9) | (when.month << 5) | when.day
-    header = bytearray(os.urandom(11))
+    header = bytearray(b"NamoIDTest!")  # fixed: a wrong test code then fails the check byte every run
     header.append((dos_time >> 8) & 0xFF)
     enc = _ZipCrypto(share_code.encode()).encrypt(bytes(header) + deflated)
     fname = b"offlineaadhaar20260101050812345.xml"

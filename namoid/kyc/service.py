@@ -28,6 +28,10 @@ from namoid.storage.models import KycPolicy, KycRecord, User
 from namoid.storage.repos import kyc as kyc_repo
 
 MAX_AGE_DAYS_BOUNDS = (1, 365)
+#: The version of the consent notice an upload is made under (shown on the page, audited with
+#: ``kyc.started``: UIDAI's OVSE guidance asks for explicit consent on record). Change it with
+#: the notice's text.
+CONSENT_NOTICE = "okyc-notice-v1"
 #: Generation times this far ahead of our clock are tolerated (clock skew), no more.
 FUTURE_SKEW = timedelta(minutes=5)
 _SPACES = re.compile(r"\s+")
@@ -92,8 +96,9 @@ async def _record_failure(
 
 async def _started(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, actor: audit.Actor) -> None:
     await audit.record(
-        session, org_id, actor=actor, action="kyc.started", target_type="user", target_id=str(user_id)
-    )
+        session, org_id, actor=actor, action="kyc.started", target_type="user", target_id=str(user_id),
+        detail={"consent_notice": CONSENT_NOTICE},
+    )  # fmt: skip
 
 
 async def verify_upload(

@@ -92,6 +92,7 @@ async def _render(
         "name_matches": matches,
         "error": error,
         "notice": notice,
+        "notice_version": kyc.CONSENT_NOTICE,
     }
     return page(request, "kyc.html", context, status_code=status)
 
@@ -127,8 +128,8 @@ async def kyc_upload(request: Request, org: CurrentOrg) -> Response:
         user = await sessions.signed_in(session, org.id, browser)
     if user is None:
         return _not_signed_in(request)
-    if _text(fields, "consent") != "yes":
-        return await _render(request, org, error="Tick the box to agree to the notice first.", status=400)
+    if _text(fields, "consent") != "yes" or _text(fields, "notice_version") != kyc.CONSENT_NOTICE:
+        return await _render(request, org, error="Read the notice, then tick the box to agree.", status=400)
     share_code = _text(fields, "share_code")[:MAX_SHARE_CODE]
     upload = kyc.Upload(fields.pop("file", b""), share_code)
     fields.clear()

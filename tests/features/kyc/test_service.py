@@ -22,6 +22,7 @@ from tests import kyc_fixtures as fx
 from tests.features.conftest import ADMIN, MakeUser
 from tests.features.kyc.conftest import expired_signer
 
+STARTED = {"consent_notice": kyc.CONSENT_NOTICE}
 RECORD_COLUMNS = {
     "id", "org_id", "user_id", "last4", "name_mac", "result", "signer_sha256", "generated_at", "verified_at",
 }  # fmt: skip
@@ -68,7 +69,8 @@ async def test_a_synthetic_file_is_verified_and_stored_masked(
     assert before <= row.verified_at <= datetime.now(UTC)
     for value in vars(row).values():  # the data itself is nowhere in the row
         assert fx.NAME.casefold() not in str(value).casefold() and person.reference_id not in str(value)
-    assert await _actions(services, kyc_org) == [("kyc.started", {}), ("kyc.verified", {"result": "valid"})]
+    verified = ("kyc.verified", {"result": "valid"})
+    assert await _actions(services, kyc_org) == [("kyc.started", STARTED), verified]
 
 
 async def test_withdrawal_and_account_deletion_erase_the_record(
@@ -152,7 +154,7 @@ async def test_bad_input_is_refused_and_nothing_is_stored(
     assert caught.value.reason == reason
     assert fx.NAME not in caught.value.message
     assert await _rows(services, kyc_org) == []
-    assert await _actions(services, kyc_org) == [("kyc.started", {}), ("kyc.failed", {"reason": reason})]
+    assert await _actions(services, kyc_org) == [("kyc.started", STARTED), ("kyc.failed", {"reason": reason})]
 
 
 async def test_an_org_without_kyc_refuses_uploads(

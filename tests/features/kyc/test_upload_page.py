@@ -31,7 +31,9 @@ async def kyc_actions(services: Services, org: Organization) -> list[str]:
 async def upload(flow: Flow, data: bytes, share_code: str = fx.SHARE_CODE, **extra: str) -> httpx.Response:
     page = await flow.http.get(f"{flow.base}/account/kyc")
     assert page.status_code == 200, page.text
-    fields = {"csrf_token": form_inputs(page.text)["csrf_token"], "share_code": share_code, "consent": "yes"}
+    inputs = form_inputs(page.text)
+    fields = {name: inputs[name] for name in ("csrf_token", "notice_version")}
+    fields |= {"share_code": share_code, "consent": "yes"}
     fields |= extra
     files = {"file": ("offlineaadhaar.zip", data, "application/zip")}
     return await flow.http.post(f"{flow.base}/account/kyc", data=fields, files=files)
@@ -92,8 +94,10 @@ async def test_without_the_csrf_token_nothing_is_checked(signed_in: Flow, servic
 
 
 async def test_consent_must_be_ticked(signed_in: Flow, services: Services) -> None:
-    response = await upload(signed_in, fx.upload(), consent="")
-    assert response.status_code == 400
+    for missing in ({"consent": ""}, {"notice_version": "okyc-notice-v0"}):  # unticked, or an older notice
+        response = await upload(signed_in, fx.upload(), **missing)
+        assert response.status_code == 400
+        assert "tick the box to agree" in response.text
     assert await records(services, signed_in.org) == []
 
 
