@@ -129,6 +129,17 @@ class Settings(BaseSettings):
         "although they are not public, e.g. 10.20.0.0/16 for an internal receiver. Empty by default; "
         "cloud metadata, unspecified and multicast addresses stay refused whatever it says.",
     )
+    kyc_uidai_certs_dir: Path | None = Field(
+        None,
+        description="Folder of pinned UIDAI offline e-KYC signing certificates (PEM or DER). "
+        "Unset = the set shipped in namoid/kyc/uidai_certs.",
+    )
+    kyc_max_upload_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=64 * 1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body of the offline e-KYC upload routes (checked before reading).",
+    )
 
     email_sender: Literal["dev", "smtp", "ses"] = Field(
         "dev",

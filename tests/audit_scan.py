@@ -6,8 +6,9 @@ is every one-time code (``new_numeric_code``) and every email and SMS put in the
 text, and the 6-8 digit codes in it).
 After each SQLite test and at the end of the PostgreSQL session, every text of every
 audit row (actor, target, user agent, detail) is searched for those values, for JWTs,
-PEM blocks, password hashes, keyring ciphertexts, the suite's passwords, and Aadhaar-like
-numbers.
+PEM blocks, password hashes, keyring ciphertexts, the suite's passwords, Aadhaar-like numbers,
+queued message texts and one-time codes, and the synthetic offline e-KYC data (names, reference
+ids) that tests/kyc_fixtures.py registers in ``PERSONAL_DATA``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import namoid.notify.outbox
 from namoid.notify.messages import Message
 
 ISSUED: set[str] = set()
+#: Synthetic personal data the suite uploads (offline e-KYC names and reference ids): never audited.
+PERSONAL_DATA: set[str] = set()
 PASSWORDS = ("correct horse battery staple", "browser test password 1")
 PATTERNS = {
     "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
@@ -97,6 +100,10 @@ def findings(rows: Iterable[tuple[Any, ...]]) -> list[str]:
                 found.append(f"an issued secret in audit row {text[:200]!r}")
         if any(body in text for body in MESSAGE_TEXTS) or CODES.intersection(_CODE.findall(text)):
             found.append(f"a message's text or code in audit row {text[:200]!r}")
+        lowered = text.casefold()
+        for value in PERSONAL_DATA:
+            if value.casefold() in lowered:
+                found.append(f"synthetic personal data in audit row {text[:200]!r}")
     return found
 
 

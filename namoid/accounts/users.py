@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit, events
 from namoid.crypto.passwords import hash_password
+from namoid.kyc import service as kyc
 from namoid.oauth import grant_revocation
 from namoid.storage.db import Database
 from namoid.storage.models import User, utcnow
@@ -184,6 +185,7 @@ async def delete(
     async with db.tenant(org_id) as session:
         user = await _require(session, org_id, email)
         await users.mark_deleted(session, org_id, user.id, now, reason)
+        await kyc.erase_in(session, org_id, user.id, actor)  # the KYC record goes with the account
         await _end_everything(session, org_id, user, actor, "user.deleted", reason, now)
     return user
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from namoid.cli.runtime import cli_actor, emit, run
+from namoid.kyc import service as kyc
 from namoid.services import Services
 from namoid.tenancy import organizations
 
@@ -80,6 +81,26 @@ def set_lifetimes(
             raise ValueError("give at least one lifetime to change, e.g. --access-token-ttl 300")
         org = await organizations.set_lifetimes(services.db, slug, changes, cli_actor())
         current = {name: getattr(org, name) for name in organizations.LIFETIME_BOUNDS}
+        emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
+
+    run(action)
+
+
+@app.command("set-kyc")
+def set_kyc(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    enable: Annotated[bool, typer.Option("--enable/--disable", help="Offer Aadhaar offline KYC.")],
+    max_age_days: Annotated[
+        int | None, typer.Option(help="Oldest offline e-KYC file accepted, in days (default 3).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Turn Aadhaar offline KYC on or off for an organization."""
+
+    async def action(services: Services) -> None:
+        org = await organizations.require(services.db, slug)
+        policy = await kyc.set_policy(services.db, org.id, enable, max_age_days, cli_actor())
+        current = {"enabled": policy.enabled, "max_age_days": policy.max_age_days}
         emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
 
     run(action)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from namoid.oauth import claims_request
 from namoid.oauth.authorization_response import RESPONSE_MODES, Reply, ResponseMode, csp_source
 from namoid.oauth.errors import (
     InvalidRedirectUri,
@@ -99,6 +100,8 @@ class AuthorizationParams:
     prompt: frozenset[str]
     max_age: int | None
     login_hint: str | None
+    #: Claims asked for inside ``verified_claims`` in the ID token (namoid.oauth.claims_request).
+    verified_claims: tuple[str, ...] = ()
 
     @property
     def scope(self) -> str:
@@ -120,12 +123,16 @@ class AuthorizationParams:
             "prompt": sorted(self.prompt),
             "max_age": self.max_age,
             "login_hint": self.login_hint,
+            "verified_claims": list(self.verified_claims),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthorizationParams:
         """Rebuild what ``to_json`` stored (our own row, so no re-validation)."""
-        return cls(**(data | {"scopes": tuple(data["scopes"]), "prompt": frozenset(data["prompt"])}))
+        verified = tuple(data.get("verified_claims", ()))  # absent in rows stored before issue 14
+        fixed = {"scopes": tuple(data["scopes"]), "prompt": frozenset(data["prompt"])}
+        fixed["verified_claims"] = verified
+        return cls(**(data | fixed))
 
 
 @dataclass
@@ -141,6 +148,7 @@ class _Draft:
     prompt: frozenset[str] = field(default_factory=frozenset)
     max_age: int | None = None
     login_hint: str | None = None
+    verified_claims: tuple[str, ...] = ()
 
     def get(self, name: str) -> str | None:
         return self.params.values.get(name)
@@ -166,6 +174,7 @@ class _Draft:
             prompt=self.prompt,
             max_age=self.max_age,
             login_hint=self.login_hint,
+            verified_claims=self.verified_claims,
         )
 
 
@@ -304,6 +313,12 @@ def _check_nonce(draft: _Draft) -> None:
     draft.nonce = nonce if "openid" in draft.scopes else None
 
 
+def _check_claims(draft: _Draft) -> None:
+    """OIDC Core §5.5: the ``claims`` parameter; its ID token ``verified_claims`` need openid."""
+    requested = claims_request.verified_claims_requested(draft.get("claims"))
+    draft.verified_claims = requested if "openid" in draft.scopes else ()
+
+
 def _check_prompt(draft: _Draft) -> None:
     """OIDC Core §3.1.2.1: known prompt values only; ``none`` stands alone."""
     prompt = frozenset((draft.get("prompt") or "").split())
@@ -344,6 +359,7 @@ CHECKS: tuple[Callable[[_Draft], None], ...] = (
     _check_pkce,
     _check_scope,
     _check_nonce,
+    _check_claims,
     _check_prompt,
     _check_max_age,
     _check_login_hint,

@@ -26,6 +26,8 @@ class CodeGrant:
     sid: str | None
     auth_time: datetime
     amr: list[str]
+    #: Consented claims for ``verified_claims`` in the ID token (IDA 1.0); empty if none.
+    verified_claims: tuple[str, ...] = ()
 
 
 async def issue(session: AsyncSession, org: Organization, grant: CodeGrant) -> str:
@@ -45,6 +47,7 @@ async def issue(session: AsyncSession, org: Organization, grant: CodeGrant) -> s
             sid=grant.sid,
             auth_time=grant.auth_time,
             amr=grant.amr,
+            verified_claims=list(grant.verified_claims) or None,
             expires_at=utcnow() + timedelta(seconds=org.code_ttl),
         ),
     )

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from namoid.jose.keys import SIGNING_ALGORITHMS
+from namoid.kyc import claims as kyc_claims
 from namoid.oauth.client_metadata import AUTH_METHODS, GRANT_TYPES
 from namoid.services import Services
 from namoid.storage.models import Organization
@@ -73,7 +74,12 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "prompt_values_supported": ["none", "login", "consent"],
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
+        # OpenID Connect for Identity Assurance 1.0 §8: verified_claims from Aadhaar offline KYC.
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [kyc_claims.TRUST_FRAMEWORK],
+        "evidence_supported": [kyc_claims.EVIDENCE_TYPE],
+        "claims_in_verified_claims_supported": list(kyc_claims.CLAIMS),
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -158,8 +158,10 @@ def mint_id_token(
     access_token: str,
     nonce: str | None,
     now: datetime,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
-    """An ID token for ``grant``'s user (OIDC Core §2), audience and azp the client."""
+    """An ID token for ``grant``'s user (OIDC Core §2), audience and azp the client; ``extra``
+    adds ``verified_claims`` (IDA 1.0) and nothing else."""
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": grant.subject,
@@ -170,6 +172,8 @@ def mint_id_token(
         "at_hash": at_hash(access_token),
         **_user_claims(grant),
     }
+    if extra and "verified_claims" in extra:
+        claims["verified_claims"] = extra["verified_claims"]
     if nonce is not None:
         claims["nonce"] = nonce
     if grant.sid is not None:

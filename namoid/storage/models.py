@@ -313,6 +313,8 @@ class AuthorizationCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Claims the user consented to release inside ``verified_claims`` (issue 14, IDA 1.0).
+    verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
 
 
 class RefreshFamily(Base):
@@ -481,6 +483,43 @@ class OtpChallenge(Base):
     dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# --- Aadhaar offline KYC (issue 14) ---------------------------------------------------------
+
+
+class KycPolicy(Base):
+    """Whether an org offers Aadhaar offline KYC, and how old an uploaded file may be."""
+
+    __tablename__ = "kyc_policies"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_age_days: Mapped[int] = mapped_column(Integer, default=3)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KycRecord(Base):
+    """A user's verified offline e-KYC, masked: exactly what the security page promises.
+
+    The last four Aadhaar digits (from ``referenceId``), an HMAC of the normalised name under
+    the org's key (namoid.crypto.name_mac), the signature result with the signer certificate's
+    SHA-256, the file's generation time and the verification time. Never the XML, photo,
+    date of birth, address, gender, contact hashes or the full reference id.
+    """
+
+    __tablename__ = "kyc_records"
+    __table_args__ = (UniqueConstraint("org_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    last4: Mapped[str] = mapped_column(String(4))
+    name_mac: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(16))
+    signer_sha256: Mapped[str] = mapped_column(String(64))
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 #: Tables whose rows belong to one organization: filtered in code and by RLS.
 TENANT_TABLES: tuple[str, ...] = (
     "users",
@@ -502,4 +541,6 @@ TENANT_TABLES: tuple[str, ...] = (
     "audit_seals",
     "audit_checkpoints",
     "audit_retention",
+    "kyc_policies",
+    "kyc_records",
 )

@@ -149,8 +149,13 @@ async def _issue(
     params: AuthorizationParams,
     user: sessions.SignedIn,
     client: Client,
+    verified_claims: tuple[str, ...] = (),
 ) -> Response:
-    """Issue the code (RFC 6749 §4.1.2) bound to the request, the user and the session; audited."""
+    """Issue the code (RFC 6749 §4.1.2) bound to the request, the user and the session; audited.
+
+    ``verified_claims`` only from the consent form the user just answered (IDA 1.0): a request
+    answered without showing it (consent remembered, first party) releases none.
+    """
     code = await codes.issue(
         session,
         org,
@@ -164,6 +169,7 @@ async def _issue(
             sid=user.browser.sid,
             auth_time=user.auth_time,
             amr=list(user.browser.amr),
+            verified_claims=verified_claims,
         ),
     )
     await audit.record(
@@ -393,6 +399,7 @@ def _consent_form(request: Request, org: Organization, pending: Pending, user: s
         "client_name": pending.client.name,
         "user_email": user.user.email,
         "scopes": scopes,
+        "verified_claims": pending.params.verified_claims,
     }
     return page(request, "consent.html", context, form_targets=_form_targets(pending.params))
 
@@ -473,4 +480,5 @@ async def consent(request: Request, org: CurrentOrg) -> Response:
             denied = AccessDenied("the user denied the request")
             return _answer_error(request, org, pending.params.reply, denied, pending.client.name)
         await consents.grant(session, org.id, user.user.id, pending.client.client_id, pending.params.scopes)
-        return await _issue(session, request, org, pending.params, user, pending.client)
+        released = pending.params.verified_claims
+        return await _issue(session, request, org, pending.params, user, pending.client, released)

@@ -268,25 +268,33 @@ class BodySizeLimitMiddleware:
     off with 413 if the response has not started yet.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        if max_bytes < 0:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_caps: Sequence[tuple[re.Pattern[str], int]] = ()
+    ) -> None:
+        if max_bytes < 0 or any(cap < 0 for _, cap in path_caps):
             raise ValueError("max_bytes must be >= 0")
         self.app = app
         self.max_bytes = max_bytes
+        #: Routes with a cap of their own (e.g. the offline e-KYC upload), by full path.
+        self.path_caps = tuple(path_caps)
+
+    def cap_for(self, path: str) -> int:
+        return next((cap for pattern, cap in self.path_caps if pattern.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.cap_for(scope.get("path", ""))
         try:
             declared = declared_length(Headers(scope=scope))
         except ValueError:
             await _oauth_error(400, "malformed Content-Length")(scope, receive, send)
             return
-        if declared is not None and declared > self.max_bytes:
+        if declared is not None and declared > max_bytes:
             await _oauth_error(413, "request body too large")(scope, receive, send)
             return
-        exchange = _CappedExchange(scope, receive, send, self.max_bytes)
+        exchange = _CappedExchange(scope, receive, send, max_bytes)
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except _BodyTooLarge:

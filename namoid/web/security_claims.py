@@ -59,11 +59,10 @@ CAPABILITIES: Final[dict[str, Capability]] = {
     "hosting": _always,
     "email": _ses_email,
     "sms": _aws_sms,
+    "aadhaar_kyc": _always,
 }
 #: Designed, not built: their claims are never shown.
-PLANNED: Final = frozenset(
-    {"otp", "provider_token_vault", "provider_consent", "data_export_erasure", "aadhaar_kyc"}
-)
+PLANNED: Final = frozenset({"otp", "provider_token_vault", "provider_consent", "data_export_erasure"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +209,17 @@ CLAIMS: Final[tuple[Claim, ...]] = (
     Claim(
         "privacy",
         "aadhaar_kyc",
-        "Aadhaar offline KYC, when used, is masked: we store only the last four digits, a name hash, "
-        "and the signature-verification result. The full Aadhaar number and the uploaded XML are "
+        "Aadhaar offline KYC, when used, is masked: we store only the last four digits, a keyed hash "
+        "of the name, and the signature-verification result. The offline e-KYC file does not contain "
+        "your Aadhaar number and we never ask for it; the uploaded file, its XML and photo are "
         "processed in memory and never persisted.",
+        (
+            "tests/features/kyc/test_service.py::test_a_synthetic_file_is_verified_and_stored_masked",
+            "tests/features/kyc/test_service.py::test_bad_input_is_refused_and_nothing_is_stored",
+            "tests/features/kyc/test_no_persistence.py::test_the_upload_flow_writes_and_logs_nothing_of_the_file",
+            "tests/features/kyc/test_no_persistence.py::test_the_spy_catches_a_spooled_upload",
+            "tests/unit/kyc/test_offline_ekyc.py::test_dtds_and_entities_are_refused",
+        ),
     ),
     Claim(
         "privacy",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +35,12 @@ GrantHandler = Callable[[TokenRequest], Awaitable[tokens.Minted]]
 
 
 async def issue(
-    request: TokenRequest, grant: tokens.Grant, *, nonce: str | None = None, refresh_token: str | None = None
+    request: TokenRequest,
+    grant: tokens.Grant,
+    *,
+    nonce: str | None = None,
+    refresh_token: str | None = None,
+    id_token_claims: Mapping[str, Any] | None = None,
 ) -> tokens.Minted:
     """Mint the access token and, for a user grant with ``openid``, the ID token (OIDC Core §3.1.3.3)."""
     org, now = request.org, request.now
@@ -44,8 +50,9 @@ async def issue(
     if grant.user_id is not None and "openid" in grant.scope.split(" "):
         id_key = await tokens.signer(request.signing, org, request.client.id_token_signed_response_alg)
         id_token = tokens.mint_id_token(
-            org, request.issuer, id_key, grant, access_token=access_token, nonce=nonce, now=now
-        )
+            org, request.issuer, id_key, grant, access_token=access_token, nonce=nonce, now=now,
+            extra=id_token_claims,
+        )  # fmt: skip
     return tokens.Minted(
         grant=grant,
         access_token=access_token,

@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from namoid import audit, events
 from namoid.crypto.secrets import sha256_hex
+from namoid.kyc import claims as kyc_claims
 from namoid.oauth import pkce, tokens
 from namoid.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
 from namoid.oauth.grants import TokenRequest, issue, refresh_token
@@ -87,7 +88,8 @@ async def authorization_code(request: TokenRequest) -> tokens.Minted:
     if "authorization_code" not in client.grant_types:
         raise UnauthorizedClient("the client may not use the authorization_code grant")
     code = await _redeemable(request)
-    if await tokens.active_user(session, org_id, code.user_id) is None:
+    user = await tokens.active_user(session, org_id, code.user_id)
+    if user is None:
         raise InvalidGrant(_REFUSED)
     if not await authorization_codes.consume(session, org_id, code.id, request.now):
         await _replayed(request, code)
@@ -106,4 +108,9 @@ async def authorization_code(request: TokenRequest) -> tokens.Minted:
     refresh = None
     if refresh_token.issued_with(client, code.scope.split(" ")):
         grant, refresh = await refresh_token.start_family(request, grant)
-    return await issue(request, grant, nonce=code.nonce, refresh_token=refresh)
+    extra = None
+    if code.verified_claims and request.keyring is not None:
+        requested = code.verified_claims
+        verified = await kyc_claims.verified_claims(session, org_id, request.keyring, user, requested)
+        extra = {"verified_claims": verified} if verified is not None else None
+    return await issue(request, grant, nonce=code.nonce, refresh_token=refresh, id_token_claims=extra)

@@ -103,6 +103,8 @@ def test_every_command_is_exercised_and_audits_its_changes(
     cli.run("org create", slug, "--json")
     cli.run("org list", "--json")
     cli.run("org set-lifetimes", slug, "--access-token-ttl", "300")
+    cli.run("org set-kyc", slug, "--enable", "--max-age-days", "7")
+    cli.run("org set-kyc", slug, "--disable")
     cli.run("audit set-retention", "--org", slug, "--days", "500")
     client = cli.run(
         "client create", "--org", slug, "--name", "App", "--type", "confidential",

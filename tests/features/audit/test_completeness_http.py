@@ -146,6 +146,41 @@ async def logout_post(flow: Flow) -> Request:
     return lambda: flow.http.post(f"{flow.base}/logout", data=form_inputs(page.text) | {"decision": "logout"})
 
 
+async def _kyc_page(flow: Flow) -> dict[str, str]:
+    from namoid.kyc import service as kyc
+    from tests.features.conftest import ADMIN
+
+    await flow.sign_in_and_allow()
+    await kyc.set_policy(flow.services.db, flow.org.id, True, 3, ADMIN)
+    return form_inputs((await flow.http.get(f"{flow.base}/account/kyc")).text)
+
+
+async def kyc_upload(flow: Flow) -> Request:
+    """A synthetic file is refused (the shipped UIDAI set does not trust its test signer): audited."""
+    from tests import kyc_fixtures
+
+    fields = await _kyc_page(flow) | {"share_code": kyc_fixtures.SHARE_CODE, "consent": "yes"}
+    files = {"file": ("okyc.zip", kyc_fixtures.upload(), "application/zip")}
+    return lambda: flow.http.post(f"{flow.base}/account/kyc", data=fields, files=files)
+
+
+async def kyc_withdraw(flow: Flow) -> Request:
+    from datetime import UTC, datetime
+
+    from namoid.storage.models import KycRecord
+    from namoid.storage.repos import kyc as kyc_repo
+
+    fields = await _kyc_page(flow)
+    now = datetime.now(UTC)
+    record = KycRecord(
+        user_id=flow.user.id, last4="0000", name_mac="0" * 64, result="valid", signer_sha256="0" * 64,
+        generated_at=now, verified_at=now,
+    )  # fmt: skip
+    async with flow.services.db.tenant(flow.org.id) as session:
+        await kyc_repo.put_record(session, flow.org.id, record)
+    return lambda: flow.http.post(f"{flow.base}/account/kyc/withdraw", data=fields)
+
+
 #: (method, route) -> the exercises of that route. Every non-GET route must be here.
 EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("GET", "/o/{org}/authorize"): [authorize_get],
@@ -165,6 +200,8 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/userinfo"): [userinfo_post],
     ("GET", "/o/{org}/logout"): [logout_get],
     ("POST", "/o/{org}/logout"): [logout_post],
+    ("POST", "/o/{org}/account/kyc"): [kyc_upload],
+    ("POST", "/o/{org}/account/kyc/withdraw"): [kyc_withdraw],
 }
 ALL = [prepare for exercises in EXERCISES.values() for prepare in exercises]
 

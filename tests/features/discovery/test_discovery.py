@@ -63,10 +63,10 @@ async def test_openid_configuration_is_truthful(
     assert meta["scopes_supported"] == ["openid", "profile", "email", "phone", "offline_access"]
     assert {"sub", "iss", "aud", "nonce", "at_hash", "sid", "email_verified"} <= set(meta["claims_supported"])
     assert meta["prompt_values_supported"] == ["none", "login", "consent"]
+    assert meta["claims_parameter_supported"] is True  # for verified_claims (issue 14)
     for flag in (
         "request_parameter_supported",
         "request_uri_parameter_supported",
-        "claims_parameter_supported",
         "frontchannel_logout_supported",
         "backchannel_logout_supported",
     ):

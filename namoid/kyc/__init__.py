@@ -1,0 +1,1 @@
+"""Aadhaar Paperless Offline e-KYC: verify in memory, keep a masked record (issue 14)."""
