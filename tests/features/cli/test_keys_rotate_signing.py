@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from namoid.storage.db import Database
 from namoid.storage.models import AuditEntry, Organization, SecurityEvent, SigningKey
-from tests.features.cli.test_cli import Cli, cli, ok_json
+from tests.features.cli.test_cli import Cli, cli, cli_env, ok_json
 
-__all__ = ["cli"]  # the fixture, shared with test_cli.py
+__all__ = ["cli", "cli_env"]  # the fixtures, shared with test_cli.py
 
 
 async def _org_keys(owner_db: Database, slug: str) -> list[tuple[str, str, str]]:
