@@ -14,14 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit
 from namoid.crypto.keyring import Keyring, aad_for
+from namoid.providers import vault
+from namoid.providers.registry import SECRET_COLUMN
 from namoid.storage.db import Database
-from namoid.storage.repos import organizations, signing_keys
+from namoid.storage.repos import organizations, provider_tokens, signing_keys, upstream_providers
 
 
 @dataclass(frozen=True, slots=True)
 class EncryptedValue:
     row_id: uuid.UUID
     envelope: str
+    #: The row part of the associated data, when it binds more than the row id (the vault).
+    row_binding: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +40,31 @@ async def _signing_keys(session: AsyncSession, org_id: uuid.UUID) -> list[Encryp
     return [EncryptedValue(k.id, k.private_key_enc) for k in await signing_keys.list_all(session, org_id)]
 
 
+async def _provider_secrets(session: AsyncSession, org_id: uuid.UUID) -> list[EncryptedValue]:
+    return [
+        EncryptedValue(p.id, p.client_secret_enc) for p in await upstream_providers.list_all(session, org_id)
+    ]
+
+
+def _vault_column(column: str) -> EncryptedColumn:
+    async def read(session: AsyncSession, org_id: uuid.UUID) -> list[EncryptedValue]:
+        rows = await provider_tokens.list_all(session, org_id)
+        return [
+            EncryptedValue(row.id, envelope, vault.row_binding(row))
+            for row in rows
+            if (envelope := getattr(row, column)) is not None
+        ]
+
+    async def write(session: AsyncSession, org_id: uuid.UUID, row_id: uuid.UUID, envelope: str) -> None:
+        await provider_tokens.set_values(session, org_id, row_id, **{column: envelope})
+
+    return EncryptedColumn(vault.TABLE, column, read, write)
+
+
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn("signing_keys", "private_key_enc", _signing_keys, signing_keys.set_private_key_enc),
+    EncryptedColumn(*SECRET_COLUMN, _provider_secrets, upstream_providers.set_client_secret_enc),
+    *(_vault_column(column) for column in provider_tokens.ENCRYPTED),
 )
 
 
@@ -67,7 +94,9 @@ async def reencrypt_all(db: Database, keyring: Keyring, actor: audit.Actor) -> i
                 for value in await column.read(session, org_id):
                     if keyring.is_current(value.envelope):
                         continue
-                    aad = aad_for(column.table, column.column, str(org_id), str(value.row_id))
+                    aad = aad_for(
+                        column.table, column.column, str(org_id), value.row_binding or str(value.row_id)
+                    )
                     fresh = keyring.encrypt(keyring.decrypt(value.envelope, aad), aad)
                     await column.write(session, org_id, value.row_id, fresh)
                     rewritten += 1

@@ -34,6 +34,8 @@ READ_ONLY = {
     "webhooks list",
     "audit verify",
     "audit export",
+    "providers list",
+    "providers consents",
 }
 EXEMPT = {"serve": "serves HTTP: every route is checked by test_completeness_http"}
 PASSWORD = "completeness test password"  # pragma: allowlist secret
@@ -129,6 +131,14 @@ def test_every_command_is_exercised_and_audits_its_changes(
     hook = cli.run("webhooks add", "--org", slug, "--url", "https://127.0.0.1:8443/hook", "--json")
     cli.run("webhooks list", "--org", slug)
     cli.run("webhooks remove", "--org", slug, "--id", hook["id"])
+    cli.run(
+        "providers add", "--org", slug, "--name", "corp", "--preset", "oidc", "--issuer", "https://idp.example",
+        "--client-id", "namoid", "--client-secret-stdin", "--json", stdin="upstream-secret",
+    )  # fmt: skip
+    cli.run("providers list", "--org", slug)
+    cli.run("providers set-scopes", "--org", slug, "--name", "corp", "--scope", "openid", "--scope", "email")
+    cli.run("providers consents", "--org", slug)
+    cli.run("providers remove", "--org", slug, "--name", "corp")
     cli.run("worker", "--once")
     cli.run("audit seal")
     cli.run("audit checkpoint", "--org", slug)
