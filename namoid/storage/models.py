@@ -530,6 +530,31 @@ class ProviderToken(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class ProviderAuthorization(Base):
+    """One trip to an upstream's authorization endpoint, bound to the browser session that began it.
+
+    ``state`` is stored as SHA-256 and used once (``used_at``); the PKCE verifier is a keyring
+    envelope. Purpose ``sign_in`` resumes the authorization request ``request_handle``;
+    ``connect`` links the upstream identity to ``user_id``, who must still be signed in.
+    """
+
+    __tablename__ = "provider_authorizations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("upstream_providers.id"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    request_handle: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    browser_sid: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))
+    verifier_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ConsentRecord(Base):
     """The one consent ledger (DESIGN.md §8): append-only, like the audit log.
 
@@ -565,6 +590,7 @@ PROVIDER_TENANT_TABLES: tuple[str, ...] = (
     "upstream_providers",
     "provider_connections",
     "provider_tokens",
+    "provider_authorizations",
     "consent_records",
 )
 TENANT_TABLES += PROVIDER_TENANT_TABLES

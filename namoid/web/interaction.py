@@ -9,6 +9,7 @@ redirect URI carries ``iss`` (RFC 9207).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -35,6 +36,7 @@ from namoid.tenancy.resolve import current_org, issuer_for
 from namoid.web import logout
 from namoid.web.cookies import read_session_token, set_session_cookie
 from namoid.web.csrf import csrf_token, csrf_valid, record_refusal
+from namoid.web.providers import sign_in_buttons as provider_buttons
 from namoid.web.responses import forbidden, page, problem, request_pairs
 
 router = APIRouter()
@@ -279,8 +281,11 @@ def _login_form(
     *,
     email: str,
     error: str | None,
+    providers: Sequence[str],
 ) -> Response:
     context = {
+        "org_slug": org.slug,
+        "providers": providers,
         "action": f"/o/{org.slug}/login",
         "req": pending.handle,
         "csrf_token": csrf_token(browser),
@@ -304,8 +309,9 @@ async def login_page(request: Request, org: CurrentOrg) -> Response:
         if browser is None:
             started = await sessions.start(session, org, user=None, amr=[], now=now)
             browser = started.row
+        buttons = await provider_buttons(session, org)
     hint = pending.params.login_hint or ""
-    response = _login_form(request, org, pending, browser, email=hint, error=None)
+    response = _login_form(request, org, pending, browser, email=hint, error=None, providers=buttons)
     if started is not None:
         set_session_cookie(response, org.slug, started.token, browser.expires_at, now)
     return response
@@ -341,7 +347,10 @@ async def login(request: Request, org: CurrentOrg) -> Response:
             locked = await login_limits.failed(services.limiter, org.slug, ip, account)
             if locked:
                 await password_login.record_lockout(session, org.id, attempt, account, client_id, locked)
-            return _login_form(request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED)
+            buttons = await provider_buttons(session, org)
+            return _login_form(
+                request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED, providers=buttons
+            )
         started = await password_login.sign_in(
             session, org, attempt.user, previous=browser, client_id=pending.client.client_id, now=now
         )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from namoid import audit
+from namoid.crypto.tls import ensure_dev_certificate
 from namoid.providers import connections, registry, vault
 from namoid.services import Services
+from namoid.settings import Settings
 from namoid.storage.models import Organization, ProviderConnection, UpstreamProvider, User
+from tests.conftest import Backend
+from tests.hostile_upstream import CLIENT_ID, Upstream, hostile_upstream
 
 ADMIN = audit.Actor("admin", "test")
 UPSTREAM_SECRET = "upstream-client-secret-for-tests"  # pragma: allowlist secret
@@ -40,3 +45,38 @@ def connect(services: Services) -> Connect:
             )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def upstream_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The TLS certificate of the test upstreams on 127.0.0.1 (trusted through provider_ca_file)."""
+    return ensure_dev_certificate(tmp_path_factory.mktemp("upstream-tls"))
+
+
+@pytest.fixture
+def settings(
+    backend: Backend, tmp_path: Path, keyring_file: Path, upstream_cert: tuple[Path, Path]
+) -> Settings:
+    """The shared settings, plus: upstreams on 127.0.0.1 are reachable and their CA trusted."""
+    return Settings(
+        database_url=backend.app_url,
+        data_dir=tmp_path / "data",
+        keyring_file=keyring_file,
+        dev_mode=False,
+        outbound_allow_networks=["127.0.0.1/32"],
+        provider_ca_file=upstream_cert[0],
+    )
+
+
+@pytest.fixture
+def upstream(upstream_cert: tuple[Path, Path]) -> Iterator[Upstream]:
+    with hostile_upstream(upstream_cert) as served:
+        yield served
+
+
+@pytest.fixture
+async def upstream_provider(services: Services, org: Organization, upstream: Upstream) -> UpstreamProvider:
+    spec = registry.ProviderSpec(
+        name="up", preset="oidc", issuer=upstream.issuer, client_id=CLIENT_ID, client_secret=UPSTREAM_SECRET
+    )
+    return await registry.add(services.db, services.keyring, org.id, spec, ADMIN)

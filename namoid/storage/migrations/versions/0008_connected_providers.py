@@ -26,7 +26,7 @@ depends_on = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-MUTABLE_TABLES = ("upstream_providers", "provider_connections", "provider_tokens")
+MUTABLE_TABLES = ("upstream_providers", "provider_connections", "provider_tokens", "provider_authorizations")
 
 
 def _uuid_pk_and_org(table: str) -> list[Any]:
@@ -102,6 +102,24 @@ def _create_tables() -> None:
         _fk("provider_tokens", "user_id", "users"),
         _fk("provider_tokens", "provider_id", "upstream_providers"),
         sa.UniqueConstraint("connection_id", name=op.f("uq_provider_tokens_connection_id")),
+    )
+    op.create_table(
+        "provider_authorizations",
+        *_uuid_pk_and_org("provider_authorizations"),
+        sa.Column("state_hash", sa.String(length=64), nullable=False),
+        sa.Column("provider_id", sa.Uuid(), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("request_handle", sa.String(length=64), nullable=True),
+        sa.Column("user_id", sa.Uuid(), nullable=True),
+        sa.Column("browser_sid", sa.String(length=64), nullable=False),
+        sa.Column("nonce", sa.String(length=64), nullable=False),
+        sa.Column("verifier_enc", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("used_at", UTCDateTime(), nullable=True),
+        _fk("provider_authorizations", "provider_id", "upstream_providers"),
+        _fk("provider_authorizations", "user_id", "users"),
+        sa.UniqueConstraint("state_hash", name=op.f("uq_provider_authorizations_state_hash")),
     )
     op.create_table(
         "consent_records",
