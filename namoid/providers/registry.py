@@ -23,7 +23,12 @@ from namoid.providers import connections as connections_service
 from namoid.providers.presets import MICROSOFT_TENANT, PRESETS
 from namoid.storage.db import Database
 from namoid.storage.models import UpstreamProvider
-from namoid.storage.repos import provider_connections, upstream_providers
+from namoid.storage.repos import (
+    provider_authorizations,
+    provider_connections,
+    token_exchange_permissions,
+    upstream_providers,
+)
 
 NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 MAX_SCOPES: Final = 32
@@ -241,6 +246,8 @@ async def remove(db: Database, org_id: uuid.UUID, name: str, actor: audit.Actor)
         connections = await provider_connections.list_for_provider(session, org_id, provider.id)
         for connection in connections:
             await connections_service.end(session, org_id, connection, by="provider_removed", actor=actor)
+        await token_exchange_permissions.remove_for_provider(session, org_id, provider.id)
+        await provider_authorizations.remove_for_provider(session, org_id, provider.id)
         await upstream_providers.remove(session, org_id, provider.id)
         await audit.record(
             session,

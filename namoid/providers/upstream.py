@@ -34,8 +34,10 @@ from namoid.outbound import (
     ResolutionFailed,
     ResponseTooLarge,
     guarded_client,
+    policy_for,
 )
 from namoid.providers.presets import PRESETS, expected_issuer
+from namoid.settings import Settings
 from namoid.storage.models import UpstreamProvider
 
 MAX_RESPONSE_BYTES: Final = 256 * 1024
@@ -352,6 +354,13 @@ class UpstreamClient:
             metadata.userinfo_endpoint,
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
         )
+
+
+def client_for(settings: Settings) -> UpstreamClient:
+    """The client every caller uses, configured from the settings."""
+    return UpstreamClient(
+        policy_for(settings), ca_file=settings.provider_ca_file, timeout=settings.provider_timeout
+    )
 
 
 def _optional_str(value: object) -> str | None:

@@ -105,6 +105,34 @@ def open_row(keyring: Keyring, row: ProviderToken) -> UpstreamTokens:
     return UpstreamTokens(access, refresh, id_token, tuple(row.scopes), row.expires_at)
 
 
+async def _report(session: AsyncSession, row: ProviderToken) -> None:
+    await audit.record(
+        session,
+        row.org_id,
+        actor=audit.Actor("system", "vault"),
+        action="provider_token.unreadable",
+        target_type="provider_connection",
+        target_id=str(row.connection_id),
+        outcome="failure",
+        detail={"user_id": str(row.user_id), "provider_id": str(row.provider_id)},
+    )
+
+
+async def open_for(
+    session: AsyncSession, keyring: Keyring, org_id: uuid.UUID, connection_id: uuid.UUID
+) -> UpstreamTokens:
+    """A connection's tokens in the caller's transaction; LookupError if none, VaultUnreadable if they
+    fail to decrypt (audited in this transaction: the caller must commit it, e.g. a protocol answer)."""
+    row = await provider_tokens.get_for_connection(session, org_id, connection_id)
+    if row is None:
+        raise LookupError(f"no tokens stored for connection {connection_id}")
+    try:
+        return open_row(keyring, row)
+    except VaultUnreadable:
+        await _report(session, row)
+        raise
+
+
 async def read(db: Database, keyring: Keyring, org_id: uuid.UUID, connection_id: uuid.UUID) -> UpstreamTokens:
     """A connection's tokens; LookupError if none, VaultUnreadable (audited) if they fail to decrypt."""
     async with db.tenant(org_id) as session:
@@ -115,16 +143,7 @@ async def read(db: Database, keyring: Keyring, org_id: uuid.UUID, connection_id:
         return open_row(keyring, row)
     except VaultUnreadable:
         async with db.tenant(org_id) as session:
-            await audit.record(
-                session,
-                org_id,
-                actor=audit.Actor("system", "vault"),
-                action="provider_token.unreadable",
-                target_type="provider_connection",
-                target_id=str(connection_id),
-                outcome="failure",
-                detail={"user_id": str(row.user_id), "provider_id": str(row.provider_id)},
-            )
+            await _report(session, row)
         raise
 
 

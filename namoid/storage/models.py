@@ -555,6 +555,20 @@ class ProviderAuthorization(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class TokenExchangePermission(Base):
+    """The org allows ``client_id`` to exchange its users' NamoID access tokens for their tokens of
+    one provider (RFC 8693); each user still has to grant it (scope ``provider:<name>``)."""
+
+    __tablename__ = "token_exchange_permissions"
+    __table_args__ = (UniqueConstraint("org_id", "client_id", "provider_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("upstream_providers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ConsentRecord(Base):
     """The one consent ledger (DESIGN.md §8): append-only, like the audit log.
 
@@ -591,6 +605,7 @@ PROVIDER_TENANT_TABLES: tuple[str, ...] = (
     "provider_connections",
     "provider_tokens",
     "provider_authorizations",
+    "token_exchange_permissions",
     "consent_records",
 )
 TENANT_TABLES += PROVIDER_TENANT_TABLES

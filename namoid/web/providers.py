@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from namoid.accounts import sessions
-from namoid.outbound import policy_for
 from namoid.providers import linking, registry, signin
-from namoid.providers.upstream import UpstreamClient, UpstreamError
+from namoid.providers.upstream import UpstreamError, client_for
 from namoid.services import Services
 from namoid.storage.models import BrowserSession, Organization, UpstreamProvider, utcnow
 from namoid.storage.repos import authorization_requests, upstream_providers
@@ -34,13 +33,6 @@ MAX_HANDLE = 64
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
-
-
-def upstream_client(services: Services) -> UpstreamClient:
-    settings = services.settings
-    return UpstreamClient(
-        policy_for(settings), ca_file=settings.provider_ca_file, timeout=settings.provider_timeout
-    )
 
 
 async def sign_in_buttons(session: AsyncSession, org: Organization) -> Sequence[str]:
@@ -82,7 +74,7 @@ async def _go(
         url = await signin.begin(
             services.db,
             services.keyring,
-            upstream_client(services),
+            client_for(services.settings),
             provider,
             redirect_uri=_redirect_uri(request, org, provider),
             purpose=purpose,
@@ -151,7 +143,7 @@ async def callback(request: Request, org: CurrentOrg, name: str) -> Response:
         identity = await signin.complete(
             services.db,
             services.keyring,
-            upstream_client(services),
+            client_for(services.settings),
             provider,
             params=params,
             browser=browser,

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.oauth import tokens
+from namoid.services import Services
 from namoid.signing import SigningKeyStore
 from namoid.storage.models import Client, Organization
 
@@ -26,6 +27,8 @@ class TokenRequest:
     form: Mapping[str, str]
     signing: SigningKeyStore
     now: datetime
+    #: The running services, for grants that need more than the token store (token exchange).
+    services: Services | None = None
 
 
 GrantHandler = Callable[[TokenRequest], Awaitable[tokens.Minted]]

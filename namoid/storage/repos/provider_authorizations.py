@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import ProviderAuthorization
@@ -27,4 +27,12 @@ async def use(session: AsyncSession, org_id: uuid.UUID, row_id: uuid.UUID, now: 
     """Mark used; False if it already was (a replayed state)."""
     return await rows.stamp_once(
         session, org_id, ProviderAuthorization.id, row_id, ProviderAuthorization.used_at, now
+    )
+
+
+async def remove_for_provider(session: AsyncSession, org_id: uuid.UUID, provider_id: uuid.UUID) -> None:
+    await session.execute(
+        delete(ProviderAuthorization).where(
+            ProviderAuthorization.org_id == org_id, ProviderAuthorization.provider_id == provider_id
+        )
     )

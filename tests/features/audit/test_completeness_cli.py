@@ -136,6 +136,12 @@ def test_every_command_is_exercised_and_audits_its_changes(
         "--client-id", "namoid", "--client-secret-stdin", "--json", stdin="upstream-secret",
     )  # fmt: skip
     cli.run("providers list", "--org", slug)
+    rp = cli.run(
+        "client create", "--org", slug, "--name", "Exchanger", "--type", "confidential",
+        "--redirect-uri", "https://rp.example/cb", "--scope", "openid", "--scope", "provider:corp",
+        "--allow-token-exchange", "corp", "--json",
+    )  # fmt: skip
+    cli.run("client set-token-exchange", "--org", slug, "--client-id", rp["client_id"])
     cli.run("providers set-scopes", "--org", slug, "--name", "corp", "--scope", "openid", "--scope", "email")
     cli.run("providers consents", "--org", slug)
     cli.run("providers remove", "--org", slug, "--name", "corp")

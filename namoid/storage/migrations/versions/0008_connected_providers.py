@@ -26,7 +26,13 @@ depends_on = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-MUTABLE_TABLES = ("upstream_providers", "provider_connections", "provider_tokens", "provider_authorizations")
+MUTABLE_TABLES = (
+    "upstream_providers",
+    "provider_connections",
+    "provider_tokens",
+    "provider_authorizations",
+    "token_exchange_permissions",
+)
 
 
 def _uuid_pk_and_org(table: str) -> list[Any]:
@@ -120,6 +126,20 @@ def _create_tables() -> None:
         _fk("provider_authorizations", "provider_id", "upstream_providers"),
         _fk("provider_authorizations", "user_id", "users"),
         sa.UniqueConstraint("state_hash", name=op.f("uq_provider_authorizations_state_hash")),
+    )
+    op.create_table(
+        "token_exchange_permissions",
+        *_uuid_pk_and_org("token_exchange_permissions"),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("provider_id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        _fk("token_exchange_permissions", "provider_id", "upstream_providers"),
+        sa.UniqueConstraint(
+            "org_id",
+            "client_id",
+            "provider_id",
+            name=op.f("uq_token_exchange_permissions_org_id_client_id_provider_id"),
+        ),
     )
     op.create_table(
         "consent_records",
