@@ -1,4 +1,4 @@
-"""``namoid providers add|list|set-scopes|remove|consents``: an org's connected upstream providers."""
+"""``namoid providers add|list|set-scopes|remove|disconnect|consents``: an org's upstream providers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import typer
 
 from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.privacy import consent_ledger
-from namoid.providers import registry
+from namoid.providers import access, registry
+from namoid.providers.upstream import client_for
 from namoid.providers.presets import PRESETS
 from namoid.services import Services
 from namoid.tenancy import organizations
@@ -123,6 +124,39 @@ def remove(org: OrgOpt, name: NameOpt, as_json: JsonFlag = False) -> None:
             as_json,
             {"name": name, "connections_ended": ended},
             f"provider {name} removed ({ended} connections)",
+        )
+
+    run(action)
+
+
+@app.command("disconnect")
+def disconnect(
+    org: OrgOpt,
+    name: NameOpt,
+    email: Annotated[str, typer.Option("--email", help="The user whose connection ends.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """End a user's connection: tokens revoked upstream (RFC 7009), destroyed, consent withdrawn."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        provider = await registry.get(services.db, organization.id, name)
+        if provider is None:
+            raise LookupError(f"no provider {name!r} in this organization")
+        user_id = await access.user_id_by_email(services.db, organization.id, email)
+        ended = await access.disconnect(
+            services.db,
+            services.keyring,
+            client_for(services.settings),
+            provider,
+            user_id,
+            by="admin",
+            actor=cli_actor(),
+        )
+        emit(
+            as_json,
+            {"name": name, "email": email, "disconnected": ended},
+            "disconnected" if ended else "not connected",
         )
 
     run(action)

@@ -15,12 +15,13 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit
+from namoid.accounts.users import normalize_email
 from namoid.crypto.keyring import Keyring, KeyringError
 from namoid.providers import connections, registry, vault
 from namoid.providers.upstream import UpstreamClient, UpstreamError
 from namoid.storage.db import Database
 from namoid.storage.models import ProviderConnection, UpstreamProvider
-from namoid.storage.repos import provider_connections
+from namoid.storage.repos import provider_connections, users
 
 #: Refresh a little before the upstream's expiry, so a token handed out still works for a while.
 EARLY: Final = timedelta(seconds=30)
@@ -68,6 +69,14 @@ async def current_tokens(
         detail={"provider": provider.name},
     )
     return fresh
+
+
+async def user_id_by_email(db: Database, org_id: uuid.UUID, email: str) -> uuid.UUID:
+    async with db.tenant(org_id) as session:
+        user = await users.get_by_email(session, org_id, normalize_email(email))
+    if user is None:
+        raise LookupError(f"no user {email!r} in this organization")
+    return user.id
 
 
 async def disconnect(

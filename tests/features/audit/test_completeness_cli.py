@@ -143,6 +143,7 @@ def test_every_command_is_exercised_and_audits_its_changes(
     )  # fmt: skip
     cli.run("client set-token-exchange", "--org", slug, "--client-id", rp["client_id"])
     cli.run("providers set-scopes", "--org", slug, "--name", "corp", "--scope", "openid", "--scope", "email")
+    cli.run("providers disconnect", "--org", slug, "--name", "corp", "--email", email)
     cli.run("providers consents", "--org", slug)
     cli.run("providers remove", "--org", slug, "--name", "corp")
     cli.run("worker", "--once")

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from namoid import audit
@@ -15,6 +16,8 @@ from namoid.services import Services
 from namoid.settings import Settings
 from namoid.storage.models import Organization, ProviderConnection, UpstreamProvider, User
 from tests.conftest import Backend
+from tests.features.authorize.conftest import Flow, new_flow
+from tests.features.conftest import MakeClient, MakeUser
 from tests.hostile_upstream import CLIENT_ID, Upstream, hostile_upstream
 
 ADMIN = audit.Actor("admin", "test")
@@ -80,3 +83,15 @@ async def upstream_provider(services: Services, org: Organization, upstream: Ups
         name="up", preset="oidc", issuer=upstream.issuer, client_id=CLIENT_ID, client_secret=UPSTREAM_SECRET
     )
     return await registry.add(services.db, services.keyring, org.id, spec, ADMIN)
+
+
+@pytest.fixture
+async def flow(
+    http: httpx.AsyncClient,
+    services: Services,
+    org: Organization,
+    make_client: MakeClient,
+    make_user: MakeUser,
+) -> Flow:
+    """A relying party and a user of ``org``, driving the browser side through the in-process app."""
+    return await new_flow(http, services, org, make_client, make_user)

@@ -44,17 +44,6 @@ class Trip:
         return self.params["nonce"]
 
 
-@pytest.fixture
-async def flow(
-    http: httpx.AsyncClient,
-    services: Services,
-    org: Organization,
-    make_client: MakeClient,
-    make_user: MakeUser,
-) -> Flow:
-    return await new_flow(http, services, org, make_client, make_user)
-
-
 async def _start(flow: Flow, upstream: Upstream, path: str) -> Trip:
     response = await flow.http.get(path)
     assert response.status_code == 303, response.text
