@@ -10,8 +10,8 @@ import typer
 from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.privacy import consent_ledger
 from namoid.providers import access, registry
-from namoid.providers.upstream import client_for
 from namoid.providers.presets import PRESETS
+from namoid.providers.upstream import client_for
 from namoid.services import Services
 from namoid.tenancy import organizations
 from namoid.tenancy.resolve import issuer_for

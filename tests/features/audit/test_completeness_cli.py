@@ -143,7 +143,9 @@ def test_every_command_is_exercised_and_audits_its_changes(
     )  # fmt: skip
     cli.run("client set-token-exchange", "--org", slug, "--client-id", rp["client_id"])
     cli.run("providers set-scopes", "--org", slug, "--name", "corp", "--scope", "openid", "--scope", "email")
-    cli.run("providers disconnect", "--org", slug, "--name", "corp", "--email", email)
+    member = f"member-{uuid.uuid4().hex[:6]}@example.com"
+    cli.run("user create", "--org", slug, "--email", member, "--password-stdin", stdin=PASSWORD)
+    cli.run("providers disconnect", "--org", slug, "--name", "corp", "--email", member)
     cli.run("providers consents", "--org", slug)
     cli.run("providers remove", "--org", slug, "--name", "corp")
     cli.run("worker", "--once")
