@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import ssl
 import threading
 import time
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 from namoid.jose import jwt
 from namoid.jose.keys import generate_signing_key, load_private_key
+from tests.audit_scan import upstream_issued
 
 Behaviour = Literal["normal", "slow", "oversized", "redirect"]
 METADATA_URL = "https://169.254.169.254/latest/meta-data/"
@@ -41,7 +43,7 @@ class Upstream:
     behaviour: Behaviour = "normal"
     discovery_issuer: str | None = None
     id_token: str | None = None
-    access_token: str = "hostile-access-token"
+    access_token: str = field(default_factory=lambda: upstream_issued(secrets.token_urlsafe(32)))
     requests: list[tuple[str, str, dict[str, str], str]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -74,7 +76,12 @@ class Upstream:
         return {k: v for k, v in (base | overrides).items() if v is not None}
 
     def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.sign(claims, self._key)
+        return upstream_issued(jwt.sign(claims, self._key))
+
+    @staticmethod
+    def new_code() -> str:
+        """An authorization code, as the upstream would hand one to the browser."""
+        return upstream_issued(secrets.token_urlsafe(32))
 
     def forge(self, claims: dict[str, Any], how: Literal["none", "hs256", "flipped"]) -> str:
         kid = self.public_jwk["kid"]

@@ -15,13 +15,14 @@ from namoid.providers import connections, registry, vault
 from namoid.services import Services
 from namoid.settings import Settings
 from namoid.storage.models import Organization, ProviderConnection, UpstreamProvider, User
+from tests.audit_scan import upstream_issued
 from tests.conftest import Backend
-from tests.features.authorize.conftest import Flow, new_flow
+from tests.features.authorize.conftest import REDIRECT_URI, Flow, new_flow, pkce_pair
 from tests.features.conftest import MakeClient, MakeUser
 from tests.hostile_upstream import CLIENT_ID, Upstream, hostile_upstream
 
 ADMIN = audit.Actor("admin", "test")
-UPSTREAM_SECRET = "upstream-client-secret-for-tests"  # pragma: allowlist secret
+UPSTREAM_SECRET = upstream_issued("upstream-client-secret-for-tests")  # pragma: allowlist secret
 Connect = Callable[[UpstreamProvider, User, vault.UpstreamTokens], Awaitable[ProviderConnection]]
 
 
@@ -95,3 +96,17 @@ async def flow(
 ) -> Flow:
     """A relying party and a user of ``org``, driving the browser side through the in-process app."""
     return await new_flow(http, services, org, make_client, make_user)
+
+
+@pytest.fixture
+async def exchange_flow(
+    http: httpx.AsyncClient,
+    services: Services,
+    org: Organization,
+    make_client: MakeClient,
+    make_user: MakeUser,
+) -> Flow:
+    """Like ``flow``, with a relying party that may ask its users for ``provider:up``."""
+    rp = await make_client(redirect_uris=[REDIRECT_URI], scopes=["openid", "profile", "email", "provider:up"])
+    verifier, challenge = pkce_pair()
+    return Flow(http, services, org, rp, await make_user(), verifier, challenge)

@@ -60,7 +60,9 @@ async def _sign_in_trip(flow: Flow, upstream: Upstream) -> Trip:
 
 
 async def _callback(flow: Flow, upstream: Upstream, **params: str) -> httpx.Response:
-    return await flow.http.get(f"{flow.base}/providers/up/callback", params={"code": "the-code", **params})
+    return await flow.http.get(
+        f"{flow.base}/providers/up/callback", params={"code": upstream.new_code(), **params}
+    )
 
 
 async def _connections(flow: Flow) -> tuple[int, int]:

@@ -12,11 +12,10 @@ from sqlalchemy import select, update
 from namoid import audit
 from namoid.oauth.grants.token_exchange import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
 from namoid.providers import exchange_policy, vault
-from namoid.services import Services
-from namoid.storage.models import AuditEntry, Organization, ProviderToken, UpstreamProvider, utcnow
+from namoid.storage.models import AuditEntry, ProviderToken, UpstreamProvider, utcnow
 from namoid.storage.repos import provider_connections
-from tests.features.authorize.conftest import REDIRECT_URI, Flow, pkce_pair
-from tests.features.conftest import MakeClient, MakeUser
+from tests.audit_scan import upstream_issued
+from tests.features.authorize.conftest import REDIRECT_URI, Flow
 from tests.features.providers.test_signin_flow import _connect
 from tests.features.token.conftest import basic
 from tests.hostile_upstream import Upstream
@@ -25,16 +24,8 @@ ADMIN = audit.Actor("admin", "test")
 
 
 @pytest.fixture
-async def flow(
-    http: httpx.AsyncClient,
-    services: Services,
-    org: Organization,
-    make_client: MakeClient,
-    make_user: MakeUser,
-) -> Flow:
-    rp = await make_client(redirect_uris=[REDIRECT_URI], scopes=["openid", "profile", "email", "provider:up"])
-    verifier, challenge = pkce_pair()
-    return Flow(http, services, org, rp, await make_user(), verifier, challenge)
+def flow(exchange_flow: Flow) -> Flow:
+    return exchange_flow
 
 
 async def _namoid_access_token(flow: Flow, scope: str) -> str:
@@ -185,7 +176,7 @@ async def test_an_expired_upstream_token_is_refreshed_first(
                 old.access_token, "upstream-refresh", None, old.scopes, utcnow() - timedelta(minutes=1)
             ),
         )
-    upstream.access_token = "the-refreshed-upstream-access-token"
+    upstream.access_token = upstream_issued("the-refreshed-upstream-access-token")
     subject = await _namoid_access_token(flow, "openid provider:up")
     response = await _exchange(flow, subject)
     assert response.status_code == 200, response.text
