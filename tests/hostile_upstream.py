@@ -150,7 +150,7 @@ def hostile_upstream(cert: tuple[Path, Path], behaviour: Behaviour = "normal") -
             elif path == "/revoke":
                 self._answer(200, {})
             else:
-                self._answer(404, {"error": "not_found", "secret_detail": "upstream internals"})
+                self._answer(404, {"error": "not_found", "error_description": "upstream internals"})
 
         def do_GET(self) -> None:
             self._serve("")
