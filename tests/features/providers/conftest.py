@@ -69,6 +69,7 @@ def settings(
         dev_mode=False,
         outbound_allow_networks=["127.0.0.1/32"],
         provider_ca_file=upstream_cert[0],
+        provider_timeout=1.0,
     )
 
 

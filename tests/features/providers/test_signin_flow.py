@@ -26,7 +26,7 @@ from namoid.storage.models import (
 )
 from tests.features.authorize.conftest import Flow, form_inputs, new_flow, query
 from tests.features.conftest import MakeClient, MakeUser
-from tests.hostile_upstream import Upstream
+from tests.hostile_upstream import Behaviour, Upstream
 
 
 @dataclass
@@ -226,3 +226,20 @@ async def test_an_identity_connected_to_someone_else_cannot_be_connected_again(
     assert response.status_code == 400
     assert await _refusals(flow) == ["linked_elsewhere"]
     assert await _connections(flow) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "reason"), [("slow", "timeout"), ("oversized", "oversized"), ("redirect", "http_status")]
+)
+async def test_a_misbehaving_upstream_is_refused_with_a_clear_page(
+    flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider, behaviour: Behaviour, reason: str
+) -> None:
+    """Slow, oversized, or redirecting to 169.254.169.254: refused, audited, nothing stored."""
+    login_page = await flow.follow(await flow.authorize())
+    upstream.behaviour = behaviour
+    handle = form_inputs(login_page.text)["req"]
+    response = await flow.http.get(f"{flow.base}/providers/up/start?req={handle}")
+    assert response.status_code == 400 and "did not work" in response.text
+    assert "169.254" not in response.text
+    assert await _refusals(flow) == [reason]
+    assert await _connections(flow) == (0, 0)
