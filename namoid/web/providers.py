@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from namoid.accounts import sessions
+from namoid.oauth.authorization_response import csp_source
+from namoid.oauth.authorize import AuthorizationParams
 from namoid.providers import linking, registry, signin
 from namoid.providers.upstream import UpstreamError, client_for
 from namoid.services import Services
@@ -159,10 +161,21 @@ async def callback(request: Request, org: CurrentOrg, name: str) -> Response:
     if resolution.started is None:
         context = {"provider": provider.name, "user_email": resolution.user.email}
         return page(request, "provider_connected.html", context)
-    response = RedirectResponse(
-        f"/o/{org.slug}/consent?req={identity.trip.request_handle}",
-        status_code=303,
-        headers={"Cache-Control": "no-store"},
-    )
+    response = await _continue(request, org, provider, identity.trip.request_handle or "")
     set_session_cookie(response, org.slug, resolution.started.token, resolution.started.row.expires_at, now)
     return response
+
+
+async def _continue(request: Request, org: Organization, provider: UpstreamProvider, handle: str) -> Response:
+    """Back to the authorization request through a page of ours, not a redirect: the upstream's
+    form started this navigation, and its CSP form-action would block a redirect chain that ends
+    at the relying party. The page submits itself (same script as form_post)."""
+    async with _services(request).db.tenant(org.id) as session:
+        row = await authorization_requests.find_pending(session, org.id, handle, utcnow())
+    if row is None:
+        return problem(
+            request, 400, "This sign-in request has expired", "Return to the application and sign in again."
+        )
+    source = csp_source(AuthorizationParams.from_json(row.params).redirect_uri)
+    context = {"provider": provider.name, "action": f"/o/{org.slug}/consent", "req": handle}
+    return page(request, "provider_continue.html", context, form_targets=[source] if source else [])

@@ -53,9 +53,7 @@ CAPABILITIES: Final[dict[str, Capability]] = {
     "provider_consent": _always,
 }
 #: Designed, not built: their claims are never shown.
-PLANNED: Final = frozenset(
-    {"otp", "data_export_erasure", "aadhaar_kyc", "email", "sms"}
-)
+PLANNED: Final = frozenset({"otp", "data_export_erasure", "aadhaar_kyc", "email", "sms"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -30,10 +31,10 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def idp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
-    tmp = tmp_path_factory.mktemp(f"providers-{request.param}")
-    env = _settings(request.param, tmp, request)
+@contextmanager
+def serving(backend: str, request: pytest.FixtureRequest, tmp: Path) -> Iterator[IdP]:
+    """``namoid serve`` whose orgs can be each other's upstream (it trusts its own certificate)."""
+    env = _settings(backend, tmp, request)
     if "NAMOID_TLS_CERT_FILE" not in env:  # dev mode: give it the certificate it will serve
         cert, key = ensure_dev_certificate(tmp / "tls")
         env |= {"NAMOID_TLS_CERT_FILE": str(cert), "NAMOID_TLS_KEY_FILE": str(key)}
@@ -42,8 +43,16 @@ def idp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "NAMOID_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32,::1/128",  # both orgs live on localhost
     }
     server = start(tmp, cafile=Path(env["NAMOID_TLS_CERT_FILE"]), **env)
-    yield IdP(server, env | {"NAMOID_DATA_DIR": str(tmp / "data")}, (Path(), Path()))
-    stop(server)
+    try:
+        yield IdP(server, env | {"NAMOID_DATA_DIR": str(tmp / "data")}, (Path(), Path()))
+    finally:
+        stop(server)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def idp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
+    with serving(request.param, request, tmp_path_factory.mktemp(f"providers-{request.param}")) as served:
+        yield served
 
 
 @dataclass
@@ -62,8 +71,8 @@ def _user(idp: IdP, slug: str) -> str:
     return email
 
 
-@pytest.fixture(scope="module")
-def world(idp: IdP) -> World:
+def make_world(idp: IdP, redirect_uri: str = REDIRECT_URI) -> World:
+    """Org "upstream" with a user and a client for home; org "home" with the provider, a user and an RP."""
     upstream, home = f"up-{uuid.uuid4().hex[:6]}", f"home-{uuid.uuid4().hex[:6]}"
     idp.cli("org", "create", upstream)
     idp.cli("org", "create", home)
@@ -80,10 +89,15 @@ def world(idp: IdP) -> World:
     assert added["redirect_uri"] == callback
     rp = idp.cli(
         "client", "create", "--org", home, "--name", "Home RP", "--type", "confidential",
-        "--redirect-uri", REDIRECT_URI, "--scope", "openid", "--scope", "email",
+        "--redirect-uri", redirect_uri, "--scope", "openid", "--scope", "email",
         "--scope", "provider:friends", "--allow-token-exchange", "friends",
     )  # fmt: skip
     return World(upstream, home, _user(idp, upstream), _user(idp, home), rp["client_id"], rp["client_secret"])
+
+
+@pytest.fixture(scope="module")
+def world(idp: IdP) -> World:
+    return make_world(idp)
 
 
 @pytest.fixture
@@ -99,11 +113,11 @@ def _pkce() -> tuple[str, str]:
     ).decode()
 
 
-def _authorize_url(idp: IdP, world: World, challenge: str) -> str:
+def authorize_url(idp: IdP, world: World, challenge: str, redirect_uri: str = REDIRECT_URI) -> str:
     params = {
         "response_type": "code",
         "client_id": world.rp_id,
-        "redirect_uri": REDIRECT_URI,
+        "redirect_uri": redirect_uri,
         "scope": "openid email provider:friends",
         "state": "s-1",
         "nonce": "n-1",
@@ -134,7 +148,7 @@ async def test_connect_sign_in_and_exchange_through_a_real_upstream(
     # 1. A home user signs in with their password, then connects the upstream account.
     verifier, challenge = _pkce()
     assert (
-        await browser.sign_in(_authorize_url(idp, world, challenge), world.home_email, PASSWORD)
+        await browser.sign_in(authorize_url(idp, world, challenge), world.home_email, PASSWORD)
     ).startswith(REDIRECT_URI)
     connected = await _upstream_pages(
         browser, await browser.get(f"{home}/providers/friends/connect"), world.upstream_email
@@ -150,12 +164,14 @@ async def test_connect_sign_in_and_exchange_through_a_real_upstream(
     # 2. Another browser: sign in to the relying party with the upstream (no password at home).
     browser.http.cookies.clear()
     verifier, challenge = _pkce()
-    login_page = await browser.get(_authorize_url(idp, world, challenge))
+    login_page = await browser.get(authorize_url(idp, world, challenge))
     assert "Sign in with friends" in login_page.text
     handle = query(str(login_page.url))["req"]
     back_home = await _upstream_pages(
         browser, await browser.get(f"{home}/providers/friends/start?req={handle}"), world.upstream_email
     )
+    assert 'id="form-post"' in back_home.text  # signed in at home: a page that continues by itself
+    back_home = await browser.get(f"{home}/consent?req={handle}")
     if 'value="allow"' in back_home.text:  # home's consent for its relying party
         back_home = await browser.submit(back_home, decision="allow")
     location = back_home.headers["location"]
