@@ -19,6 +19,9 @@ from namoid.providers.registry import SECRET_COLUMN
 from namoid.storage.db import Database
 from namoid.storage.repos import organizations, provider_tokens, signing_keys, upstream_providers
 
+#: Values re-encrypted per transaction.
+BATCH_SIZE = 200
+
 
 @dataclass(frozen=True, slots=True)
 class EncryptedValue:
@@ -33,7 +36,8 @@ class EncryptedColumn:
     table: str
     column: str
     read: Callable[[AsyncSession, uuid.UUID], Awaitable[Sequence[EncryptedValue]]]
-    write: Callable[[AsyncSession, uuid.UUID, uuid.UUID, str], Awaitable[None]]
+    #: Store the re-encrypted envelope of a value read before (may skip a value changed since).
+    write: Callable[[AsyncSession, uuid.UUID, EncryptedValue, str], Awaitable[None]]
 
 
 async def _signing_keys(session: AsyncSession, org_id: uuid.UUID) -> list[EncryptedValue]:
@@ -55,15 +59,31 @@ def _vault_column(column: str) -> EncryptedColumn:
             if (envelope := getattr(row, column)) is not None
         ]
 
-    async def write(session: AsyncSession, org_id: uuid.UUID, row_id: uuid.UUID, envelope: str) -> None:
-        await provider_tokens.set_values(session, org_id, row_id, **{column: envelope})
+    async def write(session: AsyncSession, org_id: uuid.UUID, value: EncryptedValue, envelope: str) -> None:
+        # Only if unchanged: a refresh that stored new tokens meanwhile (under the active key) wins.
+        await provider_tokens.replace_envelope(
+            session, org_id, value.row_id, column, value.envelope, envelope
+        )
 
     return EncryptedColumn(vault.TABLE, column, read, write)
 
 
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
-    EncryptedColumn("signing_keys", "private_key_enc", _signing_keys, signing_keys.set_private_key_enc),
-    EncryptedColumn(*SECRET_COLUMN, _provider_secrets, upstream_providers.set_client_secret_enc),
+    EncryptedColumn(
+        "signing_keys",
+        "private_key_enc",
+        _signing_keys,
+        lambda session, org_id, value, envelope: signing_keys.set_private_key_enc(
+            session, org_id, value.row_id, envelope
+        ),
+    ),
+    EncryptedColumn(
+        *SECRET_COLUMN,
+        _provider_secrets,
+        lambda session, org_id, value, envelope: upstream_providers.set_client_secret_enc(
+            session, org_id, value.row_id, envelope
+        ),
+    ),
     *(_vault_column(column) for column in provider_tokens.ENCRYPTED),
 )
 
@@ -84,29 +104,39 @@ async def count_under_key(db: Database, key_id: str) -> int:
     return count
 
 
+async def _stale(
+    db: Database, keyring: Keyring, org_id: uuid.UUID
+) -> list[tuple[EncryptedColumn, EncryptedValue]]:
+    async with db.tenant(org_id) as session:
+        return [
+            (column, value)
+            for column in ENCRYPTED_COLUMNS
+            for value in await column.read(session, org_id)
+            if not keyring.is_current(value.envelope)
+        ]
+
+
 async def reencrypt_all(db: Database, keyring: Keyring, actor: audit.Actor) -> int:
-    """Re-encrypt every value not under the active key; return how many were rewritten."""
+    """Re-encrypt every value not under the active key, in short transactions of ``BATCH_SIZE``
+    values (each audited), so NamoID keeps serving; return how many were rewritten."""
     total = 0
     for org_id in await _org_ids(db):
-        async with db.tenant(org_id) as session:
-            rewritten = 0
-            for column in ENCRYPTED_COLUMNS:
-                for value in await column.read(session, org_id):
-                    if keyring.is_current(value.envelope):
-                        continue
-                    aad = aad_for(
-                        column.table, column.column, str(org_id), value.row_binding or str(value.row_id)
+        stale = await _stale(db, keyring, org_id)
+        for start in range(0, len(stale), BATCH_SIZE):
+            batch = stale[start : start + BATCH_SIZE]
+            async with db.tenant(org_id) as session:
+                for column, value in batch:
+                    binding = value.row_binding or str(value.row_id)
+                    aad = aad_for(column.table, column.column, str(org_id), binding)
+                    await column.write(
+                        session, org_id, value, keyring.encrypt(keyring.decrypt(value.envelope, aad), aad)
                     )
-                    fresh = keyring.encrypt(keyring.decrypt(value.envelope, aad), aad)
-                    await column.write(session, org_id, value.row_id, fresh)
-                    rewritten += 1
-            if rewritten:
                 await audit.record(
                     session,
                     org_id,
                     actor=actor,
                     action="keyring.reencrypted",
-                    detail={"values": rewritten, "key_id": keyring.active_key_id},
+                    detail={"values": len(batch), "key_id": keyring.active_key_id},
                 )
-        total += rewritten
+            total += len(batch)
     return total

@@ -43,6 +43,21 @@ async def set_values(session: AsyncSession, org_id: uuid.UUID, row_id: uuid.UUID
     )
 
 
+async def replace_envelope(
+    session: AsyncSession, org_id: uuid.UUID, row_id: uuid.UUID, column: str, old: str, new: str
+) -> bool:
+    """Swap one encrypted value for its re-encryption, only if it is still ``old``."""
+    if column not in ENCRYPTED:
+        raise ValueError(f"not a vault column: {column}")
+    target = getattr(ProviderToken, column)
+    result = await session.execute(
+        update(ProviderToken)
+        .where(ProviderToken.org_id == org_id, ProviderToken.id == row_id, target == old)
+        .values({column: new})
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def remove_for_connection(session: AsyncSession, org_id: uuid.UUID, connection_id: uuid.UUID) -> None:
     await session.execute(
         delete(ProviderToken).where(

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from namoid.crypto.keyring import Keyring, activate_key, add_key, retire_key
 from namoid.providers import registry, vault
-from namoid.reencryption import count_under_key, reencrypt_all
+from namoid.reencryption import ENCRYPTED_COLUMNS, count_under_key, reencrypt_all
 from namoid.services import Services
 from namoid.storage.models import AuditEntry, Organization, ProviderToken, UpstreamProvider
 from tests.conftest import ISOLATED
@@ -141,3 +141,23 @@ async def test_rotation_with_live_tokens_keeps_everything_readable(
         stored is not None and registry.client_secret(retired, stored) == "upstream-client-secret-for-tests"
     )
     assert Keyring.key_id_of((await _row(services, org, connection.id)).access_token_enc) == new_key
+
+
+async def test_reencryption_never_overwrites_tokens_refreshed_meanwhile(
+    services: Services, org: Organization, provider: UpstreamProvider, make_user: MakeUser, connect: Connect
+) -> None:
+    """``keys reencrypt`` read the old envelope; a refresh then stored new tokens: the refresh wins."""
+    connection = await connect(provider, await make_user(), TOKENS)
+    [column] = [
+        c for c in ENCRYPTED_COLUMNS if (c.table, c.column) == ("provider_tokens", "access_token_enc")
+    ]
+    async with services.db.tenant(org.id) as session:
+        [read_before] = await column.read(session, org.id)
+    fresh = vault.UpstreamTokens("refreshed-meanwhile", None, None, ("openid",))
+    async with services.db.tenant(org.id) as session:
+        await vault.store(session, services.keyring, connection, fresh)
+    async with services.db.tenant(org.id) as session:
+        await column.write(session, org.id, read_before, read_before.envelope.replace("v1.", "v1.", 1) + "A")
+    assert (
+        await vault.read(services.db, services.keyring, org.id, connection.id)
+    ).access_token == "refreshed-meanwhile"
