@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit
+from namoid.accounts import login as password_login
 from namoid.accounts import sessions
 from namoid.accounts.users import normalize_email
 from namoid.crypto.keyring import Keyring
@@ -26,7 +27,7 @@ from namoid.providers import connections, vault
 from namoid.providers.signin import FEDERATED_AMR, CallbackRefused, Identity
 from namoid.storage.db import Database
 from namoid.storage.models import BrowserSession, Organization, UpstreamProvider, User
-from namoid.storage.repos import provider_connections, users
+from namoid.storage.repos import authorization_requests, provider_connections, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,23 +42,16 @@ async def _sign_in(
     session: AsyncSession,
     org: Organization,
     user: User,
-    provider: UpstreamProvider,
+    handle: str | None,
     previous: BrowserSession | None,
     now: datetime,
 ) -> sessions.Started:
-    started = await sessions.start(session, org, user=user, amr=[FEDERATED_AMR], now=now)
-    if previous is not None:
-        await sessions.replace(session, org.id, previous, started.row, now)
-    await audit.record(
-        session,
-        org.id,
-        actor=audit.Actor("user", str(user.id)),
-        action="login.succeeded",
-        target_type="session",
-        target_id=started.row.sid,
-        detail={"method": FEDERATED_AMR, "provider": provider.name},
+    pending = await authorization_requests.find_pending(session, org.id, handle or "", now)
+    if pending is None:
+        raise CallbackRefused("request_expired", "the sign-in request expired: return to the application")
+    return await password_login.sign_in(
+        session, org, user, previous=previous, client_id=pending.client_id, now=now, method=FEDERATED_AMR
     )
-    return started
 
 
 async def _connect(
@@ -141,4 +135,6 @@ async def resolve(
                 )
             user = found
             await vault.store(session, keyring, existing, identity.tokens)
-        return Resolution(user, await _sign_in(session, org, user, provider, browser, now))
+        return Resolution(
+            user, await _sign_in(session, org, user, identity.trip.request_handle, browser, now)
+        )
