@@ -123,6 +123,14 @@ class Settings(BaseSettings):
         description="Extra PEM CA bundle trusted for webhook receivers (e.g. a private CA), "
         "in addition to the system's.",
     )
+    provider_timeout: float = Field(
+        5.0, gt=0, le=60, description="Seconds an upstream identity provider has to answer one request."
+    )
+    provider_ca_file: Path | None = Field(
+        None,
+        description="Extra PEM CA bundle trusted for upstream identity providers (e.g. a private CA), "
+        "in addition to the system's.",
+    )
     outbound_allow_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated CIDRs that outbound HTTP (webhooks, later providers) may reach "

@@ -2,8 +2,10 @@
 
 Every random secret NamoID makes (codes, refresh tokens, client secrets, session tokens,
 CSRF secrets: ``new_token`` with 32 bytes or more) is remembered while the suite runs, and so
-is every one-time code (``new_numeric_code``) and every email and SMS put in the outbox (its
-text, and the 6-8 digit codes in it).
+is every one-time code (``new_numeric_code``), every email and SMS put in the outbox (its
+text, and the 6-8 digit codes in it), and every value a test upstream provider hands out
+(``UPSTREAM_ISSUED``: its tokens and codes, and NamoID's client secret there);
+``log_findings`` scans captured log output for the upstream's values, JWTs and PEM blocks.
 After each SQLite test and at the end of the PostgreSQL session, every text of every
 audit row (actor, target, user agent, detail) is searched for those values, for JWTs,
 PEM blocks, password hashes, keyring ciphertexts, the suite's passwords, Aadhaar-like numbers,
@@ -28,6 +30,8 @@ from namoid.notify.messages import Message
 ISSUED: set[str] = set()
 #: Synthetic personal data the suite uploads (offline e-KYC names and reference ids): never audited.
 PERSONAL_DATA: set[str] = set()
+#: Values an upstream provider issued in the tests (tests/hostile_upstream.py): never logged or audited.
+UPSTREAM_ISSUED: set[str] = set()
 PASSWORDS = ("correct horse battery staple", "browser test password 1")
 PATTERNS = {
     "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
@@ -95,7 +99,7 @@ def findings(rows: Iterable[tuple[Any, ...]]) -> list[str]:
         for name, pattern in PATTERNS.items():
             if pattern.search(text):
                 found.append(f"{name} in audit row {text[:200]!r}")
-        for secret in (*PASSWORDS, *ISSUED):
+        for secret in (*PASSWORDS, *ISSUED, *UPSTREAM_ISSUED):
             if secret in text:
                 found.append(f"an issued secret in audit row {text[:200]!r}")
         if any(body in text for body in MESSAGE_TEXTS) or CODES.intersection(_CODE.findall(text)):
@@ -104,6 +108,24 @@ def findings(rows: Iterable[tuple[Any, ...]]) -> list[str]:
         for value in PERSONAL_DATA:
             if value.casefold() in lowered:
                 found.append(f"synthetic personal data in audit row {text[:200]!r}")
+    return found
+
+
+def upstream_issued(value: str) -> str:
+    """Remember a value an upstream issued (so every scan looks for it); return it."""
+    UPSTREAM_ISSUED.add(value)
+    return value
+
+
+def log_findings(text: str) -> list[str]:
+    """Upstream-issued values, JWTs and PEM blocks in captured log output, one finding per line."""
+    found = []
+    for line in text.splitlines():
+        if any(value in line for value in UPSTREAM_ISSUED):
+            found.append(f"an upstream-issued value in log line {line[:200]!r}")
+        for name in ("a JWT", "a PEM block"):
+            if PATTERNS[name].search(line):
+                found.append(f"{name} in log line {line[:200]!r}")
     return found
 
 

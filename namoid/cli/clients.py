@@ -1,4 +1,4 @@
-"""``namoid client create|list|rotate-secret|set-lifetimes|disable|enable``."""
+"""``namoid client create|list|rotate-secret|set-lifetimes|set-token-exchange|disable|enable``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 
 from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.oauth import client_metadata, client_registry
+from namoid.providers import exchange_policy
 from namoid.services import Services
 from namoid.storage.models import Client
 from namoid.tenancy import organizations
@@ -21,6 +22,14 @@ ClientIdOpt = Annotated[str, typer.Option("--client-id")]
 RefreshTtlOpt = Annotated[
     int | None,
     typer.Option("--refresh-ttl", help="Absolute refresh-token lifetime in seconds (org's if unset)."),
+]
+TokenExchangeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-token-exchange",
+        help="A provider whose tokens the client may get for its users by RFC 8693 token exchange "
+        "(repeatable; the client also needs the scope provider:NAME, which each user grants).",
+    ),
 ]
 RefreshIdleTtlOpt = Annotated[
     int | None,
@@ -104,6 +113,7 @@ def create(
         str,
         typer.Option("--offline-on-logout", help="keep (default) or end offline_access grants at logout."),
     ] = "keep",
+    allow_token_exchange: TokenExchangeOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a client. The secret of a confidential client is printed once, now."""
@@ -128,9 +138,18 @@ def create(
 
     async def action(services: Services) -> None:
         organization = await organizations.require(services.db, org)
+        for provider in allow_token_exchange or []:
+            if exchange_policy.scope_for(provider) not in meta.scopes:
+                raise ValueError(
+                    f"--allow-token-exchange {provider} needs --scope {exchange_policy.scope_for(provider)}"
+                )
         client, secret = await client_registry.register(
             services.db, services.keyring, organization.id, meta, cli_actor()
         )
+        if allow_token_exchange:
+            await exchange_policy.allow(
+                services.db, organization.id, client.client_id, allow_token_exchange, cli_actor()
+            )
         data = {"client_id": client.client_id} | ({"client_secret": secret} if secret else {})
         human = f"client_id:     {client.client_id}"
         if secret:
@@ -206,6 +225,29 @@ def set_lifetimes(
         )
         current = {name: getattr(client, name) for name in client_registry.REFRESH_SETTINGS}
         emit(as_json, {"client_id": client_id} | current, "\n".join(f"{k}\t{v}" for k, v in current.items()))
+
+    run(action)
+
+
+@app.command("set-token-exchange")
+def set_token_exchange(
+    org: OrgOpt,
+    client_id: ClientIdOpt,
+    allow_token_exchange: TokenExchangeOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set the providers the client may exchange tokens for (none given: token exchange off)."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        names = await exchange_policy.allow(
+            services.db, organization.id, client_id, allow_token_exchange or [], cli_actor()
+        )
+        emit(
+            as_json,
+            {"client_id": client_id, "token_exchange": names},
+            f"{client_id}: {' '.join(names) or 'none'}",
+        )
 
     run(action)
 

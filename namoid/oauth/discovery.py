@@ -20,6 +20,8 @@ from fastapi.responses import Response
 from namoid.jose.keys import SIGNING_ALGORITHMS
 from namoid.kyc import claims as kyc_claims
 from namoid.oauth.client_metadata import AUTH_METHODS, GRANT_TYPES
+from namoid.oauth.grants.token_exchange import TOKEN_EXCHANGE
+from namoid.providers import exchange_policy
 from namoid.services import Services
 from namoid.storage.models import Organization
 from namoid.tenancy.resolve import current_org, issuer_for
@@ -43,8 +45,11 @@ router = APIRouter()
 metadata_router = APIRouter()
 
 
-def provider_metadata(issuer: str) -> dict[str, Any]:
-    """What this issuer really supports (OIDC Discovery 1.0 §3, RFC 8414 §2, RFC 9207 §3)."""
+def provider_metadata(issuer: str, *, token_exchange: bool = False) -> dict[str, Any]:
+    """What this issuer really supports (OIDC Discovery 1.0 §3, RFC 8414 §2, RFC 9207 §3).
+
+    The token exchange grant (RFC 8693) is listed only when some client of the org may use it.
+    """
     algorithms = list(SIGNING_ALGORITHMS)
     return {
         "issuer": issuer,
@@ -57,7 +62,7 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "end_session_endpoint": f"{issuer}/logout",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": list(GRANT_TYPES),
+        "grant_types_supported": [*GRANT_TYPES, *([TOKEN_EXCHANGE] if token_exchange else [])],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
         "subject_types_supported": ["public"],
@@ -86,8 +91,10 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1024)
-def _metadata_body(issuer: str) -> bytes:
-    return json.dumps(provider_metadata(issuer), separators=(",", ":")).encode()
+def _metadata_body(issuer: str, token_exchange: bool) -> bytes:
+    return json.dumps(
+        provider_metadata(issuer, token_exchange=token_exchange), separators=(",", ":")
+    ).encode()
 
 
 def public_jwk(jwk: dict[str, Any]) -> dict[str, Any]:
@@ -104,21 +111,23 @@ def _public_json(body: bytes, max_age: int) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _metadata_response(request: Request, org: Organization) -> Response:
+async def _metadata_response(request: Request, org: Organization) -> Response:
     services: Services = request.app.state.services
-    return _public_json(_metadata_body(issuer_for(services.settings.base_url, org.slug)), METADATA_MAX_AGE)
+    exchange = await exchange_policy.enabled_in_org(services.db, org.id)
+    body = _metadata_body(issuer_for(services.settings.base_url, org.slug), exchange)
+    return _public_json(body, METADATA_MAX_AGE)
 
 
 @router.get("/.well-known/openid-configuration", include_in_schema=False)
 async def openid_configuration(request: Request, org: CurrentOrg) -> Response:
     """OIDC Discovery 1.0 §4: the configuration at ``{issuer}/.well-known/openid-configuration``."""
-    return _metadata_response(request, org)
+    return await _metadata_response(request, org)
 
 
 @metadata_router.get("/.well-known/oauth-authorization-server/o/{org}", include_in_schema=False)
 async def authorization_server_metadata(request: Request, org: CurrentOrg) -> Response:
     """RFC 8414 §3: the well-known suffix inserted between the host and the issuer's path."""
-    return _metadata_response(request, org)
+    return await _metadata_response(request, org)
 
 
 @router.get("/jwks.json", include_in_schema=False)

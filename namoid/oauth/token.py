@@ -16,6 +16,7 @@ from namoid.oauth.grants import GrantHandler, TokenRequest
 from namoid.oauth.grants.authorization_code import authorization_code
 from namoid.oauth.grants.client_credentials import client_credentials
 from namoid.oauth.grants.refresh_token import refresh
+from namoid.oauth.grants.token_exchange import TOKEN_EXCHANGE, token_exchange
 from namoid.oauth.transaction import protocol_transaction
 from namoid.services import Services
 from namoid.storage.models import Organization, utcnow
@@ -25,6 +26,7 @@ GRANTS: dict[str, GrantHandler] = {
     "authorization_code": authorization_code,
     "client_credentials": client_credentials,
     "refresh_token": refresh,
+    TOKEN_EXCHANGE: token_exchange,
 }
 
 
@@ -95,7 +97,9 @@ async def exchange(
         client = await client_limits.authenticate(
             services, "token", session, org, issuer, form, authorization, ip=ip, now=now
         )
-        request = TokenRequest(session, org, issuer, client, form, services.signing, now, services.keyring)
+        request = TokenRequest(
+            session, org, issuer, client, form, services.signing, now, services.keyring, services
+        )
         try:
             minted = await handler(request)
         except OAuthError as exc:

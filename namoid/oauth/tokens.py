@@ -60,14 +60,19 @@ class Minted:
     scope: str
     id_token: str | None = None
     refresh_token: str | None = None
+    #: RFC 8693 §2.2.1: set for a token exchange, whose token may be another issuer's.
+    issued_token_type: str | None = None
+    token_type: str = "Bearer"  # noqa: S105 (a token type name)
 
     def response(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "access_token": self.access_token,
-            "token_type": "Bearer",
+            "token_type": self.token_type,
             "expires_in": self.expires_in,
             "scope": self.scope,
         }
+        if self.issued_token_type is not None:
+            body["issued_token_type"] = self.issued_token_type
         if self.id_token is not None:
             body["id_token"] = self.id_token
         if self.refresh_token is not None:

@@ -544,3 +544,161 @@ TENANT_TABLES: tuple[str, ...] = (
     "kyc_policies",
     "kyc_records",
 )
+
+
+# --- Connected providers (issue 12): upstream providers, connections, the token vault, and the
+# one consent ledger (DESIGN.md §8). Kept together in this block.
+
+
+class UpstreamProvider(Base):
+    """An upstream identity provider an org signs users in with (OpenID Connect or OAuth 2.0).
+
+    The client secret (for Apple: the team's private key) is a keyring envelope bound to
+    this table, column, org and row (DESIGN.md §4).
+    """
+
+    __tablename__ = "upstream_providers"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    #: Part of the callback URL ``{issuer}/providers/{name}/callback``.
+    name: Mapped[str] = mapped_column(String(32))
+    #: google | microsoft | github | apple | oidc
+    preset: Mapped[str] = mapped_column(String(16))
+    #: The expected ``iss`` (a template with ``{tenantid}`` for Microsoft); None for plain OAuth 2.0.
+    issuer: Mapped[str | None] = mapped_column(Text)
+    #: Fixed endpoints (plain OAuth 2.0); OpenID Connect providers are discovery-driven.
+    endpoints: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict)
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_enc: Mapped[str] = mapped_column(Text)
+    #: Apple: the team id and the id of the key in ``client_secret_enc``.
+    team_id: Mapped[str | None] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    #: Whether a sign-in by an unknown upstream identity may create an account (default closed).
+    create_accounts: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ProviderConnection(Base):
+    """A user's account linked to one upstream identity (the provider's ``sub``)."""
+
+    __tablename__ = "provider_connections"
+    __table_args__ = (
+        UniqueConstraint("org_id", "provider_id", "subject"),
+        UniqueConstraint("org_id", "provider_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("upstream_providers.id"))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProviderToken(Base):
+    """The token vault: one connection's upstream tokens, each a keyring envelope.
+
+    The associated data binds every ciphertext to its org, user, provider, row and column
+    (namoid.providers.vault), so a value moved anywhere else fails to decrypt.
+    """
+
+    __tablename__ = "provider_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("provider_connections.id"), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("upstream_providers.id"))
+    access_token_enc: Mapped[str] = mapped_column(Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    id_token_enc: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ProviderAuthorization(Base):
+    """One trip to an upstream's authorization endpoint, bound to the browser session that began it.
+
+    ``state`` is stored as SHA-256 and used once (``used_at``); the PKCE verifier is a keyring
+    envelope. Purpose ``sign_in`` resumes the authorization request ``request_handle``;
+    ``connect`` links the upstream identity to ``user_id``, who must still be signed in.
+    """
+
+    __tablename__ = "provider_authorizations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("upstream_providers.id"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    request_handle: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    browser_sid: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))
+    verifier_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TokenExchangePermission(Base):
+    """The org allows ``client_id`` to exchange its users' NamoID access tokens for their tokens of
+    one provider (RFC 8693); each user still has to grant it (scope ``provider:<name>``)."""
+
+    __tablename__ = "token_exchange_permissions"
+    __table_args__ = (UniqueConstraint("org_id", "client_id", "provider_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("upstream_providers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentRecord(Base):
+    """The one consent ledger (DESIGN.md §8): append-only, like the audit log.
+
+    A grant and its withdrawal are two records sharing ``consent_id``; nothing is ever
+    updated. ``kind`` says what was consented to: ``provider_connection`` (a user linked an
+    upstream provider; ``counterparty`` is the provider's name) or ``client_grant`` (a
+    relying party; ``counterparty`` is the client id).
+    """
+
+    __tablename__ = "consent_records"
+    __table_args__ = (Index("ix_consent_records_org_id_user_id", "org_id", "user_id"),)
+
+    seq: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    consent_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    #: provider_connection | client_grant
+    kind: Mapped[str] = mapped_column(String(32))
+    #: granted | withdrawn
+    event: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    counterparty: Mapped[str] = mapped_column(String(200))
+    purposes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    notice_version: Mapped[str | None] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    #: Who ended it and how, on a withdrawal (e.g. "user", "admin", "provider_removed").
+    withdrawn_by: Mapped[str | None] = mapped_column(String(32))
+
+
+PROVIDER_TENANT_TABLES: tuple[str, ...] = (
+    "upstream_providers",
+    "provider_connections",
+    "provider_tokens",
+    "provider_authorizations",
+    "token_exchange_permissions",
+    "consent_records",
+)
+TENANT_TABLES += PROVIDER_TENANT_TABLES

@@ -9,6 +9,7 @@ redirect URI carries ``iss`` (RFC 9207).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -42,6 +43,7 @@ from namoid.web.cookies import (
     set_session_cookie,
 )
 from namoid.web.csrf import csrf_token, csrf_valid
+from namoid.web.providers import sign_in_buttons as provider_buttons
 from namoid.web.responses import page, problem, request_pairs
 
 router = APIRouter()
@@ -295,8 +297,11 @@ def _login_form(
     *,
     email: str,
     error: str | None,
+    providers: Sequence[str],
 ) -> Response:
     context = {
+        "org_slug": org.slug,
+        "providers": providers,
         "action": f"/o/{org.slug}/login",
         "req": pending.handle,
         "csrf_token": csrf_token(browser),
@@ -323,8 +328,9 @@ async def login_page(request: Request, org: CurrentOrg) -> Response:
         if browser is None:
             started = await sessions.start(session, org, user=None, amr=[], now=now)
             browser = started.row
+        buttons = await provider_buttons(session, org)
     hint = pending.params.login_hint or ""
-    response = _login_form(request, org, pending, browser, email=hint, error=None)
+    response = _login_form(request, org, pending, browser, email=hint, error=None, providers=buttons)
     if started is not None:
         set_session_cookie(response, org.slug, started.token, browser.expires_at, now)
     return response
@@ -375,7 +381,10 @@ async def login(request: Request, org: CurrentOrg) -> Response:
             locked = await login_limits.failed(services.limiter, attempt)
             if locked:
                 await password_login.record_lockout(session, org.id, checked, account, client_id, locked)
-            return _login_form(request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED)
+            buttons = await provider_buttons(session, org)
+            return _login_form(
+                request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED, providers=buttons
+            )
         started = await password_login.sign_in(
             session, org, checked.user, previous=browser, client_id=pending.client.client_id, now=now
         )

@@ -60,9 +60,11 @@ CAPABILITIES: Final[dict[str, Capability]] = {
     "email": _ses_email,
     "sms": _aws_sms,
     "aadhaar_kyc": _always,
+    "provider_token_vault": _always,
+    "provider_consent": _always,
 }
 #: Designed, not built: their claims are never shown.
-PLANNED: Final = frozenset({"otp", "provider_token_vault", "provider_consent", "data_export_erasure"})
+PLANNED: Final = frozenset({"otp", "data_export_erasure"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,12 @@ CLAIMS: Final[tuple[Claim, ...]] = (
         "provider_token_vault",
         "Connected-provider tokens are encrypted at rest with AES-256-GCM, under a rotatable key. "
         "They never appear in logs.",
+        (
+            "tests/features/providers/test_vault.py::test_tokens_are_stored_encrypted_and_read_back",
+            "tests/features/providers/test_vault.py::test_a_ciphertext_moved_to_another_users_row_fails",
+            "tests/features/providers/test_vault.py::test_rotation_with_live_tokens_keeps_everything_readable",
+            "tests/features/providers/test_never_in_logs.py::test_no_upstream_value_reaches_a_log_line_or_an_audit_row",
+        ),
     ),
     Claim(
         "protect",
@@ -231,6 +239,10 @@ CLAIMS: Final[tuple[Claim, ...]] = (
         "privacy",
         "provider_consent",
         "Consent for every provider connection is recorded with timestamp, IP, and scope.",
+        (
+            "tests/features/providers/test_signin_flow.py::test_connect_then_sign_in_with_the_provider",
+            "tests/contract/test_consent_ledger_append_only.py::test_even_the_owner_cannot_change_consent_records",
+        ),
     ),
 )
 

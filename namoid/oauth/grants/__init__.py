@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.crypto.keyring import Keyring
 from namoid.oauth import tokens
+from namoid.services import Services
 from namoid.signing import SigningKeyStore
 from namoid.storage.models import Client, Organization
 
@@ -29,6 +30,8 @@ class TokenRequest:
     signing: SigningKeyStore
     now: datetime
     keyring: Keyring
+    #: The running services, for grants that need more than the token store (token exchange).
+    services: Services | None = None
 
 
 GrantHandler = Callable[[TokenRequest], Awaitable[tokens.Minted]]

@@ -35,6 +35,8 @@ READ_ONLY = {
     "audit verify",
     "audit export",
     "dev mailbox",
+    "providers list",
+    "providers consents",
 }
 EXEMPT = {"serve": "serves HTTP: every route is checked by test_completeness_http"}
 PASSWORD = "completeness test password"  # pragma: allowlist secret
@@ -83,23 +85,9 @@ class Session:
         return json.loads(result.stdout) if "--json" in args else result.stdout
 
 
-@ISOLATED
-def test_every_command_is_exercised_and_audits_its_changes(
-    backend: Backend, tmp_path: Path, keyring_file: Path
-) -> None:
-    env = {
-        "NAMOID_DATABASE_URL": backend.app_url,
-        "NAMOID_MIGRATION_DATABASE_URL": backend.owner_url,
-        "NAMOID_KEYRING_FILE": str(keyring_file),
-        "NAMOID_DATA_DIR": str(tmp_path / "data"),
-        "NAMOID_DEV_MODE": "false",
-        "NAMOID_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32",  # the webhook below: an internal receiver
-    }
-    cli = Session(backend, env, keyring_file)
-    slug = f"cmp-{uuid.uuid4().hex[:8]}"
+def _orgs_clients_users(cli: Session, slug: str) -> None:
+    """Organizations, clients and users."""
     email = f"someone-{uuid.uuid4().hex[:6]}@example.com"
-
-    cli.run("migrate")
     cli.run("org create", slug, "--json")
     cli.run("org list", "--json")
     cli.run("org set-lifetimes", slug, "--access-token-ttl", "300")
@@ -123,6 +111,10 @@ def test_every_command_is_exercised_and_audits_its_changes(
     cli.run("user disable", "--org", slug, "--email", email, "--reason", "test")
     cli.run("user enable", "--org", slug, "--email", email)
     cli.run("user delete", "--org", slug, "--email", email, "--reason", "test")
+
+
+def _keys_and_webhooks(cli: Session, slug: str) -> None:
+    """The keyring, signing keys and webhooks."""
     old_key = next(key["id"] for key in cli.run("keys list", "--json") if key["status"] == "active")
     new_key = cli.run("keys add", "--json")["key_id"]
     cli.run("keys activate", new_key)
@@ -132,6 +124,47 @@ def test_every_command_is_exercised_and_audits_its_changes(
     hook = cli.run("webhooks add", "--org", slug, "--url", "https://127.0.0.1:8443/hook", "--json")
     cli.run("webhooks list", "--org", slug)
     cli.run("webhooks remove", "--org", slug, "--id", hook["id"])
+
+
+def _providers(cli: Session, slug: str) -> None:
+    """Connected providers and token exchange."""
+    cli.run(
+        "providers add", "--org", slug, "--name", "corp", "--preset", "oidc", "--issuer", "https://idp.example",
+        "--client-id", "namoid", "--client-secret-stdin", "--json", stdin="upstream-secret",
+    )  # fmt: skip
+    cli.run("providers list", "--org", slug)
+    rp = cli.run(
+        "client create", "--org", slug, "--name", "Exchanger", "--type", "confidential",
+        "--redirect-uri", "https://rp.example/cb", "--scope", "openid", "--scope", "provider:corp",
+        "--allow-token-exchange", "corp", "--json",
+    )  # fmt: skip
+    cli.run("client set-token-exchange", "--org", slug, "--client-id", rp["client_id"])
+    cli.run("providers set-scopes", "--org", slug, "--name", "corp", "--scope", "openid", "--scope", "email")
+    member = f"member-{uuid.uuid4().hex[:6]}@example.com"
+    cli.run("user create", "--org", slug, "--email", member, "--password-stdin", stdin=PASSWORD)
+    cli.run("providers disconnect", "--org", slug, "--name", "corp", "--email", member)
+    cli.run("providers consents", "--org", slug)
+    cli.run("providers remove", "--org", slug, "--name", "corp")
+
+
+@ISOLATED
+def test_every_command_is_exercised_and_audits_its_changes(
+    backend: Backend, tmp_path: Path, keyring_file: Path
+) -> None:
+    env = {
+        "NAMOID_DATABASE_URL": backend.app_url,
+        "NAMOID_MIGRATION_DATABASE_URL": backend.owner_url,
+        "NAMOID_KEYRING_FILE": str(keyring_file),
+        "NAMOID_DATA_DIR": str(tmp_path / "data"),
+        "NAMOID_DEV_MODE": "false",
+        "NAMOID_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32",  # the webhook below: an internal receiver
+    }
+    cli = Session(backend, env, keyring_file)
+    slug = f"cmp-{uuid.uuid4().hex[:8]}"
+
+    cli.run("migrate")
+    for exercise in (_orgs_clients_users, _keys_and_webhooks, _providers):
+        exercise(cli, slug)
     cli.run("worker", "--once")
     cli.run("audit seal")
     cli.run("audit checkpoint", "--org", slug)

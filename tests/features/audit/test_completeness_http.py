@@ -15,6 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from namoid import audit
+from namoid.providers import registry
 from namoid.services import Services
 from namoid.storage.db import Database
 from namoid.storage.models import AuditEntry
@@ -181,6 +183,15 @@ async def kyc_withdraw(flow: Flow) -> Request:
     return lambda: flow.http.post(f"{flow.base}/account/kyc/withdraw", data=fields)
 
 
+async def provider_callback_post(flow: Flow) -> Request:
+    """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
+    spec = registry.ProviderSpec(
+        name="up", preset="oidc", issuer="https://idp.example", client_id="c", client_secret="s"
+    )
+    await registry.add(flow.services.db, flow.services.keyring, flow.org.id, spec, audit.Actor("admin", "t"))
+    return lambda: flow.http.post(f"{flow.base}/providers/up/callback", data={"code": "c"})
+
+
 #: (method, route) -> the exercises of that route. Every non-GET route must be here.
 EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("GET", "/o/{org}/authorize"): [authorize_get],
@@ -202,6 +213,7 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/logout"): [logout_post],
     ("POST", "/o/{org}/account/kyc"): [kyc_upload],
     ("POST", "/o/{org}/account/kyc/withdraw"): [kyc_withdraw],
+    ("POST", "/o/{org}/providers/{name}/callback"): [provider_callback_post],
 }
 ALL = [prepare for exercises in EXERCISES.values() for prepare in exercises]
 

@@ -24,10 +24,8 @@ CLUSTER = Settings(
 )
 #: What the seed page promised that is not built (issue 10 §4.8): none of it may show.
 UNBUILT = (
-    "Connected-provider tokens",
     "tombstone",
     "export of a user",
-    "provider connection",
     "OTP",
     "Amazon SES",
     "End User Messaging",

@@ -1,0 +1,1 @@
+"""Personal data: consent records, export, erasure (DESIGN.md §6, §8)."""

@@ -1,0 +1,105 @@
+"""The one consent ledger (DESIGN.md §8): who consented to what, when, from where, and its end.
+
+Connections to upstream providers (``provider_connection``) and grants to relying parties
+(``client_grant``) share one append-only record shape. A grant is one record; its
+withdrawal is a second record with the same ``consent_id``, never an update. The time
+is UTC; the IP address and user agent come from the request that caused it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Final, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from namoid.audit import request_meta_var
+from namoid.storage.db import Database
+from namoid.storage.models import ConsentRecord, utcnow
+from namoid.storage.repos import consent_records
+
+ConsentKind = Literal["provider_connection", "client_grant"]
+KINDS: Final = ("provider_connection", "client_grant")
+
+
+async def record_grant(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    consent_id: uuid.UUID,
+    kind: ConsentKind,
+    user_id: uuid.UUID,
+    counterparty: str,
+    purposes: Sequence[str],
+    scopes: Sequence[str],
+    notice_version: str,
+) -> ConsentRecord:
+    """Append a grant in the caller's transaction (with the change it permits)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown consent kind {kind!r}")
+    meta = request_meta_var.get()
+    record = ConsentRecord(
+        consent_id=consent_id,
+        kind=kind,
+        event="granted",
+        user_id=user_id,
+        counterparty=counterparty,
+        purposes=list(purposes),
+        scopes=list(scopes),
+        notice_version=notice_version,
+        occurred_at=utcnow(),
+        ip=meta.ip if meta else None,
+        user_agent=meta.user_agent if meta else None,
+    )
+    return await consent_records.append(session, org_id, record)
+
+
+async def record_withdrawal(
+    session: AsyncSession, org_id: uuid.UUID, consent_id: uuid.UUID, *, by: str
+) -> ConsentRecord | None:
+    """Append the withdrawal of a standing grant; None if it was never granted or already ended."""
+    last = await consent_records.latest_for_consent(session, org_id, consent_id)
+    if last is None or last.event != "granted":
+        return None
+    meta = request_meta_var.get()
+    record = ConsentRecord(
+        consent_id=consent_id,
+        kind=last.kind,
+        event="withdrawn",
+        user_id=last.user_id,
+        counterparty=last.counterparty,
+        purposes=list(last.purposes),
+        scopes=list(last.scopes),
+        notice_version=last.notice_version,
+        occurred_at=utcnow(),
+        ip=meta.ip if meta else None,
+        user_agent=meta.user_agent if meta else None,
+        withdrawn_by=by,
+    )
+    return await consent_records.append(session, org_id, record)
+
+
+async def list_records(
+    db: Database, org_id: uuid.UUID, *, user_id: uuid.UUID | None = None
+) -> Sequence[ConsentRecord]:
+    async with db.tenant(org_id) as session:
+        return await consent_records.list_for_org(session, org_id, user_id=user_id)
+
+
+def summary(record: ConsentRecord) -> dict[str, object]:
+    """One record as JSON (the CLI, the account console, the data export)."""
+    return {
+        "consent_id": str(record.consent_id),
+        "kind": record.kind,
+        "event": record.event,
+        "user_id": str(record.user_id),
+        "counterparty": record.counterparty,
+        "purposes": record.purposes,
+        "scopes": record.scopes,
+        "notice_version": record.notice_version,
+        "occurred_at": record.occurred_at.isoformat(),
+        "ip": record.ip,
+        "user_agent": record.user_agent,
+        "withdrawn_by": record.withdrawn_by,
+    }

@@ -1,0 +1,61 @@
+"""Which relying parties an org lets exchange tokens for a provider's (RFC 8693), and the user's part.
+
+Two keys open the vault to a client: the org allows the client for the provider
+(``namoid client create|set-token-exchange --allow-token-exchange NAME``), and the user
+granted the client the scope ``provider:NAME`` on the consent screen. The client must
+therefore be registered with that scope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Final
+
+from namoid import audit
+from namoid.storage.db import Database
+from namoid.storage.repos import clients, token_exchange_permissions, upstream_providers
+
+SCOPE_PREFIX: Final = "provider:"
+
+
+def scope_for(provider_name: str) -> str:
+    return f"{SCOPE_PREFIX}{provider_name}"
+
+
+async def allow(
+    db: Database, org_id: uuid.UUID, client_id: str, provider_names: Sequence[str], actor: audit.Actor
+) -> list[str]:
+    """Set the providers ``client_id`` may exchange tokens for (replacing the previous set); audited."""
+    names = list(dict.fromkeys(provider_names))
+    async with db.tenant(org_id) as session:
+        client = await clients.get(session, org_id, client_id)
+        if client is None:
+            raise LookupError(f"no client {client_id!r} in this organization")
+        provider_ids = []
+        for name in names:
+            provider = await upstream_providers.get_by_name(session, org_id, name)
+            if provider is None:
+                raise LookupError(f"no provider {name!r} in this organization")
+            if scope_for(name) not in client.scopes:
+                raise ValueError(
+                    f"the client needs the scope {scope_for(name)} (its users grant it on consent)"
+                )
+            provider_ids.append(provider.id)
+        await token_exchange_permissions.replace_for_client(session, org_id, client_id, provider_ids)
+        await audit.record(
+            session,
+            org_id,
+            actor=actor,
+            action="client.token_exchange_set",
+            target_type="client",
+            target_id=client_id,
+            detail={"providers": names},
+        )
+    return names
+
+
+async def enabled_in_org(db: Database, org_id: uuid.UUID) -> bool:
+    """Whether any client of the org may exchange tokens (discovery lists the grant type then)."""
+    async with db.tenant(org_id) as session:
+        return await token_exchange_permissions.any_in_org(session, org_id)
