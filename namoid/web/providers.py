@@ -24,6 +24,7 @@ from namoid.services import Services
 from namoid.storage.models import BrowserSession, Organization, UpstreamProvider, utcnow
 from namoid.storage.repos import authorization_requests, upstream_providers
 from namoid.tenancy.resolve import current_org, issuer_for
+from namoid.web import limits
 from namoid.web.cookies import read_session_token, set_session_cookie
 from namoid.web.responses import page, problem, request_pairs
 
@@ -98,6 +99,8 @@ async def _go(
 @router.get("/providers/{name}/start", include_in_schema=False)
 async def start(request: Request, org: CurrentOrg, name: str) -> Response:
     """A sign-in button: go to the upstream for the pending authorization request ``req``."""
+    if (refused := await limits.ceiling(request, org, "interaction.ip")) is not None:
+        return refused
     provider = await _provider(request, org, name)
     if provider is None:
         return _unknown(request)
@@ -120,6 +123,8 @@ async def start(request: Request, org: CurrentOrg, name: str) -> Response:
 @router.get("/providers/{name}/connect", include_in_schema=False)
 async def connect(request: Request, org: CurrentOrg, name: str) -> Response:
     """Connect the provider to the signed-in account."""
+    if (refused := await limits.ceiling(request, org, "interaction.ip")) is not None:
+        return refused
     provider = await _provider(request, org, name)
     if provider is None:
         return _unknown(request)
@@ -134,6 +139,8 @@ async def connect(request: Request, org: CurrentOrg, name: str) -> Response:
 @router.api_route("/providers/{name}/callback", methods=["GET", "POST"], include_in_schema=False)
 async def callback(request: Request, org: CurrentOrg, name: str) -> Response:
     """The upstream's authorization response (RFC 6749 §4.1.2; form_post for Apple)."""
+    if (refused := await limits.ceiling(request, org, "interaction.ip")) is not None:
+        return refused
     provider = await _provider(request, org, name)
     if provider is None:
         return _unknown(request)

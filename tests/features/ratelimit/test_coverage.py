@@ -30,6 +30,13 @@ LIMITED_ROUTES = {
     ("POST", "/introspect"): "introspect.ip",
     ("GET", "/userinfo"): "userinfo.ip",
     ("POST", "/userinfo"): "userinfo.ip",
+    ("GET", "/account/kyc"): "interaction.ip",
+    ("POST", "/account/kyc"): "interaction.ip",
+    ("POST", "/account/kyc/withdraw"): "interaction.refused_ip",  # needs a session and a CSRF token
+    ("GET", "/providers/{name}/start"): "interaction.ip",
+    ("GET", "/providers/{name}/connect"): "interaction.ip",
+    ("GET", "/providers/{name}/callback"): "interaction.ip",
+    ("POST", "/providers/{name}/callback"): "interaction.ip",
 }
 #: The other routes under /o/{org}, and why no policy of their own is needed.
 NOT_LIMITED = {
