@@ -121,6 +121,7 @@ def test_every_command_is_exercised_and_audits_its_changes(
     cli.run("user disable", "--org", slug, "--email", email, "--reason", "test")
     cli.run("user enable", "--org", slug, "--email", email)
     cli.run("user delete", "--org", slug, "--email", email, "--reason", "test")
+    cli.run("keys init", "--file", str(tmp_path / "another-deployment" / "keyring.json"))
     old_key = next(key["id"] for key in cli.run("keys list", "--json") if key["status"] == "active")
     new_key = cli.run("keys add", "--json")["key_id"]
     cli.run("keys activate", new_key)
