@@ -115,12 +115,15 @@ def load_keyring(settings: Settings) -> Keyring:
         raise KeyringFileError(f"NAMOID_KEYRING_FILE: {exc}") from None
 
 
+def connect_redis(settings: Settings) -> Redis | None:
+    """A client of NAMOID_REDIS_URL (connecting lazily), or None without one."""
+    if not settings.redis_url:
+        return None
+    return Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+
 def build_services(settings: Settings) -> Services:
-    redis = (
-        Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        if settings.redis_url
-        else None
-    )
+    redis = connect_redis(settings)
     return Services(
         settings=settings,
         db=Database(settings.resolved_database_url),
