@@ -46,11 +46,13 @@ setup() {
     umask 077
     mkdir -p "$CONFIG_DIR/tls"
 
-    # 1. PostgreSQL: an owner role for migrations, the app's login role (no superuser, no BYPASSRLS).
+    # 1. PostgreSQL: the owner role (migrations, retention, backups: BYPASSRLS, since row-level
+    #    security is forced on the owner too and pg_dump must read every organization), and the
+    #    nodes' login role (no superuser, no BYPASSRLS: NamoID refuses to start otherwise).
     psql "$PG_ADMIN_URL" -v ON_ERROR_STOP=1 -q \
         -v owner="$OWNER_ROLE" -v owner_password="$OWNER_PASSWORD" \
         -v app="$APP_ROLE" -v app_password="$APP_PASSWORD" -v db="$DB_NAME" <<'SQL'
-CREATE ROLE :"owner" LOGIN PASSWORD :'owner_password';
+CREATE ROLE :"owner" LOGIN PASSWORD :'owner_password' BYPASSRLS;
 CREATE ROLE :"app" LOGIN PASSWORD :'app_password' NOSUPERUSER NOBYPASSRLS;
 CREATE DATABASE :"db" OWNER :"owner";
 SQL

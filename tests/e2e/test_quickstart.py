@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.quickstart_deployment import SCRIPT, quickstart
+from tests.e2e.quickstart_deployment import SCRIPT, Deployment, quickstart
 from tests.e2e.test_oidc_client import PASSWORD, REDIRECT_URI, Browser, IdP, Tenant, _code_flow
+from tests.e2e.test_server import Server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -25,13 +26,19 @@ def test_the_readme_shows_the_script_it_replays() -> None:
     assert "deploy/quickstart.sh" in SCRIPT.read_text()
 
 
-async def _sign_in(idp: IdP, tenant: Tenant, base_url: str) -> dict[str, object]:
-    """authlib's code flow through the public URL, then the node's /readyz."""
-    async with httpx.AsyncClient(verify=idp.context, timeout=10) as http:
-        _, token, id_claims = await _code_flow(idp, tenant, Browser(http))
-        assert id_claims["sub"] and token["access_token"]
-        ready: dict[str, object] = (await http.get(f"{base_url}/readyz")).json()
-    return ready
+def sign_in(deployment: Deployment, node: Server, tenant: Tenant) -> dict[str, object]:
+    """authlib's code flow through the public URL (BASE_URL), then /readyz there."""
+    public = Server(node.process, deployment.env["BASE_URL"], deployment.cafile, node.log_path)
+    idp = IdP(public, deployment.settings(), (deployment.cafile, deployment.cafile))
+
+    async def flow() -> dict[str, object]:
+        async with httpx.AsyncClient(verify=idp.context, timeout=10) as http:
+            _, token, id_claims = await _code_flow(idp, tenant, Browser(http))
+            assert id_claims["sub"] and token["access_token"]
+            ready: dict[str, object] = (await http.get(f"{public.base_url}/readyz")).json()
+        return ready
+
+    return asyncio.run(flow())
 
 
 def test_a_newcomer_follows_the_quickstart_to_a_sign_in(tmp_path: Path) -> None:
@@ -56,11 +63,8 @@ def test_a_newcomer_follows_the_quickstart_to_a_sign_in(tmp_path: Path) -> None:
         client = json.loads(next(line for line in first.stdout.splitlines() if line.startswith("{")))
         assert client["client_id"] and client["client_secret"]
 
-        idp = IdP(node, deployment.settings(), (deployment.cafile, deployment.cafile))
-        idp.server.base_url = deployment.env["BASE_URL"]  # the relying party uses the public URL
         tenant = Tenant("acme", client["client_id"], client["client_secret"], "asha@acme.example")
-        ready = asyncio.run(_sign_in(idp, tenant, deployment.env["BASE_URL"]))
-        assert ready["status"] == "ready"
+        assert sign_in(deployment, node, tenant)["status"] == "ready"
         assert "Traceback" not in node.log()
 
 
