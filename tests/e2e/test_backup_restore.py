@@ -75,8 +75,8 @@ def test_backup_then_restore_into_a_fresh_database_keeps_the_chain_and_the_sign_
             f"--dbname={restored_owner_url}",
             str(dump),
         )
-        _run(deployment, "psql", deployment.env["PG_ADMIN_URL"], "-v", "ON_ERROR_STOP=1", "-q",
-             "-c", f'DROP DATABASE "{deployment.env["DB_NAME"]}" WITH (FORCE)')  # the original is lost  # fmt: skip
+        lost = f'DROP DATABASE "{deployment.env["DB_NAME"]}" WITH (FORCE)'  # the original is gone
+        _run(deployment, "psql", deployment.env["PG_ADMIN_URL"], "-v", "ON_ERROR_STOP=1", "-q", "-c", lost)
         env_file = deployment.config_dir / "namoid.env"
         env_file.write_text(env_file.read_text().replace(f"/{deployment.env['DB_NAME']}\n", f"/{restored}\n"))
         shutil.copy2(tmp_path / "backup" / "keyring.json", deployment.config_dir / "keyring.json")
