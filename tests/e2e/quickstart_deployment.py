@@ -59,6 +59,20 @@ class Deployment:
         assert result.returncode == 0, f"quickstart {name}:\n{result.stdout}\n{result.stderr}"
         return result
 
+    def namoid(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """A namoid command with the deployment's settings (what `set -a; . namoid.env` gives a shell)."""
+        result = subprocess.run(
+            [self.env["NAMOID"], *args],
+            env=self.env | self.settings(),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, f"namoid {args}:\n{result.stdout}\n{result.stderr}"
+        return result
+
     def spawn(self, name: str, log: str, **extra: str) -> subprocess.Popen[str]:
         """``quickstart.sh serve|worker`` in the background (the script execs namoid: same pid)."""
         with (self.root / log).open("w") as out:

@@ -24,17 +24,6 @@ def _run(deployment: Deployment, *command: str) -> subprocess.CompletedProcess[s
     return result
 
 
-def _namoid(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
-    """A namoid command with the deployment's settings (what `set -a; . namoid.env` gives a shell)."""
-    return _run(
-        deployment,
-        "env",
-        *(f"{k}={v}" for k, v in deployment.settings().items()),
-        deployment.env["NAMOID"],
-        *args,
-    )
-
-
 def _libpq(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
@@ -50,7 +39,7 @@ def test_backup_then_restore_into_a_fresh_database_keeps_the_chain_and_the_sign_
         client = json.loads(next(line for line in first.stdout.splitlines() if line.startswith("{")))
         tenant = Tenant("acme", client["client_id"], client["client_secret"], "ravi@acme.example")
         assert sign_in(deployment, node, tenant)["status"] == "ready"
-        _namoid(deployment, "worker", "--once")  # seals the audit chain
+        deployment.namoid("worker", "--once")  # seals the audit chain
         deployment.stop(node.process)
 
         # Back up: the database as its owner, and the keyring (kept apart from the dump).
@@ -85,7 +74,7 @@ def test_backup_then_restore_into_a_fresh_database_keeps_the_chain_and_the_sign_
             and app in deployment.settings()["NAMOID_DATABASE_URL"]
         )
 
-        verified = json.loads(_namoid(deployment, "audit", "verify", "--json").stdout)
+        verified = json.loads(deployment.namoid("audit", "verify", "--json").stdout)
         assert verified and all(v["intact"] and v["checked"] > 0 and not v["unsealed"] for v in verified), (
             verified
         )
