@@ -46,9 +46,10 @@ class Deployment:
         lines = (self.config_dir / "namoid.env").read_text().splitlines()
         return dict(line.split("=", 1) for line in lines if line)
 
-    def step(self, name: str, stdin: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *command: str, stdin: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+        """``command`` to completion with the deployment's variables (plus ``extra``); it must succeed."""
         result = subprocess.run(
-            ["sh", str(SCRIPT), name],
+            list(command),
             env=self.env | extra,
             input=stdin,
             capture_output=True,
@@ -56,22 +57,16 @@ class Deployment:
             timeout=120,
             check=False,
         )
-        assert result.returncode == 0, f"quickstart {name}:\n{result.stdout}\n{result.stderr}"
+        assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
         return result
+
+    def step(self, name: str, stdin: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+        """``deploy/quickstart.sh NAME``."""
+        return self.run("sh", str(SCRIPT), name, stdin=stdin, **extra)
 
     def namoid(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """A namoid command with the deployment's settings (what `set -a; . namoid.env` gives a shell)."""
-        result = subprocess.run(
-            [self.env["NAMOID"], *args],
-            env=self.env | self.settings(),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, f"namoid {args}:\n{result.stdout}\n{result.stderr}"
-        return result
+        return self.run(self.env["NAMOID"], *args, stdin=stdin, **self.settings())
 
     def spawn(self, name: str, log: str, **extra: str) -> subprocess.Popen[str]:
         """``quickstart.sh serve|worker`` in the background (the script execs namoid: same pid)."""

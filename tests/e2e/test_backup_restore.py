@@ -6,22 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.quickstart_deployment import Deployment, quickstart
+from tests.e2e.quickstart_deployment import quickstart
 from tests.e2e.test_oidc_client import PASSWORD, REDIRECT_URI, Tenant
 from tests.e2e.test_quickstart import sign_in
-
-
-def _run(deployment: Deployment, *command: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        list(command), env=deployment.env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def _libpq(url: str) -> str:
@@ -47,17 +38,16 @@ def test_backup_then_restore_into_a_fresh_database_keeps_the_chain_and_the_sign_
         owner_url = _libpq(settings["NAMOID_MIGRATION_DATABASE_URL"])
         dump = tmp_path / "backup" / "namoid.dump"
         dump.parent.mkdir(mode=0o700)
-        _run(deployment, "pg_dump", "--format=custom", f"--file={dump}", f"--dbname={owner_url}")
+        deployment.run("pg_dump", "--format=custom", f"--file={dump}", f"--dbname={owner_url}")
         shutil.copy2(deployment.config_dir / "keyring.json", tmp_path / "backup" / "keyring.json")
 
         # Restore: a fresh database owned by the owner role, the dump restored as that role.
         restored = f"{deployment.env['DB_NAME']}_restored"
         owner, app = deployment.env["OWNER_ROLE"], deployment.env["APP_ROLE"]
-        _run(deployment, "psql", deployment.env["PG_ADMIN_URL"], "-v", "ON_ERROR_STOP=1", "-q",
-             "-c", f'CREATE DATABASE "{restored}" OWNER "{owner}"')  # fmt: skip
+        create = f'CREATE DATABASE "{restored}" OWNER "{owner}"'
+        deployment.run("psql", deployment.env["PG_ADMIN_URL"], "-v", "ON_ERROR_STOP=1", "-q", "-c", create)
         restored_owner_url = owner_url.rsplit("/", 1)[0] + f"/{restored}"
-        _run(
-            deployment,
+        deployment.run(
             "pg_restore",
             "--exit-on-error",
             "--no-owner",
@@ -65,7 +55,7 @@ def test_backup_then_restore_into_a_fresh_database_keeps_the_chain_and_the_sign_
             str(dump),
         )
         lost = f'DROP DATABASE "{deployment.env["DB_NAME"]}" WITH (FORCE)'  # the original is gone
-        _run(deployment, "psql", deployment.env["PG_ADMIN_URL"], "-v", "ON_ERROR_STOP=1", "-q", "-c", lost)
+        deployment.run("psql", deployment.env["PG_ADMIN_URL"], "-v", "ON_ERROR_STOP=1", "-q", "-c", lost)
         env_file = deployment.config_dir / "namoid.env"
         env_file.write_text(env_file.read_text().replace(f"/{deployment.env['DB_NAME']}\n", f"/{restored}\n"))
         shutil.copy2(tmp_path / "backup" / "keyring.json", deployment.config_dir / "keyring.json")
