@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from redis.asyncio import Redis
 
 from namoid import audit, events
 from namoid.crypto.keyring import Keyring, KeyringFileError, create_keyring_file
+from namoid.crypto.kms import KmsWrap
 from namoid.notify.wakeup import Wakeup
 from namoid.ratelimit.limiter import Limiter
 from namoid.settings import Settings
@@ -73,10 +76,28 @@ class Services:
             await self.redis.aclose()
 
 
+def keyring_kms(settings: Settings) -> KmsWrap:
+    """Where a KMS-wrapped keyring file is opened, and new ones are wrapped (DESIGN.md §4)."""
+    return KmsWrap(settings.keyring_kms_region, settings.keyring_kms_key_id, settings.aws_timeout)
+
+
+def _check_private(path: Path) -> None:
+    """Production refuses a keyring file that anyone but its owner may read (it is every secret)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # Keyring.load names the fault
+    if mode & 0o077:
+        raise KeyringFileError(
+            f"keyring file {path} is open to group or others (mode {mode:04o}); chmod 600 it"
+        )
+
+
 def load_keyring(settings: Settings) -> Keyring:
     """The keyring file; in dev mode a missing one is generated (with a loud warning).
 
-    In production a missing or malformed keyring refuses to start (KeyringFileError).
+    In production a missing, malformed or not private keyring refuses to start (KeyringFileError);
+    a file wrapped under AWS KMS is opened here, once, and the plaintext stays in memory.
     """
     path = settings.resolved_keyring_file
     if settings.is_dev and not path.exists():
@@ -87,19 +108,22 @@ def load_keyring(settings: Settings) -> Keyring:
             path,
         )
     try:
-        return Keyring.load(path)
-    except KeyringFileError:
-        raise
-    except OSError as exc:
-        raise KeyringFileError(f"cannot read keyring file {path}: {exc.strerror}") from exc
+        if not settings.is_dev:
+            _check_private(path)
+        return Keyring.load(path, keyring_kms(settings))
+    except KeyringFileError as exc:
+        raise KeyringFileError(f"NAMOID_KEYRING_FILE: {exc}") from None
+
+
+def connect_redis(settings: Settings) -> Redis | None:
+    """A client of NAMOID_REDIS_URL (connecting lazily), or None without one."""
+    if not settings.redis_url:
+        return None
+    return Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def build_services(settings: Settings) -> Services:
-    redis = (
-        Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        if settings.redis_url
-        else None
-    )
+    redis = connect_redis(settings)
     return Services(
         settings=settings,
         db=Database(settings.resolved_database_url),

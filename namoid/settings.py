@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     keyring_file: Path | None = Field(
         None, description="Keyring JSON file. Unset = {data_dir}/keyring.json, created in dev mode."
     )
+    keyring_kms_key_id: str | None = Field(
+        None,
+        description="AWS KMS key (id, ARN or alias) that `namoid keys init` and later key changes "
+        "wrap the keyring file under (envelope encryption); unset = a plain 0600 JSON file.",
+    )
+    keyring_kms_region: str = Field(
+        "ap-south-1", description="AWS region of the keyring's KMS key (also used to open a wrapped file)."
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated IPs/CIDRs whose X-Forwarded-* headers are trusted.",

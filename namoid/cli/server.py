@@ -9,10 +9,12 @@ import typer
 
 from namoid import audit
 from namoid.cli.runtime import cli_actor, fail, migrate_database, settings
-from namoid.crypto.keyring import KeyringError
+from namoid.crypto.keyring import Keyring, KeyringError
 from namoid.notify.dev import startup_notice
-from namoid.services import build_services
+from namoid.preflight import StartupRefused, check_production
+from namoid.services import build_services, connect_redis
 from namoid.settings import Settings
+from namoid.storage.db import Database
 from namoid.tenancy import demo
 
 log = logging.getLogger("namoid.serve")
@@ -46,13 +48,32 @@ def require_shared_limits(config: Settings) -> None:
     log.warning(SINGLE_NODE_BANNER)
 
 
+def refuse_unusable_services(config: Settings, keyring: Keyring) -> None:
+    """The production checks of namoid.preflight, on connections of their own (uvicorn's event
+    loop must not inherit this one's)."""
+
+    async def check() -> None:
+        db, redis = Database(config.resolved_database_url), connect_redis(config)
+        try:
+            await check_production(db, keyring, redis)
+        finally:
+            await db.dispose()
+            if redis is not None:
+                await redis.aclose()
+
+    try:
+        anyio.run(check)
+    except StartupRefused as exc:
+        fail(f"refusing to start: {exc}")
+
+
 def serve() -> None:
     """Serve the public app over HTTPS on NAMOID_BASE_URL's port (migrating an embedded DB first)."""
     # The web stack is imported only by the command that serves it: the other commands start faster.
     import uvicorn
 
     from namoid.app import create_public_app
-    from namoid.crypto.tls import ensure_dev_certificate
+    from namoid.crypto.tls import check_pair, ensure_dev_certificate
     from namoid.logs import uvicorn_log_config
 
     config = settings()
@@ -71,12 +92,16 @@ def serve() -> None:
     else:
         fail("production mode needs NAMOID_TLS_CERT_FILE and NAMOID_TLS_KEY_FILE (HTTPS only)")
     require_shared_limits(config)
+    if not config.is_dev and (problem := check_pair(cert, key)):
+        fail(f"refusing to start: NAMOID_TLS_KEY_FILE: {problem}")
     try:
         if config.is_dev:
             typer.echo(demo.console_message(anyio.run(demo.bootstrap, config), config.base_url))
         services = build_services(config)
     except KeyringError as exc:
         fail(f"refusing to start: {exc}")
+    if not config.is_dev:
+        refuse_unusable_services(config, services.keyring)
     if notice := startup_notice(config):
         log.warning("%s", notice)
     log.info("NamoID listening on %s (bind %s:%d)", config.base_url, config.bind_host, config.port)

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from namoid.cli.runtime import emit, fail, run
+from namoid.preflight import StartupRefused, check_production
 from namoid.services import Services
-from namoid.storage.db import UnsafeDatabaseRole
 from namoid.worker import Worker
 
 log = logging.getLogger("namoid.worker")
@@ -58,8 +58,8 @@ def worker(
         settings = services.settings
         if not settings.is_dev:
             try:
-                await services.db.assert_role_cannot_bypass_rls()
-            except UnsafeDatabaseRole as exc:
+                await check_production(services.db, services.keyring, redis=None)
+            except StartupRefused as exc:
                 fail(f"refusing to start: {exc}")
         jobs = Worker(services)
         try:

@@ -27,6 +27,8 @@ from typing import Final, Literal, NoReturn, cast, get_args
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from namoid.crypto.kms import WRAPPED_FIELD, KmsError, KmsWrap, dump
+
 KeyStatus = Literal["active", "enabled", "retired"]
 KEY_BYTES: Final = 32
 PEPPER_BYTES: Final = 32
@@ -190,9 +192,10 @@ class Keyring:
         return _keyring_from(_parse_file(text, "keyring JSON"))
 
     @classmethod
-    def load(cls, path: Path) -> Keyring:
-        """Load and validate a keyring file; ``KeyringFileError`` names the file and the fault."""
-        return _keyring_from(_read_file(path))
+    def load(cls, path: Path, kms: KmsWrap | None = None) -> Keyring:
+        """Load and validate a keyring file (opening it with ``kms`` if it is wrapped);
+        ``KeyringFileError`` names the file and the fault."""
+        return _keyring_from(_open(path, kms)[0])
 
     @property
     def active_key_id(self) -> str:
@@ -311,7 +314,8 @@ def _parse_file(text: str, source: str) -> _KeyFile:
         raise KeyringFileError(f"{source}: {exc}") from None
 
 
-def _read_file(path: Path) -> _KeyFile:
+def _open(path: Path, kms: KmsWrap | None) -> tuple[_KeyFile, str | None]:
+    """The keyring in the file, and the KMS key it is wrapped under (None for a plain file)."""
     source = f"keyring file {path}"
     try:
         text = path.read_text(encoding="utf-8")
@@ -321,7 +325,17 @@ def _read_file(path: Path) -> _KeyFile:
         raise KeyringFileError(f"{source}: not UTF-8 text") from None
     except OSError as exc:
         raise KeyringFileError(f"{source}: cannot read ({exc.strerror or exc})") from None
-    return _parse_file(text, source)
+    with contextlib.suppress(json.JSONDecodeError):
+        doc = json.loads(text)
+        if isinstance(doc, dict) and WRAPPED_FIELD in doc:
+            if kms is None:
+                raise KeyringFileError(f"{source}: wrapped under AWS KMS, which this command cannot reach")
+            try:
+                plaintext, key_id = kms.unwrap(doc)
+            except KmsError as exc:
+                raise KeyringFileError(f"{source}: {exc}") from None
+            return _parse_file(plaintext.decode("utf-8"), source), key_id
+    return _parse_file(text, source), None
 
 
 def _keyring_from(keyfile: _KeyFile) -> Keyring:
@@ -398,10 +412,26 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _save(path: Path, keyfile: _KeyFile) -> None:
-    _keyring_from(keyfile)  # the invariants hold before anything is written
+def _sealed(keyfile: _KeyFile, kms: KmsWrap | None, kms_key_id: str | None) -> bytes:
+    """The file's bytes: plain JSON, or wrapped under KMS key ``kms_key_id``."""
+    data = _dump_file(keyfile)
+    if kms is None or kms_key_id is None:
+        return data
     try:
-        _publish(path, _dump_file(keyfile), overwrite=True)
+        return dump(kms.wrap(data, kms_key_id))
+    except KmsError as exc:
+        raise KeyringFileError(str(exc)) from None
+
+
+def _save(path: Path, keyfile: _KeyFile, kms: KmsWrap | None, wrapped_under: str | None) -> None:
+    """Write the file back, re-wrapped (under the configured KMS key) if it was wrapped."""
+    _keyring_from(keyfile)  # the invariants hold before anything is written
+    kms_key_id = None
+    if wrapped_under is not None:
+        kms_key_id = (kms.key_id if kms is not None else None) or wrapped_under
+    data = _sealed(keyfile, kms, kms_key_id)
+    try:
+        _publish(path, data, overwrite=True)
     except OSError as exc:
         raise KeyringFileError(f"keyring file {path}: cannot write ({exc.strerror or exc})") from None
 
@@ -437,12 +467,14 @@ def _with_status(entry: _KeyEntry, status: KeyStatus) -> _KeyEntry:
     return replace(entry, info=replace(entry.info, status=status))
 
 
-def create_keyring_file(path: Path) -> Keyring:
-    """Create a new keyring file (one active key, a fresh pepper); refuses to overwrite."""
+def create_keyring_file(path: Path, kms: KmsWrap | None = None) -> Keyring:
+    """Create a new keyring file (one active key, a fresh pepper), wrapped under ``kms.key_id``
+    if set; refuses to overwrite."""
     keyfile = _KeyFile(os.urandom(PEPPER_BYTES), (_new_entry("active", ()),))
+    data = _sealed(keyfile, kms, kms.key_id if kms is not None else None)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _publish(path, _dump_file(keyfile), overwrite=False)
+        _publish(path, data, overwrite=False)
     except FileExistsError:
         raise KeyringFileError(f"keyring file {path}: already exists, refusing to overwrite it") from None
     except OSError as exc:
@@ -450,19 +482,19 @@ def create_keyring_file(path: Path) -> Keyring:
     return _keyring_from(keyfile)
 
 
-def add_key(path: Path) -> str:
+def add_key(path: Path, kms: KmsWrap | None = None) -> str:
     """Add a new enabled (not yet active) key; return its id."""
     with _locked(path):
-        keyfile = _read_file(path)
+        keyfile, wrapped_under = _open(path, kms)
         entry = _new_entry("enabled", keyfile.keys)
-        _save(path, replace(keyfile, keys=(*keyfile.keys, entry)))
+        _save(path, replace(keyfile, keys=(*keyfile.keys, entry)), kms, wrapped_under)
     return entry.info.id
 
 
-def activate_key(path: Path, key_id: str) -> None:
+def activate_key(path: Path, key_id: str, kms: KmsWrap | None = None) -> None:
     """Make ``key_id`` the active key; the previously active key becomes enabled."""
     with _locked(path):
-        keyfile = _read_file(path)
+        keyfile, wrapped_under = _open(path, kms)
         if _find(keyfile, key_id).info.status == "retired":
             raise KeyringError(f"key {key_id!r} is retired and cannot be activated")
         keys = tuple(
@@ -473,19 +505,19 @@ def activate_key(path: Path, key_id: str) -> None:
             else e
             for e in keyfile.keys
         )
-        _save(path, replace(keyfile, keys=keys))
+        _save(path, replace(keyfile, keys=keys), kms, wrapped_under)
 
 
-def retire_key(path: Path, key_id: str) -> None:
+def retire_key(path: Path, key_id: str, kms: KmsWrap | None = None) -> None:
     """Retire ``key_id``: it no longer decrypts. Refuses the active key."""
     with _locked(path):
-        keyfile = _read_file(path)
+        keyfile, wrapped_under = _open(path, kms)
         if _find(keyfile, key_id).info.status == "active":
             raise KeyringError(f"key {key_id!r} is the active key; activate another key first")
         keys = tuple(_with_status(e, "retired") if e.info.id == key_id else e for e in keyfile.keys)
-        _save(path, replace(keyfile, keys=keys))
+        _save(path, replace(keyfile, keys=keys), kms, wrapped_under)
 
 
-def describe(path: Path) -> list[KeyInfo]:
+def describe(path: Path, kms: KmsWrap | None = None) -> list[KeyInfo]:
     """Ids, statuses and creation times of the keys in the file; never the secrets."""
-    return [entry.info for entry in _read_file(path).keys]
+    return [entry.info for entry in _open(path, kms)[0].keys]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import ssl
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,3 +128,16 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
         raise
+
+
+def check_pair(cert_file: Path, key_file: Path) -> str | None:
+    """Why ``key_file`` cannot serve ``cert_file`` (unreadable, malformed or not its key), or None."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except ssl.SSLError as exc:
+        reason = "does not match the certificate" if "KEY_VALUES_MISMATCH" in str(exc) else "is not usable"
+        return f"{key_file} {reason} in NAMOID_TLS_CERT_FILE {cert_file} ({exc.reason or exc})"
+    except OSError as exc:
+        return f"cannot read {exc.filename or key_file}: {exc.strerror or exc}"
+    return None

@@ -26,7 +26,6 @@ import pytest
 from authlib.deprecate import AuthlibDeprecationWarning
 from authlib.integrations.base_client import OAuthError
 
-from namoid.crypto.keyring import create_keyring_file
 from namoid.crypto.tls import ensure_dev_certificate
 from namoid.jose import jwt
 from tests.conftest import PgDatabase
@@ -152,12 +151,12 @@ def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> dict[s
         return {}
     pg: PgDatabase = request.getfixturevalue("pg_database")
     cert, key = ensure_dev_certificate(tmp / "tls")
-    create_keyring_file(tmp / "keyring.json")
+    keyring: Path = request.getfixturevalue("pg_keyring_file")  # the shared database's one keyring
     return {
         "NAMOID_DATABASE_URL": pg.app_url,
         "NAMOID_TLS_CERT_FILE": str(cert),
         "NAMOID_TLS_KEY_FILE": str(key),
-        "NAMOID_KEYRING_FILE": str(tmp / "keyring.json"),
+        "NAMOID_KEYRING_FILE": str(keyring),
         "NAMOID_RATELIMIT_SINGLE_NODE": "1",
     }
 

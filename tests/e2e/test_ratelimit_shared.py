@@ -7,7 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
-from namoid.crypto.keyring import Keyring, create_keyring_file
+from namoid.crypto.keyring import Keyring
 from namoid.crypto.tls import ensure_dev_certificate
 from namoid.storage.db import Database
 from namoid.tenancy import organizations
@@ -26,10 +26,9 @@ async def _create_org(url: str, keyring: Path, slug: str) -> None:
 
 
 @POSTGRES_ONLY
-def test_two_processes_share_one_limit(backend: Backend, tmp_path: Path) -> None:
+def test_two_processes_share_one_limit(backend: Backend, tmp_path: Path, keyring_file: Path) -> None:
     redis_url = require_redis()
-    keyring = tmp_path / "keyring.json"
-    create_keyring_file(keyring)
+    keyring = keyring_file  # the shared database's one keyring
     slug = f"shared-{uuid.uuid4().hex[:8]}"
     asyncio.run(_create_org(backend.app_url, keyring, slug))
     cert, key = ensure_dev_certificate(tmp_path / "tls")

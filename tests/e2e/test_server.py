@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import ssl
 import stat
@@ -204,7 +205,7 @@ def _production(
 
 @POSTGRES_ONLY
 def test_production_on_postgres_and_redis(
-    backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path]
+    backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path], keyring_file: Path
 ) -> None:
     import redis
 
@@ -212,7 +213,7 @@ def test_production_on_postgres_and_redis(
         redis.Redis.from_url(REDIS_URL).ping()
     except redis.RedisError as exc:
         unavailable("Redis", exc)
-    create_keyring_file(tmp_path / "keyring.json")
+    shutil.copy2(keyring_file, tmp_path / "keyring.json")  # the shared database's deployment keyring
     with running(
         tmp_path, tls_pair[0], _production(backend, tmp_path, tls_pair, NAMOID_REDIS_URL=REDIS_URL)
     ) as server:
@@ -224,12 +225,19 @@ def test_production_on_postgres_and_redis(
 
 
 @POSTGRES_ONLY
-def test_readyz_reports_redis_down(backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path]) -> None:
-    create_keyring_file(tmp_path / "keyring.json")
-    closed = f"redis://127.0.0.1:{free_port()}/0"
-    with running(
-        tmp_path, tls_pair[0], _production(backend, tmp_path, tls_pair, NAMOID_REDIS_URL=closed)
-    ) as server:
+def test_readyz_reports_redis_down(
+    backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path], keyring_file: Path
+) -> None:
+    from tests.e2e.private_redis import private_redis
+
+    shutil.copy2(keyring_file, tmp_path / "keyring.json")
+    with (
+        private_redis(tmp_path) as own_redis,
+        running(
+            tmp_path, tls_pair[0], _production(backend, tmp_path, tls_pair, NAMOID_REDIS_URL=own_redis.url)
+        ) as server,
+    ):
+        own_redis.stop()  # a node refuses to start without Redis; once running, it reports the loss
         with server.client() as client:
             ready = client.get("/readyz")
         assert ready.status_code == 503
@@ -328,9 +336,9 @@ def test_production_refuses_to_start_without_shared_rate_limits(
 
 @POSTGRES_ONLY
 def test_the_single_node_opt_out_starts_and_says_so_loudly(
-    backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path]
+    backend: Backend, tmp_path: Path, tls_pair: tuple[Path, Path], keyring_file: Path
 ) -> None:
-    create_keyring_file(tmp_path / "keyring.json")
+    shutil.copy2(keyring_file, tmp_path / "keyring.json")
     with running(tmp_path, tls_pair[0], _production(backend, tmp_path, tls_pair)) as server:
         with server.client() as client:
             assert client.get("/readyz").status_code == 200

@@ -163,6 +163,7 @@ def test_every_command_is_exercised_and_audits_its_changes(
     slug = f"cmp-{uuid.uuid4().hex[:8]}"
 
     cli.run("migrate")
+    cli.run("keys init", "--file", str(tmp_path / "another-deployment" / "keyring.json"))
     for exercise in (_orgs_clients_users, _keys_and_webhooks, _providers):
         exercise(cli, slug)
     cli.run("worker", "--once")
