@@ -99,8 +99,8 @@ async def _go(
 @router.get("/providers/{name}/start", include_in_schema=False)
 async def start(request: Request, org: CurrentOrg, name: str) -> Response:
     """A sign-in button: go to the upstream for the pending authorization request ``req``."""
-    if (refused := await limits.ceiling(request, org, "interaction.ip")) is not None:
-        return refused
+    if (limited := await limits.ceiling(request, org, "interaction.ip")) is not None:
+        return limited
     provider = await _provider(request, org, name)
     if provider is None:
         return _unknown(request)
@@ -123,8 +123,8 @@ async def start(request: Request, org: CurrentOrg, name: str) -> Response:
 @router.get("/providers/{name}/connect", include_in_schema=False)
 async def connect(request: Request, org: CurrentOrg, name: str) -> Response:
     """Connect the provider to the signed-in account."""
-    if (refused := await limits.ceiling(request, org, "interaction.ip")) is not None:
-        return refused
+    if (limited := await limits.ceiling(request, org, "interaction.ip")) is not None:
+        return limited
     provider = await _provider(request, org, name)
     if provider is None:
         return _unknown(request)
@@ -139,8 +139,8 @@ async def connect(request: Request, org: CurrentOrg, name: str) -> Response:
 @router.api_route("/providers/{name}/callback", methods=["GET", "POST"], include_in_schema=False)
 async def callback(request: Request, org: CurrentOrg, name: str) -> Response:
     """The upstream's authorization response (RFC 6749 §4.1.2; form_post for Apple)."""
-    if (refused := await limits.ceiling(request, org, "interaction.ip")) is not None:
-        return refused
+    if (limited := await limits.ceiling(request, org, "interaction.ip")) is not None:
+        return limited
     provider = await _provider(request, org, name)
     if provider is None:
         return _unknown(request)
