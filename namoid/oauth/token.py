@@ -97,9 +97,7 @@ async def exchange(
         client = await client_limits.authenticate(
             services, "token", session, org, issuer, form, authorization, ip=ip, now=now
         )
-        request = TokenRequest(
-            session, org, issuer, client, form, services.signing, now, services.keyring, services
-        )
+        request = TokenRequest(session, org, issuer, client, form, services, now)
         try:
             minted = await handler(request)
         except OAuthError as exc:

@@ -27,11 +27,16 @@ class TokenRequest:
     issuer: str
     client: Client
     form: Mapping[str, str]
-    signing: SigningKeyStore
+    services: Services
     now: datetime
-    keyring: Keyring
-    #: The running services, for grants that need more than the token store (token exchange).
-    services: Services | None = None
+
+    @property
+    def signing(self) -> SigningKeyStore:
+        return self.services.signing
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.services.keyring
 
 
 GrantHandler = Callable[[TokenRequest], Awaitable[tokens.Minted]]

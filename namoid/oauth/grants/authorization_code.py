@@ -109,7 +109,7 @@ async def authorization_code(request: TokenRequest) -> tokens.Minted:
     if refresh_token.issued_with(client, code.scope.split(" ")):
         grant, refresh = await refresh_token.start_family(request, grant)
     extra = None
-    if code.verified_claims and request.keyring is not None:
+    if code.verified_claims:
         requested = code.verified_claims
         verified = await kyc_claims.verified_claims(session, org_id, request.keyring, user, requested)
         extra = {"verified_claims": verified} if verified is not None else None

@@ -23,7 +23,6 @@ from namoid.oauth.errors import InvalidRequest, InvalidToken, OAuthError, Unauth
 from namoid.oauth.grants import TokenRequest
 from namoid.providers import access, exchange_policy
 from namoid.providers.upstream import UpstreamError, client_for
-from namoid.services import Services
 from namoid.storage.models import UpstreamProvider
 from namoid.storage.repos import provider_connections, token_exchange_permissions, upstream_providers
 
@@ -35,12 +34,6 @@ class InvalidTarget(OAuthError):
     """RFC 8693 §2.2.2: the audience or resource is unknown or unacceptable."""
 
     error = "invalid_target"
-
-
-def _services(request: TokenRequest) -> Services:
-    if request.services is None:
-        raise RuntimeError("token exchange needs the running services")
-    return request.services
 
 
 def _check_types(request: TokenRequest) -> None:
@@ -110,7 +103,7 @@ async def token_exchange(request: TokenRequest) -> tokens.Minted:
     connection = await provider_connections.find_for_user(request.session, org_id, provider.id, user_id)
     if connection is None:
         raise InvalidRequest(f"the user has not connected {provider.name}")
-    services = _services(request)
+    services = request.services
     try:
         upstream = await access.current_tokens(
             request.session,
