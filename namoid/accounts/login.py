@@ -122,9 +122,12 @@ async def sign_in(
     previous: BrowserSession | None,
     client_id: str,
     now: datetime,
+    amr: tuple[str, ...] = (PASSWORD_AMR,),
 ) -> sessions.Started:
-    """End the browser's previous session and start a new one for ``user`` (no fixation); audited."""
-    started = await sessions.start(session, org, user=user, amr=[PASSWORD_AMR], now=now)
+    """End the browser's previous session and start a new one for ``user`` (no fixation); audited.
+
+    ``amr`` names the methods used (RFC 8176 §2): ``pwd``, ``otp``, ``sms``, ``mfa``."""
+    started = await sessions.start(session, org, user=user, amr=list(amr), now=now)
     if previous is not None:
         await sessions.replace(session, org.id, previous, started.row, now)
     await audit.record(
@@ -134,6 +137,6 @@ async def sign_in(
         action="login.succeeded",
         target_type="session",
         target_id=started.row.sid,
-        detail={"client_id": client_id, "method": PASSWORD_AMR},
+        detail={"client_id": client_id, "method": " ".join(amr)},
     )
     return started
