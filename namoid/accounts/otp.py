@@ -68,6 +68,11 @@ def _normalized(code: str, digits: int) -> str | None:
     return compact if re.fullmatch(rf"[0-9]{{{digits}}}", compact, flags=re.ASCII) else None
 
 
+def well_formed(code: str, digits: int = DEFAULT_DIGITS) -> bool:
+    """Whether ``code`` could be a code at all (a guess), before any lookup."""
+    return _normalized(code, digits) is not None
+
+
 async def _audit(
     session: AsyncSession,
     who: Challenger,

@@ -229,9 +229,11 @@ async def verify_code(request: Request, org: CurrentOrg) -> Response:
         return posted
     form, step, challenge_id = posted
     services = _services(request)
-    refused = await services.limiter.hit("otp.verify.challenge", str(challenge_id), org=org.slug)
-    if not refused.allowed:
-        return await limits.too_many(request, org, refused)
+    code = _field(form, "code")
+    if otp.well_formed(code):  # a guess: counted per challenge; anything else per IP, below
+        refused = await services.limiter.hit("otp.verify.challenge", str(challenge_id), org=org.slug)
+        if not refused.allowed:
+            return await limits.too_many(request, org, refused)
     password = _field(form, "password")
     password_hash = None
     if step.purpose in ("sign_up", "password_reset") and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
@@ -245,10 +247,13 @@ async def verify_code(request: Request, org: CurrentOrg) -> Response:
             challenge_id,
             purpose=step.purpose,
             interaction=step.browser.sid,
-            code=_field(form, "code"),
+            code=code,
             now=now,
             destination=step.destination,
         )
+    if verdict == "malformed":
+        answer = entry_page(request, step, challenge_id, error=VERDICTS[verdict], status_code=400)
+        return await limits.refuse(request, org, answer)
     if verdict != "verified":
         return entry_page(request, step, challenge_id, error=VERDICTS[verdict], status_code=400)
     if step.purpose in ("sign_up", "password_reset"):

@@ -35,6 +35,7 @@ READ_ONLY = {
     "audit verify",
     "audit export",
     "dev mailbox",
+    "org inbox",
 }
 EXEMPT = {"serve": "serves HTTP: every route is checked by test_completeness_http"}
 PASSWORD = "completeness test password"  # pragma: allowlist secret
@@ -103,6 +104,9 @@ def test_every_command_is_exercised_and_audits_its_changes(
     cli.run("org create", slug, "--json")
     cli.run("org list", "--json")
     cli.run("org set-lifetimes", slug, "--access-token-ttl", "300")
+    cli.run("org set-sign-in", slug, "--method", "password", "--method", "email_otp", "--mfa", "required")
+    cli.run("org create", f"{slug}-test", "--test-mode")
+    cli.run("org inbox", f"{slug}-test", "--json")
     cli.run("audit set-retention", "--org", slug, "--days", "500")
     client = cli.run(
         "client create", "--org", slug, "--name", "App", "--type", "confidential",

@@ -18,6 +18,9 @@ from namoid.storage.models import Organization
 from namoid.tenancy import sign_in
 from tests.features.authorize.conftest import REDIRECT_URI, Flow, form_inputs, new_flow, query
 from tests.features.conftest import ADMIN, MakeClient, MakeUser
+from tests.features.notify.conftest import smtp_cert, smtp_server  # noqa: F401 (fixtures)
+from tests.features.notify.test_aws import aws_credentials, ses  # noqa: F401 (fixtures; no real AWS account)
+from tests.features.ratelimit.conftest import client_at, use_limits  # noqa: F401 (fixtures)
 
 CODE = re.compile(r"\b([0-9]{6})\b")
 
@@ -114,3 +117,9 @@ async def code_flow(
         http, services, org, make_client, make_user, auth_method="client_secret_post", refresh_tokens=True
     )
     return CodeFlow(flow)
+
+
+def at(code_flow: CodeFlow, http: httpx.AsyncClient) -> CodeFlow:
+    """The same relying party and user, driven from another browser (``http``)."""
+    flow = code_flow.flow
+    return CodeFlow(Flow(http, flow.services, flow.org, flow.rp, flow.user, flow.verifier, flow.challenge))
