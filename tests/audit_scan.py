@@ -7,7 +7,7 @@ text, and the 6-8 digit codes in it).
 After each SQLite test and at the end of the PostgreSQL session, every text of every
 audit row (actor, target, user agent, detail) is searched for those values, for JWTs,
 PEM blocks, password hashes, keyring ciphertexts, the suite's passwords, and Aadhaar-like
-numbers.
+numbers. The one-time-code flow tests scan their captured logs the same way (``log_findings``).
 """
 
 from __future__ import annotations
@@ -103,3 +103,12 @@ def findings(rows: Iterable[tuple[Any, ...]]) -> list[str]:
 def scan_sqlite(path: str) -> list[str]:
     with sqlite3.connect(path) as conn:
         return findings(conn.execute(f"SELECT {COLUMNS} FROM audit_log"))
+
+
+def log_findings(lines: Iterable[str]) -> list[str]:
+    """Captured log lines that carry a one-time code or a queued message's text."""
+    return [
+        f"a one-time code or message text in the log: {line[:200]!r}"
+        for line in lines
+        if CODES.intersection(_CODE.findall(line)) or any(body in line for body in MESSAGE_TEXTS)
+    ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,7 @@ from namoid.notify.messages import Message
 from namoid.services import Services
 from namoid.storage.models import Organization
 from namoid.tenancy import sign_in
+from tests.audit_scan import log_findings
 from tests.features.authorize.conftest import REDIRECT_URI, Flow, form_inputs, new_flow, query
 from tests.features.conftest import ADMIN, MakeClient, MakeUser
 from tests.features.notify.conftest import smtp_cert, smtp_server  # noqa: F401 (fixtures)
@@ -23,6 +26,17 @@ from tests.features.notify.test_aws import aws_credentials, ses  # noqa: F401 (f
 from tests.features.ratelimit.conftest import client_at, use_limits  # noqa: F401 (fixtures)
 
 CODE = re.compile(r"\b([0-9]{6})\b")
+
+
+@pytest.fixture(autouse=True)
+def no_codes_in_the_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every log record of the test (NamoID's at DEBUG, the libraries' at INFO, as production
+    logs them) is scanned for the codes, message texts and secrets the suite issued."""
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="namoid")
+    yield
+    lines = [record.getMessage() for phase in ("setup", "call") for record in caplog.get_records(phase)]
+    assert log_findings(lines) == []
 
 
 async def set_policy(services: Services, org: Organization, **policy: Any) -> Organization:

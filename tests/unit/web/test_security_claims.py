@@ -29,7 +29,6 @@ UNBUILT = (
     "tombstone",
     "export of a user",
     "provider connection",
-    "OTP",
     "Amazon SES",
     "End User Messaging",
 )
