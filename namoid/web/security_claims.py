@@ -62,9 +62,7 @@ CAPABILITIES: Final[dict[str, Capability]] = {
     "otp": _always,
 }
 #: Designed, not built: their claims are never shown.
-PLANNED: Final = frozenset(
-    {"provider_token_vault", "provider_consent", "data_export_erasure", "aadhaar_kyc"}
-)
+PLANNED: Final = frozenset({"provider_token_vault", "provider_consent", "data_export_erasure", "aadhaar_kyc"})
 
 
 @dataclass(frozen=True, slots=True)
