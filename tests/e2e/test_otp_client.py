@@ -16,19 +16,13 @@ from urllib.parse import urljoin
 import httpx
 
 from namoid.notify.dev import mailbox_dir, read_mailbox
-from tests.e2e.test_oidc_client import (  # noqa: F401 (the idp and browser fixtures)
-    PASSWORD,
-    REDIRECT_URI,
-    Browser,
-    IdP,
-    browser,
-    idp,
-    make_tenant,
-    query,
-    relying_party,
-)
+from tests.e2e import test_oidc_client as oidc
+from tests.e2e.test_oidc_client import PASSWORD, REDIRECT_URI, Browser, IdP, make_tenant, query, relying_party
 from tests.e2e.test_server import _env
 
+#: The IdP (both backends) and the browser of test_oidc_client.py.
+idp = oidc.idp
+browser = oidc.browser
 LINK = re.compile(r'href="([^"]*/code\?[^"]*)"')
 
 
@@ -85,9 +79,10 @@ async def _by_code(
 async def test_email_code_sms_code_and_mfa_orgs_with_authlib(idp: IdP, browser: Browser) -> None:
     by_email = make_tenant(idp, "--type", "confidential")
     idp.cli("org", "set-sign-in", by_email.slug, "--method", "email_otp")
+    email_code = lambda: _code_for(idp, by_email.email)  # noqa: E731
     claims = await _sign_in_and_claims(
         idp, by_email.slug, by_email, browser,
-        lambda login: _by_code(browser, login, "email", by_email.email, lambda: _code_for(idp, by_email.email)),
+        lambda login: _by_code(browser, login, "email", by_email.email, email_code),
     )  # fmt: skip
     assert claims["amr"] == ["otp"]
 
