@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from namoid.services import Services
 from namoid.storage.models import AuditEntry, Organization, OtpChallenge, OutboxEntry, utcnow
 from tests.features.authorize.conftest import form_inputs
+from tests.features.conftest import MakeUser
 from tests.features.otpflows.conftest import CodeFlow, at, code_in, delivered, set_policy
 from tests.features.ratelimit.conftest import ClientAt, UseLimits
 
@@ -154,3 +155,17 @@ async def test_unknown_and_known_destinations_look_the_same(
     ratio = statistics.median(times[unknown]) / statistics.median(times[known])
     print(f"\nTIMING median unknown/known = {ratio:.2f} over {len(times[known])} requests each")
     assert 0.5 < ratio < 2
+
+
+async def test_a_code_for_one_address_cannot_sign_in_another(
+    code_flow: CodeFlow, services: Services, org: Organization, make_user: MakeUser
+) -> None:
+    """The code is bound to its destination: a right code for my address, posted with the
+    victim's address in the form, signs nobody in (and counts nothing)."""
+    await set_policy(services, org, methods=("password", "email_otp"))
+    victim = await make_user()
+    entry = await code_flow.ask("sign_in", "email", code_flow.flow.user.email)
+    [message] = await delivered(services, org, code_flow.flow.user.email)
+    forged = await code_flow.enter(entry, code_in(message), destination=victim.email)
+    assert forged.status_code == 400 and "does not belong" in forged.text
+    assert await code_flow.flow.signed_in_sessions() == 0
