@@ -25,7 +25,7 @@ import namoid.notify.outbox
 from namoid.notify.messages import Message
 
 ISSUED: set[str] = set()
-PASSWORDS = ("correct horse battery staple", "browser test password 1")
+PASSWORDS = ("correct horse battery staple", "browser test password 1", "a long new passphrase")
 PATTERNS = {
     "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
     "a PEM block": re.compile(r"-----BEGIN [A-Z ]+-----"),

@@ -26,7 +26,7 @@ PURPOSE_TEXT: dict[Locale, dict[str, str]] = {
         "sign_in": "sign in",
         "second_factor": "finish signing in",
         "sign_up": "create your account",
-        "password_reset": "reset your password",
+        "password_reset": "reset your password",  # pragma: allowlist secret
         "verify_email": "verify your email address",
         "verify_phone": "verify your phone number",
     },

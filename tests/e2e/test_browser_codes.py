@@ -15,13 +15,13 @@ from playwright.sync_api import Page
 
 from namoid.notify.dev import mailbox_dir, read_mailbox
 from tests.e2e import test_browser_flow as browser_flow
-from tests.e2e.test_browser_flow import PHONE, _cli
+from tests.e2e.test_browser_flow import PASSWORD, PHONE, _cli
 from tests.e2e.test_server import Server, free_port, start, stop
 from tests.features.authorize.conftest import pkce_pair
 
 ORG = "codes"
 EMAIL = "meera@example.com"
-PASSWORD = "browser test password 1"
+NEW_PASSWORD = "a long new passphrase"  # pragma: allowlist secret
 #: Debian's chromium, started once for the module (test_browser_flow.py's fixture).
 browser = browser_flow.browser
 
@@ -110,7 +110,7 @@ def test_sign_up(page: Page, site: Site) -> None:
     page.get_by_role("link", name="Create an account").click()
     page.get_by_role("textbox", name="Email").fill("newcomer@example.com")
     page.get_by_role("button", name="Send code").click()
-    _enter_code(page, site.code_for("newcomer@example.com"), password="a fresh passphrase")
+    _enter_code(page, site.code_for("newcomer@example.com"), password=NEW_PASSWORD)
     _back_at_the_client(page, site)
 
 
@@ -120,10 +120,10 @@ def test_password_reset_then_sign_in_with_the_new_password(page: Page, site: Sit
     page.get_by_role("link", name="Forgot password?").click()
     page.get_by_role("textbox", name="Email").fill(EMAIL)
     page.get_by_role("button", name="Send code").click()
-    _enter_code(page, site.code_for(EMAIL, after=before), password="my new browser password")
+    _enter_code(page, site.code_for(EMAIL, after=before), password=NEW_PASSWORD)
     page.wait_for_url("**/login?req=*")
     assert "Your password has been changed" in page.content()
     page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill("my new browser password")
+    page.get_by_label("Password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     _back_at_the_client(page, site)

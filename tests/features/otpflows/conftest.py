@@ -26,6 +26,8 @@ from tests.features.notify.test_aws import aws_credentials, ses  # noqa: F401 (f
 from tests.features.ratelimit.conftest import client_at, use_limits  # noqa: F401 (fixtures)
 
 CODE = re.compile(r"\b([0-9]{6})\b")
+#: The password the sign-up and reset tests choose.
+NEW_PASSWORD = "a long new passphrase"  # pragma: allowlist secret
 
 
 @pytest.fixture(autouse=True)

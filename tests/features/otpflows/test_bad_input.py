@@ -14,7 +14,7 @@ from namoid.services import Services
 from namoid.storage.models import AuditEntry, Organization, OtpChallenge, OutboxEntry, utcnow
 from tests.features.authorize.conftest import form_inputs
 from tests.features.conftest import MakeUser
-from tests.features.otpflows.conftest import CodeFlow, at, code_in, delivered, set_policy
+from tests.features.otpflows.conftest import NEW_PASSWORD, CodeFlow, at, code_in, delivered, set_policy
 from tests.features.ratelimit.conftest import ClientAt, UseLimits
 
 
@@ -87,7 +87,7 @@ async def test_bad_codes_get_a_clear_message_and_count_only_when_they_are_guesse
         assert answer.status_code == 400 and text in answer.text
     assert await _rows(services, org) == before  # malformed input is not a guess
     other_purpose = await code_flow.enter(
-        entry, code_in(message), purpose="password_reset", password="a long new password"
+        entry, code_in(message), purpose="password_reset", password=NEW_PASSWORD
     )
     assert other_purpose.status_code == 400 and "does not belong" in other_purpose.text
     async with client_at("192.0.2.99") as other_http:  # another browser, its own session and CSRF token
@@ -110,13 +110,13 @@ async def test_expired_and_reused_codes(code_flow: CodeFlow, services: Services,
         await session.execute(
             update(OtpChallenge).where(OtpChallenge.org_id == org.id).values(expires_at=utcnow())
         )
-    expired = await code_flow.enter(entry, code_in(message), password="a long new password")
+    expired = await code_flow.enter(entry, code_in(message), password=NEW_PASSWORD)
     assert expired.status_code == 400 and "expired" in expired.text
     again = await code_flow.ask("password_reset", "email", flow.user.email)
     [newest, _] = await delivered(services, org, flow.user.email)
-    done = await code_flow.enter(again, code_in(newest), password="a long new password")
+    done = await code_flow.enter(again, code_in(newest), password=NEW_PASSWORD)
     assert done.status_code == 303
-    reused = await code_flow.enter(again, code_in(newest), password="yet another password")
+    reused = await code_flow.enter(again, code_in(newest), password=NEW_PASSWORD)
     assert reused.status_code == 400 and "already used" in reused.text
 
 

@@ -9,7 +9,7 @@ from namoid.services import Services
 from namoid.storage.models import AuditEntry, Organization, RefreshFamily
 from namoid.storage.repos import users
 from tests.features.conftest import PASSWORD, MakeUser
-from tests.features.otpflows.conftest import CodeFlow, code_in, delivered, set_policy
+from tests.features.otpflows.conftest import NEW_PASSWORD, CodeFlow, code_in, delivered, set_policy
 
 
 async def test_email_code_sign_in_proves_the_email_and_says_otp(
@@ -76,9 +76,9 @@ async def test_sign_up_proves_the_email_before_the_account_exists(
     async with services.db.tenant(org.id) as session:
         assert await users.get_by_email(session, org.id, email) is None  # not before the code comes back
     [message] = await delivered(services, org, email)
-    weak = await code_flow.enter(entry, code_in(message), password="short")
+    weak = await code_flow.enter(entry, code_in(message), password=NEW_PASSWORD[:5])
     assert weak.status_code == 400 and "8 to 1024" in weak.text
-    done = await code_flow.enter(entry, code_in(message), password="a brand new passphrase")
+    done = await code_flow.enter(entry, code_in(message), password=NEW_PASSWORD)
     claims = await code_flow.id_claims(await code_flow.finish(done))
     async with services.db.tenant(org.id) as session:
         user = await users.get_by_email(session, org.id, email)
@@ -94,7 +94,7 @@ async def test_password_reset_by_email_code_kills_old_refresh_tokens_and_raises_
     assert "Forgot password?" in (await code_flow.login_page()).text
     entry = await code_flow.ask("password_reset", "email", flow.user.email)
     [message] = await delivered(services, org, flow.user.email)
-    done = await code_flow.enter(entry, code_in(message), password="another long passphrase")
+    done = await code_flow.enter(entry, code_in(message), password=NEW_PASSWORD)
     assert done.status_code == 303 and "done=reset" in done.headers["location"]
     assert "Your password has been changed" in (await flow.follow(done)).text
     refused = await flow.http.post(
