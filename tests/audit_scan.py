@@ -4,13 +4,14 @@ Every random secret NamoID makes (codes, refresh tokens, client secrets, session
 CSRF secrets: ``new_token`` with 32 bytes or more) is remembered while the suite runs, and so
 is every one-time code (``new_numeric_code``), every email and SMS put in the outbox (its
 text, and the 6-8 digit codes in it), and every value a test upstream provider hands out
-(``UPSTREAM_ISSUED``: its tokens and codes, and NamoID's client secret there);
-``log_findings`` scans captured log output for the upstream's values, JWTs and PEM blocks.
+(``UPSTREAM_ISSUED``: its tokens and codes, and NamoID's client secret there).
 After each SQLite test and at the end of the PostgreSQL session, every text of every
 audit row (actor, target, user agent, detail) is searched for those values, for JWTs,
 PEM blocks, password hashes, keyring ciphertexts, the suite's passwords, Aadhaar-like numbers,
-queued message texts and one-time codes, and the synthetic offline e-KYC data (names, reference
-ids) that tests/kyc_fixtures.py registers in ``PERSONAL_DATA``.
+queued message texts and one-time codes, and the synthetic offline e-KYC data (names,
+reference ids) that tests/kyc_fixtures.py registers in ``PERSONAL_DATA``. ``log_findings``
+scans captured log lines (the provider and one-time-code flow tests) for the upstream's
+values, JWTs, PEM blocks, codes and message texts.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ ISSUED: set[str] = set()
 PERSONAL_DATA: set[str] = set()
 #: Values an upstream provider issued in the tests (tests/hostile_upstream.py): never logged or audited.
 UPSTREAM_ISSUED: set[str] = set()
-PASSWORDS = ("correct horse battery staple", "browser test password 1")
+PASSWORDS = ("correct horse battery staple", "browser test password 1", "a long new passphrase")
 PATTERNS = {
     "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
     "a PEM block": re.compile(r"-----BEGIN [A-Z ]+-----"),
@@ -117,18 +118,21 @@ def upstream_issued(value: str) -> str:
     return value
 
 
-def log_findings(text: str) -> list[str]:
-    """Upstream-issued values, JWTs and PEM blocks in captured log output, one finding per line."""
+def scan_sqlite(path: str) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return findings(conn.execute(f"SELECT {COLUMNS} FROM audit_log"))
+
+
+def log_findings(lines: Iterable[str]) -> list[str]:
+    """Captured log lines carrying a value an upstream issued, a JWT, a PEM block, a one-time
+    code or a queued message's text: one finding per line and kind."""
     found = []
-    for line in text.splitlines():
+    for line in lines:
         if any(value in line for value in UPSTREAM_ISSUED):
             found.append(f"an upstream-issued value in log line {line[:200]!r}")
         for name in ("a JWT", "a PEM block"):
             if PATTERNS[name].search(line):
                 found.append(f"{name} in log line {line[:200]!r}")
+        if CODES.intersection(_CODE.findall(line)) or any(body in line for body in MESSAGE_TEXTS):
+            found.append(f"a one-time code or message text in log line {line[:200]!r}")
     return found
-
-
-def scan_sqlite(path: str) -> list[str]:
-    with sqlite3.connect(path) as conn:
-        return findings(conn.execute(f"SELECT {COLUMNS} FROM audit_log"))

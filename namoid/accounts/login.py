@@ -122,12 +122,13 @@ async def sign_in(
     previous: BrowserSession | None,
     client_id: str,
     now: datetime,
-    method: str = PASSWORD_AMR,
+    amr: tuple[str, ...] = (PASSWORD_AMR,),
 ) -> sessions.Started:
     """End the browser's previous session and start a new one for ``user`` (no fixation); audited.
 
-    ``method`` is the session's ``amr`` (RFC 8176): ``pwd``, or ``fed`` through a provider."""
-    started = await sessions.start(session, org, user=user, amr=[method], now=now)
+    ``amr`` names the methods used (RFC 8176 §2): ``pwd``, ``otp``, ``sms``, ``mfa``, or ``fed``
+    through a provider."""
+    started = await sessions.start(session, org, user=user, amr=list(amr), now=now)
     if previous is not None:
         await sessions.replace(session, org.id, previous, started.row, now)
     await audit.record(
@@ -137,6 +138,6 @@ async def sign_in(
         action="login.succeeded",
         target_type="session",
         target_id=started.row.sid,
-        detail={"client_id": client_id, "method": method},
+        detail={"client_id": client_id, "method": " ".join(amr)},
     )
     return started

@@ -68,6 +68,11 @@ def _normalized(code: str, digits: int) -> str | None:
     return compact if re.fullmatch(rf"[0-9]{{{digits}}}", compact, flags=re.ASCII) else None
 
 
+def well_formed(code: str, digits: int = DEFAULT_DIGITS) -> bool:
+    """Whether ``code`` could be a code at all (a guess), before any lookup."""
+    return _normalized(code, digits) is not None
+
+
 async def _audit(
     session: AsyncSession,
     who: Challenger,
@@ -149,17 +154,25 @@ async def verify(
     interaction: str,
     code: str,
     now: datetime,
+    destination: str | None = None,
 ) -> Verdict:
     """Check ``code``: "verified" exactly once; a wrong code counts, the 5th kills the challenge.
 
-    A challenge of another org, purpose or interaction is "unknown" (and counts nothing: the
-    asker cannot guess against it). Malformed input is refused before any comparison.
+    A challenge of another org, purpose, interaction or (if given) destination is "unknown"
+    (and counts nothing: the asker cannot guess against it). Malformed input is refused
+    before any comparison.
     """
     challenge = await otp_challenges.get(session, org_id, challenge_id)
     if (
         challenge is None
         or challenge.purpose != purpose
         or not hmac.compare_digest(challenge.interaction_hash, sha256_hex(interaction))
+        or (
+            destination is not None
+            and not hmac.compare_digest(
+                challenge.destination_hash, account_key(who.pepper, org_id, destination)
+            )
+        )
     ):
         await _audit(session, who, org_id, challenge_id, "failed", "denied", reason="unknown")
         return "unknown"

@@ -8,8 +8,10 @@ import typer
 
 from namoid.cli.runtime import cli_actor, emit, run
 from namoid.kyc import service as kyc
+from namoid.notify.messages import to_payload
+from namoid.notify.outbox import inbox as captured_messages
 from namoid.services import Services
-from namoid.tenancy import organizations
+from namoid.tenancy import organizations, sign_in
 
 app = typer.Typer(help="Organizations (tenants).", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -19,17 +21,23 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.
 def create(
     slug: Annotated[str, typer.Argument(help="URL name: the issuer is {base}/o/SLUG.")],
     name: Annotated[str | None, typer.Option(help="Display name (default: the slug).")] = None,
+    test_mode: Annotated[
+        bool, typer.Option("--test-mode", help="Never send email or SMS: messages go to `org inbox`.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create an organization with its first signing key."""
 
     async def action(services: Services) -> None:
-        org = await organizations.create(services.db, services.keyring, slug, name, cli_actor())
+        org = await organizations.create(
+            services.db, services.keyring, slug, name, cli_actor(), test_mode=test_mode
+        )
         issuer = f"{services.settings.base_url}/o/{org.slug}"
+        mode = " (test mode: messages stay in `namoid org inbox`)" if test_mode else ""
         emit(
             as_json,
-            {"id": str(org.id), "slug": org.slug, "name": org.name, "issuer": issuer},
-            f"created organization {org.slug} ({org.name}); issuer {issuer}",
+            {"id": str(org.id), "slug": org.slug, "name": org.name, "issuer": issuer, "test_mode": test_mode},
+            f"created organization {org.slug} ({org.name}); issuer {issuer}{mode}",
         )
 
     run(action)
@@ -102,5 +110,53 @@ def set_kyc(
         policy = await kyc.set_policy(services.db, org.id, enable, max_age_days, cli_actor())
         current = {"enabled": policy.enabled, "max_age_days": policy.max_age_days}
         emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
+
+    run(action)
+
+
+@app.command("set-sign-in")
+def set_sign_in(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    method: Annotated[
+        list[str] | None, typer.Option("--method", help="password, email_otp or sms_otp (repeat).")
+    ] = None,
+    registration: Annotated[str | None, typer.Option(help="Self-service sign-up: closed or open.")] = None,
+    mfa: Annotated[
+        str | None, typer.Option(help="Code after the password: off, optional or required.")
+    ] = None,
+    sms_country: Annotated[
+        list[str] | None, typer.Option("--sms-country", help="Calling code SMS may go to, e.g. +91 (repeat).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set an organization's sign-in methods, sign-up, MFA and SMS countries."""
+    policy = sign_in.SignInPolicy(
+        methods=tuple(method) if method else None,
+        registration=registration,
+        mfa=mfa,
+        sms_countries=tuple(sms_country) if sms_country else None,
+    )
+
+    async def action(services: Services) -> None:
+        org = await sign_in.set_policy(services.db, slug, policy, cli_actor())
+        current = sign_in.describe(org)
+        emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
+
+    run(action)
+
+
+@app.command("inbox")
+def inbox(slug: Annotated[str, typer.Argument(help="Organization slug.")], as_json: JsonFlag = False) -> None:
+    """Show a test-mode organization's captured emails and SMS, newest first (read-only)."""
+
+    async def action(services: Services) -> None:
+        org = await organizations.require(services.db, slug)
+        async with services.db.tenant(org.id) as session:
+            messages = await captured_messages(session, services.keyring, org.id)
+        rows = [{"captured_at": at.isoformat(), **to_payload(message)} for at, message in messages]
+        human = "\n\n".join(
+            f"{row['captured_at']}  {row['kind']} to {row['to']}\n{row['text']}" for row in rows
+        )
+        emit(as_json, rows, human or f"no messages in the inbox of {slug}")
 
     run(action)

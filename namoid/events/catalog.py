@@ -23,6 +23,7 @@ EVENT_TYPES: dict[str, str] = {
     "login.bruteforce_suspected": NAMOID + "login.bruteforce_suspected",
     "client.bruteforce_suspected": NAMOID + "client.bruteforce_suspected",
     "otp.flood_suspected": NAMOID + "otp.flood_suspected",
+    "password.reset": RISC + "account-credential-change-required",
     "ratelimit.degraded": NAMOID + "ratelimit.degraded",
     "client.created": NAMOID + "client.created",
     "client.updated": NAMOID + "client.updated",

@@ -62,20 +62,38 @@ async def enqueue(
     message: Message,
     actor: audit.Actor,
     now: datetime | None = None,
+    *,
+    test_mode: bool = False,
 ) -> uuid.UUID:
-    """Queue ``message`` for the worker in the caller's transaction; returns its id."""
+    """Queue ``message`` for the worker in the caller's transaction; returns its id.
+
+    In a ``test_mode`` org the message is captured instead: it lands in the org's inbox
+    (``inbox``), no worker is woken and no sender ever sees it."""
     message_id = uuid.uuid4()
     envelope = seal(keyring, org_id, message_id, message)
-    await event_outbox.enqueue_message(session, org_id, message.kind, message_id, envelope, now or utcnow())
+    await event_outbox.enqueue_message(
+        session, org_id, message.kind, message_id, envelope, now or utcnow(), captured=test_mode
+    )
     await audit.record(
         session,
         org_id,
         actor=actor,
-        action="message.enqueued",
+        action="message.captured" if test_mode else "message.enqueued",
         target_type=message.kind,
         target_id=str(message_id),
         detail=destination_detail(keyring.pepper, org_id, message),
     )
-    await event_outbox.announce(session, org_id)
-    wakeup.wake_after_commit(session, org_id)
+    if not test_mode:
+        await event_outbox.announce(session, org_id)
+        wakeup.wake_after_commit(session, org_id)
     return message_id
+
+
+async def inbox(session: AsyncSession, keyring: Keyring, org_id: uuid.UUID) -> list[tuple[datetime, Message]]:
+    """A test-mode org's captured messages, newest first, with when each was captured."""
+    rows = await event_outbox.list_inbox(session, org_id)
+    return [
+        (row.created_at, unseal(keyring, org_id, row.message_id, row.payload_enc))
+        for row in rows
+        if row.message_id is not None and row.payload_enc is not None
+    ]

@@ -50,7 +50,7 @@ async def _sign_in(
     if pending is None:
         raise CallbackRefused("request_expired", "the sign-in request expired: return to the application")
     return await password_login.sign_in(
-        session, org, user, previous=previous, client_id=pending.client_id, now=now, method=FEDERATED_AMR
+        session, org, user, previous=previous, client_id=pending.client_id, now=now, amr=(FEDERATED_AMR,)
     )
 
 

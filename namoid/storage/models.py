@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -90,6 +91,19 @@ class Organization(Base):
     session_ttl: Mapped[int] = mapped_column(Integer, default=86400)
     #: Days audit entries are kept before the retention job may remove them (DESIGN.md §5).
     audit_retention_days: Mapped[int] = mapped_column(Integer, default=400)
+    # --- sign-in policy (issue 11): namoid.tenancy.sign_in ---
+    #: Login methods offered, a subset of ("password", "email_otp", "sms_otp").
+    sign_in_methods: Mapped[list[str]] = mapped_column(
+        JsonType, default=lambda: ["password"], server_default='["password"]'
+    )
+    registration: Mapped[str] = mapped_column(String(8), default="closed", server_default="closed")
+    mfa: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    #: Calling codes SMS may go to ("+91"): SMS pumping spends nothing elsewhere.
+    sms_countries: Mapped[list[str]] = mapped_column(
+        JsonType, default=lambda: ["+91"], server_default='["+91"]'
+    )
+    #: A test-mode org never sends: its messages stay in its inbox (``namoid org inbox``).
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class User(Base):
@@ -101,6 +115,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     phone: Mapped[str | None] = mapped_column(String(16))
+    #: True only once a code sent to ``phone`` came back (issue 11).
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="active")

@@ -32,9 +32,17 @@ def validate_slug(slug: str) -> str:
 
 
 async def create(
-    db: Database, keyring: Keyring, slug: str, name: str | None, actor: audit.Actor
+    db: Database,
+    keyring: Keyring,
+    slug: str,
+    name: str | None,
+    actor: audit.Actor,
+    *,
+    test_mode: bool = False,
 ) -> Organization:
-    """Create an org with its first RS256 signing key (private half encrypted), audited."""
+    """Create an org with its first RS256 signing key (private half encrypted), audited.
+
+    A ``test_mode`` org never sends email or SMS: its messages stay in its inbox (issue 11)."""
     validate_slug(slug)
     name = (name or slug).strip()
     if not name or len(name) > 200:
@@ -44,11 +52,17 @@ async def create(
         async with db.tenant(org_id) as session:
             if await organizations.get_by_slug(session, slug) is not None:
                 raise OrganizationExists(f"organization {slug!r} already exists")
-            org = Organization(id=org_id, slug=slug, name=name, status="active")
+            org = Organization(id=org_id, slug=slug, name=name, status="active", test_mode=test_mode)
             session.add(org)
             await session.flush()
             await audit.record(
-                session, org_id, actor=actor, action="org.created", target_type="org", target_id=slug
+                session,
+                org_id,
+                actor=actor,
+                action="org.created",
+                target_type="org",
+                target_id=slug,
+                detail={"test_mode": True} if test_mode else None,
             )
             await create_key(session, keyring, org_id, ORG_KEY_ALG, actor)
     except IntegrityError as exc:

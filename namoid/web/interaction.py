@@ -34,7 +34,7 @@ from namoid.services import Services
 from namoid.storage.models import AuthorizationRequest, BrowserSession, Client, Organization, utcnow
 from namoid.storage.repos import authorization_requests, clients, consents
 from namoid.tenancy.resolve import current_org, issuer_for
-from namoid.web import limits, logout
+from namoid.web import code_forms, limits, logout
 from namoid.web.cookies import (
     DEVICE_COOKIE_MAX_AGE,
     read_device_cookie,
@@ -53,6 +53,8 @@ router.include_router(logout.router)
 #: How long a user has to sign in and consent.
 REQUEST_TTL = timedelta(minutes=10)
 LOGIN_FAILED = "That email and password do not match an account. Check them and try again."
+#: What the sign-in page says after a flow sent the browser back to it (``?done=``).
+NOTICES = {"reset": "Your password has been changed and you were signed out everywhere. Sign in with it."}
 MAX_CLIENT_ID = 64
 MAX_EMAIL_ECHO = 320
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -297,7 +299,8 @@ def _login_form(
     *,
     email: str,
     error: str | None,
-    providers: Sequence[str],
+    providers: Sequence[str] = (),
+    notice: str | None = None,
 ) -> Response:
     context = {
         "org_slug": org.slug,
@@ -308,6 +311,11 @@ def _login_form(
         "client_name": pending.client.name,
         "email": email[:MAX_EMAIL_ECHO],
         "error": error,
+        "notice": notice,
+        # The org's sign-in policy (namoid.tenancy.sign_in): which forms and code links show.
+        "methods": org.sign_in_methods,
+        "registration_open": org.registration == "open",
+        "code_url": f"/o/{org.slug}/code?req={pending.handle}",
     }
     return page(request, "login.html", context, form_targets=_form_targets(pending.params))
 
@@ -330,7 +338,10 @@ async def login_page(request: Request, org: CurrentOrg) -> Response:
             browser = started.row
         buttons = await provider_buttons(session, org)
     hint = pending.params.login_hint or ""
-    response = _login_form(request, org, pending, browser, email=hint, error=None, providers=buttons)
+    notice = NOTICES.get(request.query_params.get("done", ""))
+    response = _login_form(
+        request, org, pending, browser, email=hint, error=None, providers=buttons, notice=notice
+    )
     if started is not None:
         set_session_cookie(response, org.slug, started.token, browser.expires_at, now)
     return response
@@ -367,6 +378,8 @@ async def login(request: Request, org: CurrentOrg) -> Response:
         pending = await _pending(session, org, _field(form, "req"))
     if pending is None:
         return await limits.refuse(request, org, _expired(request))
+    if "password" not in org.sign_in_methods:
+        return problem(request, 400, "Passwords are not used here", "Go back and sign in with a code.")
     email = _field(form, "email")
     account = login_limits.account_key(services.keyring.pepper, org.id, email)
     attempt = login_limits.Attempt(org.slug, ip, account, _device(request, org, account, now))
@@ -385,9 +398,17 @@ async def login(request: Request, org: CurrentOrg) -> Response:
             return _login_form(
                 request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED, providers=buttons
             )
-        started = await password_login.sign_in(
-            session, org, checked.user, previous=browser, client_id=pending.client.client_id, now=now
-        )
+        second = code_forms.second_factor_channel(org, checked.user)
+        if second is None:
+            started = await password_login.sign_in(
+                session, org, checked.user, previous=browser, client_id=pending.client.client_id, now=now
+            )
+    if second is not None:  # the password was right; the session starts once the code comes back
+        step = code_forms.CodeStep(
+            org, pending.handle, pending.client.client_id, pending.client.name,
+            _form_targets(pending.params), browser, "second_factor", *second,
+        )  # fmt: skip
+        return await code_forms.send_and_ask(request, step)
     response = _to_interaction(org, "consent", pending.handle)
     set_session_cookie(response, org.slug, started.token, started.row.expires_at, now)
     device = device_cookies.issue(services.keyring.pepper, account, int(now.timestamp()))

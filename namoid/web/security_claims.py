@@ -62,9 +62,10 @@ CAPABILITIES: Final[dict[str, Capability]] = {
     "aadhaar_kyc": _always,
     "provider_token_vault": _always,
     "provider_consent": _always,
+    "otp": _always,
 }
 #: Designed, not built: their claims are never shown.
-PLANNED: Final = frozenset({"otp", "data_export_erasure"})
+PLANNED: Final = frozenset({"data_export_erasure"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,16 @@ CLAIMS: Final[tuple[Claim, ...]] = (
             "tests/features/ratelimit/test_degraded.py::test_redis_down_still_limits_and_is_reported",
         ),
     ),
-    Claim("protect", "otp", "OTP endpoints are rate-limited to defend against OTP-flood abuse."),
+    Claim(
+        "protect",
+        "otp",
+        "OTP endpoints are rate-limited to defend against OTP-flood abuse.",
+        (
+            "tests/features/otpflows/test_floods.py::test_one_destination_from_many_ips_gets_three_codes",
+            "tests/features/otpflows/test_floods.py::test_many_destinations_from_one_org_stop_at_its_hourly_budget",
+            "tests/features/otpflows/test_floods.py::test_guessing_a_code_ends_after_five_tries",
+        ),
+    ),
     Claim(
         "protect",
         "supply_chain",

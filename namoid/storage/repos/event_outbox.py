@@ -202,8 +202,13 @@ async def enqueue_message(
     message_id: uuid.UUID,
     payload_enc: str,
     now: datetime,
+    *,
+    captured: bool = False,
 ) -> None:
-    """One email or SMS row, due at once; ``payload_enc`` is the message encrypted by the caller."""
+    """One email or SMS row, due at once; ``payload_enc`` is the message encrypted by the caller.
+
+    A ``captured`` row (a test-mode org's) is settled as it is written: no worker ever sends it,
+    and it keeps its payload for the org's inbox until the sweep removes it."""
     await session.execute(
         insert(OutboxEntry).values(
             org_id=org_id,
@@ -213,6 +218,7 @@ async def enqueue_message(
             created_at=now,
             next_attempt_at=now,
             attempts=0,
+            delivered_at=now if captured else None,
         )
     )
 
@@ -289,6 +295,22 @@ async def list_messages(session: AsyncSession, org_id: uuid.UUID, limit: int = 1
     query = (
         select(OutboxEntry)
         .where(OutboxEntry.org_id == org_id, OutboxEntry.kind != "webhook")
+        .order_by(OutboxEntry.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def list_inbox(session: AsyncSession, org_id: uuid.UUID, limit: int = 100) -> Sequence[OutboxEntry]:
+    """A test-mode org's captured messages (settled with their payload kept), newest first."""
+    query = (
+        select(OutboxEntry)
+        .where(
+            OutboxEntry.org_id == org_id,
+            OutboxEntry.kind != "webhook",
+            OutboxEntry.delivered_at.is_not(None),
+            OutboxEntry.payload_enc.is_not(None),
+        )
         .order_by(OutboxEntry.id.desc())
         .limit(limit)
     )

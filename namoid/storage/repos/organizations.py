@@ -38,3 +38,8 @@ async def set_lifetimes(session: AsyncSession, org_id: uuid.UUID, lifetimes: dic
 async def set_audit_retention(session: AsyncSession, org_id: uuid.UUID, days: int) -> None:
     query = update(Organization).where(Organization.id == org_id).values(audit_retention_days=days)
     await session.execute(query)
+
+
+async def set_sign_in(session: AsyncSession, org_id: uuid.UUID, changes: dict[str, object]) -> None:
+    """Update the org's sign-in policy columns (namoid.tenancy.sign_in validated them)."""
+    await session.execute(update(Organization).where(Organization.id == org_id).values(**changes))

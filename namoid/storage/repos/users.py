@@ -81,3 +81,17 @@ async def mark_deleted(
     """Soft delete: status ``deleted`` with the time and reason; the row stays."""
     values: dict[str, object] = {"status": "deleted", "deleted_at": now, "deletion_reason": reason}
     return await _update(session, org_id, user_id, values)
+
+
+async def get_by_phone(session: AsyncSession, org_id: uuid.UUID, phone: str) -> User | None:
+    """The one live user with this E.164 number; None if there is none, or more than one."""
+    query = select(User).where(User.org_id == org_id, User.phone == phone, User.deleted_at.is_(None)).limit(2)
+    found = (await session.scalars(query)).all()
+    return found[0] if len(found) == 1 else None
+
+
+async def mark_verified(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, column: str) -> bool:
+    """``email_verified`` or ``phone_verified`` := true (only a returned code calls this)."""
+    if column not in ("email_verified", "phone_verified"):
+        raise ValueError(f"not a verification flag: {column}")
+    return await _update(session, org_id, user_id, {column: True})

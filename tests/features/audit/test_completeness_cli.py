@@ -37,6 +37,7 @@ READ_ONLY = {
     "dev mailbox",
     "providers list",
     "providers consents",
+    "org inbox",
 }
 EXEMPT = {"serve": "serves HTTP: every route is checked by test_completeness_http"}
 PASSWORD = "completeness test password"  # pragma: allowlist secret
@@ -93,6 +94,9 @@ def _orgs_clients_users(cli: Session, slug: str) -> None:
     cli.run("org set-lifetimes", slug, "--access-token-ttl", "300")
     cli.run("org set-kyc", slug, "--enable", "--max-age-days", "7")
     cli.run("org set-kyc", slug, "--disable")
+    cli.run("org set-sign-in", slug, "--method", "password", "--method", "email_otp", "--mfa", "required")
+    cli.run("org create", f"{slug}-test", "--test-mode")
+    cli.run("org inbox", f"{slug}-test", "--json")
     cli.run("audit set-retention", "--org", slug, "--days", "500")
     client = cli.run(
         "client create", "--org", slug, "--name", "App", "--type", "confidential",

@@ -10,20 +10,22 @@ the org's data; if anything changed, the audit log must hold an entry of that ve
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from namoid import audit
 from namoid.providers import registry
 from namoid.services import Services
 from namoid.storage.db import Database
-from namoid.storage.models import AuditEntry
+from namoid.storage.models import AuditEntry, OtpChallenge, utcnow
 from tests.features.audit.fingerprint import changed, fingerprint
 from tests.features.authorize.conftest import Flow, form_inputs
 from tests.features.authorize.test_logout import _id_token
 from tests.features.conftest import served_routes
+from tests.features.otpflows.conftest import NEW_PASSWORD, CodeFlow, code_in, delivered, set_policy
 from tests.features.token.conftest import age_first_use, basic, exchange
 
 Request = Callable[[], Awaitable[httpx.Response]]
@@ -192,6 +194,72 @@ async def provider_callback_post(flow: Flow) -> Request:
     return lambda: flow.http.post(f"{flow.base}/providers/up/callback", data={"code": "c"})
 
 
+async def _code_entry(flow: Flow, purpose: str = "sign_in", destination: str | None = None) -> httpx.Response:
+    """The code form after a send (the org offers email codes and sign-up)."""
+    await set_policy(flow.services, flow.org, methods=("password", "email_otp"), registration="open")
+    return await CodeFlow(flow).ask(purpose, "email", destination or flow.user.email)
+
+
+async def _send(flow: Flow, channel: str, destination: str) -> Request:
+    await set_policy(flow.services, flow.org, methods=("password", f"{channel}_otp"))
+    fields = form_inputs((await CodeFlow(flow).code_page("sign_in", channel)).text)
+    return lambda: flow.http.post(f"{flow.base}/code", data=fields | {"destination": destination})
+
+
+async def code_send(flow: Flow) -> Request:
+    return await _send(flow, "email", flow.user.email)
+
+
+async def code_send_unknown(flow: Flow) -> Request:
+    return await _send(flow, "email", "no@example.com")
+
+
+async def code_send_blocked_country(flow: Flow) -> Request:
+    return await _send(flow, "sms", "+16502530000")
+
+
+async def code_verify_sign_in(flow: Flow) -> Request:
+    entry = await _code_entry(flow)
+    [message] = await delivered(flow.services, flow.org, flow.user.email)
+    return lambda: CodeFlow(flow).enter(entry, code_in(message))
+
+
+async def code_verify_wrong(flow: Flow) -> Request:
+    entry = await _code_entry(flow)
+    [message] = await delivered(flow.services, flow.org, flow.user.email)
+    return lambda: CodeFlow(flow).enter(entry, "000000" if code_in(message) != "000000" else "111111")
+
+
+async def code_verify_sign_up(flow: Flow) -> Request:
+    entry = await _code_entry(flow, "sign_up", "new-user@example.com")
+    [message] = await delivered(flow.services, flow.org, "new-user@example.com")
+    return lambda: CodeFlow(flow).enter(entry, code_in(message), password=NEW_PASSWORD)
+
+
+async def code_verify_reset(flow: Flow) -> Request:
+    await _tokens(flow)  # something for the reset to revoke
+    flow.http.cookies.clear()
+    entry = await _code_entry(flow, "password_reset")
+    [message] = await delivered(flow.services, flow.org, flow.user.email)
+    return lambda: CodeFlow(flow).enter(entry, code_in(message), password=NEW_PASSWORD)
+
+
+async def code_resend(flow: Flow) -> Request:
+    entry = await _code_entry(flow)
+    await age_challenges(flow)
+    return lambda: flow.http.post(f"{flow.base}/code/resend", data=form_inputs(entry.text))
+
+
+async def age_challenges(flow: Flow) -> None:
+    """Move the org's challenges' last send past the resend cool-down."""
+    async with flow.services.db.tenant(flow.org.id) as session:
+        await session.execute(
+            update(OtpChallenge)
+            .where(OtpChallenge.org_id == flow.org.id)
+            .values(last_sent_at=utcnow() - timedelta(minutes=1))
+        )
+
+
 #: (method, route) -> the exercises of that route. Every non-GET route must be here.
 EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("GET", "/o/{org}/authorize"): [authorize_get],
@@ -214,6 +282,14 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/kyc"): [kyc_upload],
     ("POST", "/o/{org}/account/kyc/withdraw"): [kyc_withdraw],
     ("POST", "/o/{org}/providers/{name}/callback"): [provider_callback_post],
+    ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
+    ("POST", "/o/{org}/code/verify"): [
+        code_verify_sign_in,
+        code_verify_wrong,
+        code_verify_sign_up,
+        code_verify_reset,
+    ],
+    ("POST", "/o/{org}/code/resend"): [code_resend],
 }
 ALL = [prepare for exercises in EXERCISES.values() for prepare in exercises]
 

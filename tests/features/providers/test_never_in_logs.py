@@ -83,7 +83,7 @@ async def test_no_upstream_value_reaches_a_log_line_or_an_audit_row(
     output = debug_log.getvalue()
     assert "HTTP Request: POST" in output  # httpx's debug logging was on and captured
     assert upstream.access_token in UPSTREAM_ISSUED and len(UPSTREAM_ISSUED) > 3
-    assert log_findings(output) == []
+    assert log_findings(output.splitlines()) == []
     async with exchange_flow.services.db.tenant(exchange_flow.org.id) as session:
         rows = (
             await session.execute(select(AuditEntry.actor_id, AuditEntry.target_id, AuditEntry.detail))
@@ -94,5 +94,5 @@ async def test_no_upstream_value_reaches_a_log_line_or_an_audit_row(
 def test_the_scan_finds_what_it_looks_for() -> None:
     """The scanner is not blind: a planted upstream value is found in a log line and an audit row."""
     planted = upstream_issued("planted-upstream-token-value-0123456789")
-    assert log_findings(f"INFO something {planted}") != []
+    assert log_findings([f"INFO something {planted}"]) != []
     assert findings([("actor", None, {"x": planted})]) != []

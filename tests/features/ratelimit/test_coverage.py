@@ -23,6 +23,12 @@ LIMITED_ROUTES = {
     ("POST", "/login"): "login.ip",
     ("GET", "/consent"): "interaction.ip",
     ("POST", "/consent"): "interaction.refused_ip",  # needs a session and a CSRF token: refusals count
+    ("GET", "/code"): "interaction.ip",
+    # The code forms need a session and a CSRF token first; then otp.send.*, registration.*,
+    # password_reset.* and otp.verify.challenge (tests/features/otpflows/test_floods.py).
+    ("POST", "/code"): "interaction.refused_ip",
+    ("POST", "/code/verify"): "interaction.refused_ip",
+    ("POST", "/code/resend"): "interaction.refused_ip",
     ("GET", "/logout"): "logout.ip",
     ("POST", "/logout"): "logout.ip",
     ("POST", "/token"): "token.ip",
@@ -43,14 +49,8 @@ NOT_LIMITED = {
     ("GET", "/.well-known/openid-configuration"): "public metadata: no credential, nothing stored",
     ("GET", "/jwks.json"): "public keys: no credential, nothing stored",
 }
-#: Policies whose endpoints arrive later (OTP verification, reset, registration): they must exist now.
-LATER_POLICIES = {
-    "otp.verify.challenge",
-    "password_reset.ip",
-    "password_reset.destination",
-    "registration.ip",
-    "registration.destination",
-}
+#: Policies whose endpoints arrive later: they must exist now.
+LATER_POLICIES: set[str] = set()
 FORM = {"grant_type": "client_credentials", "client_id": "some-client", "token": "t", "req": "x"}
 
 

@@ -26,7 +26,6 @@ CLUSTER = Settings(
 UNBUILT = (
     "tombstone",
     "export of a user",
-    "OTP",
     "Amazon SES",
     "End User Messaging",
 )

@@ -20,7 +20,7 @@ from namoid.storage.migrations import policy
 from namoid.storage.models import UTCDateTime
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
