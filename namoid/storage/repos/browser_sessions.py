@@ -75,3 +75,17 @@ async def delete_ended(session: AsyncSession, org_id: uuid.UUID, before: datetim
     return await rows.delete_stamped_before(
         session, org_id, before, BrowserSession.expires_at, BrowserSession.ended_at
     )
+
+
+async def find_live_by_sid(
+    session: AsyncSession, org_id: uuid.UUID, sid: str, now: datetime
+) -> BrowserSession | None:
+    """The session with ``sid``, unless it ended or expired (a provider trip records the sid)."""
+    return await session.scalar(
+        select(BrowserSession).where(
+            BrowserSession.org_id == org_id,
+            BrowserSession.sid == sid,
+            BrowserSession.ended_at.is_(None),
+            BrowserSession.expires_at > now,
+        )
+    )
