@@ -275,7 +275,9 @@ async def _form_post(flow: Flow, upstream: Upstream, **params: str) -> httpx.Res
 
 
 def _set_cookie(response: httpx.Response, name: str) -> str:
-    return next(h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}="))
+    found = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    assert len(found) == 1, f"expected one Set-Cookie for {name}"
+    return found[0]
 
 
 async def test_a_form_post_callback_without_the_session_cookie_signs_in(
