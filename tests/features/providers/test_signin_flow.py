@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from namoid.crypto.secrets import sha256_hex
 from namoid.oauth.pkce import s256
@@ -366,3 +366,21 @@ async def test_the_trip_cookie_is_host_bound_cross_site_short_lived_and_stored_h
     async with flow.services.db.tenant(flow.org.id) as session:
         trip = (await session.scalars(select(ProviderAuthorization))).one()
     assert trip.binding_hash == sha256_hex(value) and value not in repr(vars(trip))
+
+
+async def test_a_connect_trip_whose_session_ended_is_refused(
+    flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
+) -> None:
+    """The trip names the user and the session; signing out in between ends the connection attempt."""
+    login_page = await flow.follow(await flow.authorize())
+    await flow.login(login_page)
+    trip = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
+    upstream.id_token = upstream.sign(upstream.claims(trip.nonce, sub="late"))
+    async with flow.services.db.tenant(flow.org.id) as session:
+        await session.execute(
+            update(BrowserSession).where(BrowserSession.user_id == flow.user.id).values(ended_at=func.now())
+        )
+    _as_cross_site_post(flow)
+    response = await _form_post(flow, upstream, state=trip.state)
+    assert response.status_code == 400
+    assert await _refusals(flow) == ["not_signed_in"] and await _connections(flow) == (0, 0)
