@@ -68,16 +68,22 @@ def _allow_if_asked(page: Page) -> None:
         page.get_by_role("button", name="Allow").click()
 
 
-def test_connect_then_sign_in_with_the_upstream_in_chromium(browser: Browser, idp: IdP, world: World) -> None:
-    arrivals: list[str] = []
-    home = idp.issuer(world.home)
-    first = _context(browser, arrivals)
-    page = first.new_page()
+def _signed_in_at_home(context: BrowserContext, idp: IdP, world: World) -> Page:
+    """A page of ``context`` whose home user signed in to the relying party with a password."""
+    page = context.new_page()
     _, challenge = pkce_pair()
     page.goto(authorize_url(idp, world, challenge, CALLBACK))
     _password(page, world.home, world.home_email)
     _allow_if_asked(page)
     page.wait_for_url(f"{CALLBACK}?*")
+    return page
+
+
+def test_connect_then_sign_in_with_the_upstream_in_chromium(browser: Browser, idp: IdP, world: World) -> None:
+    arrivals: list[str] = []
+    home = idp.issuer(world.home)
+    first = _context(browser, arrivals)
+    page = _signed_in_at_home(first, idp, world)
     page.goto(f"{home}/providers/friends/connect")
     _password(page, world.upstream, world.upstream_email)
     _allow_if_asked(page)
@@ -124,12 +130,7 @@ def test_a_cross_site_form_post_connects_and_signs_in_in_chromium(
     cross_site.form_post_subject = f"apple-{uuid.uuid4().hex[:8]}"
     arrivals: list[str] = []
     first = _context(browser, arrivals)
-    page = first.new_page()
-    _, challenge = pkce_pair()
-    page.goto(authorize_url(idp, world, challenge, CALLBACK))
-    _password(page, world.home, world.home_email)
-    _allow_if_asked(page)
-    page.wait_for_url(f"{CALLBACK}?*")
+    page = _signed_in_at_home(first, idp, world)
     page.goto(f"{home}/providers/apple/connect")  # the upstream's page POSTs back at once
     page.wait_for_url("**/providers/apple/callback")
     assert "apple is connected" in page.content()

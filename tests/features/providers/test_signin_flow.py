@@ -86,12 +86,18 @@ async def _refusals(flow: Flow) -> list[object]:
         return [detail["reason"] for detail in rows]
 
 
-async def _connect_trip(flow: Flow, upstream: Upstream, sub: str) -> tuple[Trip, httpx.Response]:
-    """The flow's user signs in with a password, then connects the upstream identity ``sub``."""
+async def _connect_started(flow: Flow, upstream: Upstream, sub: str) -> Trip:
+    """The flow's user signs in with a password and starts connecting the upstream identity ``sub``."""
     login_page = await flow.follow(await flow.authorize())
     await flow.login(login_page)
     trip = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
     upstream.id_token = upstream.sign(upstream.claims(trip.nonce, sub=sub))
+    return trip
+
+
+async def _connect_trip(flow: Flow, upstream: Upstream, sub: str) -> tuple[Trip, httpx.Response]:
+    """The flow's user signs in with a password, then connects the upstream identity ``sub``."""
+    trip = await _connect_started(flow, upstream, sub)
     return trip, await _callback(flow, upstream, state=trip.state)
 
 
@@ -303,10 +309,7 @@ async def test_a_form_post_callback_without_the_session_cookie_signs_in(
 async def test_a_form_post_connect_takes_the_user_from_the_trip(
     flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
 ) -> None:
-    login_page = await flow.follow(await flow.authorize())
-    await flow.login(login_page)
-    trip = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
-    upstream.id_token = upstream.sign(upstream.claims(trip.nonce, sub="apple-user"))
+    trip = await _connect_started(flow, upstream, "apple-user")
     _as_cross_site_post(flow)
     connected = await _form_post(flow, upstream, state=trip.state)
     assert connected.status_code == 200, connected.text
@@ -317,10 +320,7 @@ async def test_a_callback_without_the_trip_cookie_is_refused_even_with_the_sessi
     flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
 ) -> None:
     """Another browser (or a forged POST) has no trip cookie: the session cookie alone is not enough."""
-    login_page = await flow.follow(await flow.authorize())
-    await flow.login(login_page)
-    trip = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
-    upstream.id_token = upstream.sign(upstream.claims(trip.nonce, sub="attacker"))
+    trip = await _connect_started(flow, upstream, "attacker")
     flow.http.cookies.delete(trip_cookie_name(flow.org.slug))
     assert flow.http.cookies.get(session_cookie_name(flow.org.slug))
     response = await _form_post(flow, upstream, state=trip.state)
@@ -372,10 +372,7 @@ async def test_a_connect_trip_whose_session_ended_is_refused(
     flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
 ) -> None:
     """The trip names the user and the session; signing out in between ends the connection attempt."""
-    login_page = await flow.follow(await flow.authorize())
-    await flow.login(login_page)
-    trip = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
-    upstream.id_token = upstream.sign(upstream.claims(trip.nonce, sub="late"))
+    trip = await _connect_started(flow, upstream, "late")
     async with flow.services.db.tenant(flow.org.id) as session:
         await session.execute(
             update(BrowserSession).where(BrowserSession.user_id == flow.user.id).values(ended_at=func.now())
