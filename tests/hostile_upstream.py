@@ -3,8 +3,11 @@
 It answers discovery, JWKS, token and userinfo requests with what the test put in
 ``Upstream`` (documents, the ID token to hand out) and can misbehave: ``slow`` (never
 answers), ``oversized`` (a megabyte of JSON), ``redirect`` (every answer a 302 to the cloud
-metadata address). ID tokens are minted by the test with ``sign`` (a real key), or forged
-with ``forge`` (``alg: none``, HS256 keyed with the public key, a flipped signature).
+metadata address). With ``form_post_subject`` set, its authorization endpoint signs that
+subject in at once, like Apple: a page that POSTs ``code`` and ``state`` to the redirect URI
+(``response_mode=form_post``), with the ID token for the request's nonce ready. ID tokens
+are minted by the test with ``sign`` (a real key), or forged with ``forge`` (``alg: none``,
+HS256 keyed with the public key, a flipped signature).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import secrets
 import ssl
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from namoid.jose import jwt
 from namoid.jose.keys import generate_signing_key, load_private_key
@@ -43,6 +48,7 @@ class Upstream:
     behaviour: Behaviour = "normal"
     discovery_issuer: str | None = None
     id_token: str | None = None
+    form_post_subject: str | None = None
     access_token: str = field(default_factory=lambda: upstream_issued(secrets.token_urlsafe(32)))
     requests: list[tuple[str, str, dict[str, str], str]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
@@ -77,6 +83,20 @@ class Upstream:
 
     def sign(self, claims: dict[str, Any]) -> str:
         return upstream_issued(jwt.sign(claims, self._key))
+
+    def form_post_page(self, query: str) -> str:
+        """The authorization endpoint's answer: sign ``form_post_subject`` in, POST back at once."""
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        self.id_token = self.sign(self.claims(params.get("nonce", ""), sub=self.form_post_subject))
+        fields = {"code": self.new_code(), "state": params.get("state", "")}
+        inputs = "".join(
+            f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
+        )
+        action = html.escape(params.get("redirect_uri", ""))
+        return (
+            f'<!doctype html><form method="post" action="{action}">{inputs}</form>'
+            "<script>document.forms[0].submit()</script>"
+        )
 
     @staticmethod
     def new_code() -> str:
@@ -138,7 +158,14 @@ def hostile_upstream(cert: tuple[Path, Path], behaviour: Behaviour = "normal") -
                 self._answer(200, {"padding": "x" * 1_000_000})
                 return
             path = self.path.split("?")[0]
-            if path.endswith("/.well-known/openid-configuration"):
+            if path == "/authorize" and state.form_post_subject is not None:
+                page = state.form_post_page(urlsplit(self.path).query).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+            elif path.endswith("/.well-known/openid-configuration"):
                 self._answer(200, state.discovery())
             elif path == "/jwks":
                 self._answer(200, {"keys": state.jwks})

@@ -3,7 +3,8 @@
 Account linking cannot be abused (issue 12 §3):
 - an identity already connected signs in its own user, and only that user;
 - an unknown identity is connected only to the user who is signed in and asked to connect
-  it (purpose ``connect``, the same user as when the trip began);
+  it (purpose ``connect``): the user the trip recorded, whose browser session the trip
+  recorded is still live (the callback may be a cross-site POST without the session cookie);
 - an unknown identity whose email matches an account is refused, never linked silently:
   the owner signs in with their password and connects the provider from there;
 - a new account is created only if the provider allows it (``--create-accounts``) and the
@@ -27,7 +28,7 @@ from namoid.providers import connections, vault
 from namoid.providers.signin import FEDERATED_AMR, CallbackRefused, Identity
 from namoid.storage.db import Database
 from namoid.storage.models import BrowserSession, Organization, UpstreamProvider, User
-from namoid.storage.repos import authorization_requests, provider_connections, users
+from namoid.storage.repos import authorization_requests, browser_sessions, provider_connections, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +118,13 @@ async def resolve(
     org: Organization,
     provider: UpstreamProvider,
     identity: Identity,
-    browser: BrowserSession | None,
     now: datetime,
 ) -> Resolution:
-    """Sign in, connect or refuse (CallbackRefused); all in one transaction, so a refusal stores nothing."""
+    """Sign in, connect or refuse (CallbackRefused); all in one transaction, so a refusal stores nothing.
+
+    The browser session is the one the trip recorded (the trip cookie proved the browser)."""
     async with db.tenant(org.id) as session:
+        browser = await browser_sessions.find_live_by_sid(session, org.id, identity.trip.browser_sid, now)
         if identity.trip.purpose == "connect":
             return Resolution(await _connect(session, keyring, provider, identity, browser), None)
         existing = await provider_connections.find_by_subject(session, org.id, provider.id, identity.subject)

@@ -1,7 +1,11 @@
 """Signing in with, or connecting, an upstream provider: the authorization code flow as a client.
 
-``begin`` stores one trip (state as SHA-256, a nonce, the PKCE verifier under the keyring),
-bound to the browser session, and returns the upstream's authorization URL. ``complete``
+``begin`` stores one trip (state as SHA-256, a nonce, the PKCE verifier under the keyring,
+the SHA-256 of a fresh binding value the browser keeps in a cookie) and returns the upstream's
+authorization URL with that value. The binding, not the session cookie, ties the callback to
+the browser: a ``form_post`` upstream (Apple) returns with a cross-site POST, which carries no
+SameSite=Lax cookie, and one rule serves every provider. The trip records the browser session
+and, for ``connect``, the user, so the callback needs no session cookie. ``complete``
 runs the callback's checks in order, each refusing with a precise reason (RFC 6749 §10.12
 CSRF, RFC 9207 mix-up, OpenID Connect Core §3.1.3.7); nothing is linked or stored unless
 all pass. What to do with the identity (sign in, link, refuse) is ``resolve``'s decision:
@@ -46,6 +50,14 @@ class CallbackRefused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Trip:
+    """Where to send the browser, and the binding value it must bring back (its cookie)."""
+
+    url: str
+    binding: str
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
     """Who the upstream says signed in, with the trip that asked for it and the tokens."""
 
@@ -72,10 +84,10 @@ async def begin(
     request_handle: str | None,
     user_id: uuid.UUID | None,
     now: datetime,
-) -> str:
-    """Start a trip to the upstream; the URL to send the browser to (UpstreamError if unusable)."""
+) -> Trip:
+    """Start a trip to the upstream (UpstreamError if unusable)."""
     metadata = await client.metadata(provider)
-    state, nonce, verifier = new_token(32), new_token(32), new_token(48)
+    state, nonce, verifier, binding = new_token(32), new_token(32), new_token(48), new_token(32)
     row_id = uuid.uuid4()
     async with db.tenant(provider.org_id) as session:
         await provider_authorizations.add(
@@ -89,6 +101,7 @@ async def begin(
                 request_handle=request_handle,
                 user_id=user_id,
                 browser_sid=browser.sid,
+                binding_hash=sha256_hex(binding),
                 nonce=nonce,
                 verifier_enc=keyring.encrypt(verifier.encode(), _verifier_aad(provider.org_id, row_id)),
                 created_at=now,
@@ -104,9 +117,10 @@ async def begin(
             target_id=provider.name,
             detail={"purpose": purpose, "sid": browser.sid},
         )
-    return client.authorization_url(
+    url = client.authorization_url(
         provider, metadata, redirect_uri=redirect_uri, state=state, nonce=nonce, challenge=s256(verifier)
     )
+    return Trip(url, binding)
 
 
 # --- the callback's checks, in order ----------------------------------------------------------
@@ -143,9 +157,15 @@ async def _check_state(
     return trip
 
 
-def _check_browser(trip: ProviderAuthorization, browser: BrowserSession | None) -> None:
-    """The response must come back to the browser that started the trip (login CSRF)."""
-    if browser is None or not constant_time_equals(browser.sid, trip.browser_sid):
+def _check_binding(trip: ProviderAuthorization, binding: str | None) -> None:
+    """The response must come back to the browser that started the trip (RFC 6749 §10.12, login
+    CSRF): the one holding the trip cookie whose SHA-256 the trip stored."""
+    if (
+        binding is None
+        or len(binding) > MAX_PARAM
+        or trip.binding_hash is None
+        or not constant_time_equals(sha256_hex(binding), trip.binding_hash)
+    ):
         raise CallbackRefused("other_browser", "the response came back to a different browser")
 
 
@@ -189,14 +209,16 @@ async def complete(
     provider: UpstreamProvider,
     *,
     params: Mapping[str, str],
-    browser: BrowserSession | None,
+    binding: str | None,
     redirect_uri: str,
     now: datetime,
 ) -> Identity:
-    """Run every check of the callback; the verified identity, or CallbackRefused (nothing stored)."""
+    """Run every check of the callback; the verified identity, or CallbackRefused (nothing stored).
+
+    ``binding`` is the trip cookie's value as the browser sent it."""
     _check_no_error(params)
     trip = await _check_state(db, provider, params, now)
-    _check_browser(trip, browser)
+    _check_binding(trip, binding)
     try:
         metadata = await client.metadata(provider)
         _check_issuer(params, metadata.issuer, metadata.iss_parameter_supported)

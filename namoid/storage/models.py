@@ -640,7 +640,7 @@ class ProviderToken(Base):
 
 
 class ProviderAuthorization(Base):
-    """One trip to an upstream's authorization endpoint, bound to the browser session that began it.
+    """One trip to an upstream's authorization endpoint, bound to the browser that began it.
 
     ``state`` is stored as SHA-256 and used once (``used_at``); the PKCE verifier is a keyring
     envelope. Purpose ``sign_in`` resumes the authorization request ``request_handle``;
@@ -657,6 +657,9 @@ class ProviderAuthorization(Base):
     request_handle: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     browser_sid: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 of the trip cookie set at the start (issue 12, form_post); NULL only on trips
+    #: begun before migration 0010, which no callback accepts.
+    binding_hash: Mapped[str | None] = mapped_column(String(64))
     nonce: Mapped[str] = mapped_column(String(64))
     verifier_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

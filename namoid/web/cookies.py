@@ -70,3 +70,35 @@ def set_device_cookie(response: Response, org_slug: str, value: str) -> None:
         httponly=True,
         samesite="lax",
     )
+
+
+# --- the trip cookie: binds an upstream provider's response to this browser ----------------
+
+#: ``_`` cannot occur in a slug, so no session or device cookie's name equals a trip cookie's.
+TRIP_PREFIX = PREFIX + "trip_"
+
+
+def trip_cookie_name(org_slug: str) -> str:
+    return TRIP_PREFIX + org_slug
+
+
+def read_trip_cookie(request: Request, org_slug: str) -> str | None:
+    return request.cookies.get(trip_cookie_name(org_slug))
+
+
+def set_trip_cookie(response: Response, org_slug: str, value: str, max_age: int) -> None:
+    """SameSite=None: a ``form_post`` upstream (Apple) returns with a cross-site POST, which
+    carries no Lax cookie. Single use, as short-lived as the trip; its SHA-256 is on the trip row."""
+    response.set_cookie(
+        trip_cookie_name(org_slug),
+        value,
+        max_age=max_age,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="none",
+    )
+
+
+def clear_trip_cookie(response: Response, org_slug: str) -> None:
+    response.delete_cookie(trip_cookie_name(org_slug), path="/", secure=True, httponly=True, samesite="none")

@@ -25,7 +25,13 @@ from namoid.storage.models import BrowserSession, Organization, UpstreamProvider
 from namoid.storage.repos import authorization_requests, upstream_providers
 from namoid.tenancy.resolve import current_org, issuer_for
 from namoid.web import limits
-from namoid.web.cookies import read_session_token, set_session_cookie
+from namoid.web.cookies import (
+    clear_trip_cookie,
+    read_session_token,
+    read_trip_cookie,
+    set_session_cookie,
+    set_trip_cookie,
+)
 from namoid.web.responses import page, problem, request_pairs
 
 router = APIRouter()
@@ -74,7 +80,7 @@ async def _go(
 ) -> Response:
     services, now = _services(request), utcnow()
     try:
-        url = await signin.begin(
+        trip = await signin.begin(
             services.db,
             services.keyring,
             client_for(services.settings),
@@ -90,7 +96,8 @@ async def _go(
         refused = signin.CallbackRefused(exc.reason, str(exc))
         await signin.record_refusal(services.db, provider, refused, browser)
         return _refused(request, provider, str(exc))
-    response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    response = RedirectResponse(trip.url, status_code=303, headers={"Cache-Control": "no-store"})
+    set_trip_cookie(response, org.slug, trip.binding, int(signin.TRIP_TTL.total_seconds()))
     if started is not None:
         set_session_cookie(response, org.slug, started.token, started.row.expires_at, now)
     return response
@@ -138,7 +145,16 @@ async def connect(request: Request, org: CurrentOrg, name: str) -> Response:
 
 @router.api_route("/providers/{name}/callback", methods=["GET", "POST"], include_in_schema=False)
 async def callback(request: Request, org: CurrentOrg, name: str) -> Response:
-    """The upstream's authorization response (RFC 6749 §4.1.2; form_post for Apple)."""
+    """The upstream's authorization response (RFC 6749 §4.1.2; form_post for Apple).
+
+    Bound to the browser by the trip cookie alone (a cross-site form_post carries no session
+    cookie), which is cleared here whatever the outcome: single use, like ``state``."""
+    response = await _callback(request, org, name)
+    clear_trip_cookie(response, org.slug)
+    return response
+
+
+async def _callback(request: Request, org: Organization, name: str) -> Response:
     if (limited := await limits.ceiling(request, org, "interaction.ip")) is not None:
         return limited
     provider = await _provider(request, org, name)
@@ -146,8 +162,6 @@ async def callback(request: Request, org: CurrentOrg, name: str) -> Response:
         return _unknown(request)
     services, now = _services(request), utcnow()
     params = dict(await request_pairs(request))
-    async with services.db.tenant(org.id) as session:
-        browser = await sessions.find(session, org.id, read_session_token(request, org.slug), now)
     try:
         identity = await signin.complete(
             services.db,
@@ -155,15 +169,13 @@ async def callback(request: Request, org: CurrentOrg, name: str) -> Response:
             client_for(services.settings),
             provider,
             params=params,
-            browser=browser,
+            binding=read_trip_cookie(request, org.slug),
             redirect_uri=_redirect_uri(request, org, provider),
             now=now,
         )
-        resolution = await linking.resolve(
-            services.db, services.keyring, org, provider, identity, browser, now
-        )
+        resolution = await linking.resolve(services.db, services.keyring, org, provider, identity, now)
     except signin.CallbackRefused as refused:
-        await signin.record_refusal(services.db, provider, refused, browser)
+        await signin.record_refusal(services.db, provider, refused, None)
         return _refused(request, provider, str(refused))
     if resolution.started is None:
         context = {"provider": provider.name, "user_email": resolution.user.email}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import BrowserSession
@@ -16,18 +16,24 @@ async def add(session: AsyncSession, org_id: uuid.UUID, row: BrowserSession) -> 
     return await rows.insert(session, org_id, row)
 
 
-async def find_live(
-    session: AsyncSession, org_id: uuid.UUID, token_hash: str, now: datetime
+async def _find_live(
+    session: AsyncSession, org_id: uuid.UUID, match: ColumnElement[bool], now: datetime
 ) -> BrowserSession | None:
-    """The session behind a cookie, unless it ended or expired."""
     return await session.scalar(
         select(BrowserSession).where(
             BrowserSession.org_id == org_id,
-            BrowserSession.token_hash == token_hash,
+            match,
             BrowserSession.ended_at.is_(None),
             BrowserSession.expires_at > now,
         )
     )
+
+
+async def find_live(
+    session: AsyncSession, org_id: uuid.UUID, token_hash: str, now: datetime
+) -> BrowserSession | None:
+    """The session behind a cookie, unless it ended or expired."""
+    return await _find_live(session, org_id, BrowserSession.token_hash == token_hash, now)
 
 
 async def hold_live(session: AsyncSession, org_id: uuid.UUID, sid: str, now: datetime) -> bool:
@@ -75,3 +81,10 @@ async def delete_ended(session: AsyncSession, org_id: uuid.UUID, before: datetim
     return await rows.delete_stamped_before(
         session, org_id, before, BrowserSession.expires_at, BrowserSession.ended_at
     )
+
+
+async def find_live_by_sid(
+    session: AsyncSession, org_id: uuid.UUID, sid: str, now: datetime
+) -> BrowserSession | None:
+    """The session with ``sid``, unless it ended or expired (a provider trip records the sid)."""
+    return await _find_live(session, org_id, BrowserSession.sid == sid, now)

@@ -6,23 +6,28 @@ refusal must be a clear page and an audit entry, with nothing linked and nothing
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from namoid.crypto.secrets import sha256_hex
 from namoid.oauth.pkce import s256
 from namoid.privacy import consent_ledger
+from namoid.providers.signin import TRIP_TTL
 from namoid.services import Services
 from namoid.storage.models import (
     AuditEntry,
     BrowserSession,
     Organization,
+    ProviderAuthorization,
     ProviderConnection,
     ProviderToken,
     UpstreamProvider,
 )
+from namoid.web.cookies import session_cookie_name, trip_cookie_name
 from tests.features.authorize.conftest import Flow, form_inputs, new_flow, query
 from tests.features.conftest import MakeClient, MakeUser
 from tests.hostile_upstream import Behaviour, Upstream
@@ -81,12 +86,18 @@ async def _refusals(flow: Flow) -> list[object]:
         return [detail["reason"] for detail in rows]
 
 
-async def _connect_trip(flow: Flow, upstream: Upstream, sub: str) -> tuple[Trip, httpx.Response]:
-    """The flow's user signs in with a password, then connects the upstream identity ``sub``."""
+async def _connect_started(flow: Flow, upstream: Upstream, sub: str) -> Trip:
+    """The flow's user signs in with a password and starts connecting the upstream identity ``sub``."""
     login_page = await flow.follow(await flow.authorize())
     await flow.login(login_page)
     trip = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
     upstream.id_token = upstream.sign(upstream.claims(trip.nonce, sub=sub))
+    return trip
+
+
+async def _connect_trip(flow: Flow, upstream: Upstream, sub: str) -> tuple[Trip, httpx.Response]:
+    """The flow's user signs in with a password, then connects the upstream identity ``sub``."""
+    trip = await _connect_started(flow, upstream, sub)
     return trip, await _callback(flow, upstream, state=trip.state)
 
 
@@ -245,3 +256,128 @@ async def test_a_misbehaving_upstream_is_refused_with_a_clear_page(
     assert "169.254" not in response.text
     assert await _refusals(flow) == [reason]
     assert await _connections(flow) == (0, 0)
+
+
+# --- form_post (Apple): the callback is a cross-site POST that carries no Lax cookie -------------
+
+
+def _trip_cookie(flow: Flow) -> str:
+    value = flow.http.cookies.get(trip_cookie_name(flow.org.slug))
+    assert value, "the trip's start set no trip cookie"
+    return value
+
+
+def _as_cross_site_post(flow: Flow) -> None:
+    """Keep only what a browser sends on a cross-site POST: its SameSite=None cookie, the trip's."""
+    trip = _trip_cookie(flow)
+    flow.http.cookies.clear()
+    flow.http.cookies.set(trip_cookie_name(flow.org.slug), trip)
+
+
+async def _form_post(flow: Flow, upstream: Upstream, **params: str) -> httpx.Response:
+    return await flow.http.post(
+        f"{flow.base}/providers/up/callback", data={"code": upstream.new_code(), **params}
+    )
+
+
+def _set_cookie(response: httpx.Response, name: str) -> str:
+    found = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    assert len(found) == 1, f"expected one Set-Cookie for {name}"
+    return found[0]
+
+
+async def test_a_form_post_callback_without_the_session_cookie_signs_in(
+    flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
+) -> None:
+    assert (await _connect(flow, upstream)).status_code == 200
+    flow.http.cookies.clear()
+    trip = await _sign_in_trip(flow, upstream)
+    upstream.id_token = upstream.sign(upstream.claims(trip.nonce, sub="upstream-user-1"))
+    _as_cross_site_post(flow)
+    signed_in = await _form_post(flow, upstream, state=trip.state)
+    assert signed_in.status_code == 200, signed_in.text
+    assert f'action="{flow.base}/consent"' in signed_in.text
+    session_cookie = _set_cookie(signed_in, session_cookie_name(flow.org.slug)).lower()
+    assert all(a in session_cookie for a in ("secure", "httponly", "samesite=lax", "path=/"))
+    assert "max-age=0" in _set_cookie(signed_in, trip_cookie_name(flow.org.slug)).lower()  # single use
+    # The next (same-site) request carries the new session: the consent page, not the login page.
+    consent = await flow.http.get(f"{flow.base}/consent", params={"req": form_inputs(signed_in.text)["req"]})
+    assert consent.status_code == 200 and 'value="allow"' in consent.text
+    assert await _refusals(flow) == []
+
+
+async def test_a_form_post_connect_takes_the_user_from_the_trip(
+    flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
+) -> None:
+    trip = await _connect_started(flow, upstream, "apple-user")
+    _as_cross_site_post(flow)
+    connected = await _form_post(flow, upstream, state=trip.state)
+    assert connected.status_code == 200, connected.text
+    assert "up is connected" in connected.text and await _connections(flow) == (1, 1)
+
+
+async def test_a_callback_without_the_trip_cookie_is_refused_even_with_the_session(
+    flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
+) -> None:
+    """Another browser (or a forged POST) has no trip cookie: the session cookie alone is not enough."""
+    trip = await _connect_started(flow, upstream, "attacker")
+    flow.http.cookies.delete(trip_cookie_name(flow.org.slug))
+    assert flow.http.cookies.get(session_cookie_name(flow.org.slug))
+    response = await _form_post(flow, upstream, state=trip.state)
+    assert response.status_code == 400 and "different browser" in response.text
+    assert await _refusals(flow) == ["other_browser"] and await _connections(flow) == (0, 0)
+    assert not [r for r in upstream.requests if r[1] == "/token"]  # the code was never redeemed
+
+
+async def test_the_trip_cookie_of_another_trip_does_not_bind_this_one(
+    flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
+) -> None:
+    """Login CSRF: the attacker's state, delivered to a browser holding its own trip's cookie."""
+    login_page = await flow.follow(await flow.authorize())
+    await flow.login(login_page)
+    attackers = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
+    await _start(flow, upstream, f"{flow.base}/providers/up/connect")  # the victim's own trip
+    upstream.id_token = upstream.sign(upstream.claims(attackers.nonce, sub="attacker"))
+    _as_cross_site_post(flow)
+    response = await _form_post(flow, upstream, state=attackers.state)
+    assert response.status_code == 400
+    assert await _refusals(flow) == ["other_browser"] and await _connections(flow) == (0, 0)
+
+
+async def test_the_trip_cookie_is_host_bound_cross_site_short_lived_and_stored_hashed(
+    flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
+) -> None:
+    login_page = await flow.follow(await flow.authorize())
+    handle = form_inputs(login_page.text)["req"]
+    response = await flow.http.get(f"{flow.base}/providers/up/start?req={handle}")
+    name = trip_cookie_name(flow.org.slug)
+    assert name.startswith("__Host-")
+    header = _set_cookie(response, name)
+    attributes = {a.strip().lower() for a in header.split(";")[1:]}
+    assert attributes == {
+        "httponly",
+        "secure",
+        "path=/",
+        "samesite=none",
+        f"max-age={int(TRIP_TTL.total_seconds())}",
+    }
+    value = _trip_cookie(flow)
+    assert len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))) == 32  # 256 bits
+    async with flow.services.db.tenant(flow.org.id) as session:
+        trip = (await session.scalars(select(ProviderAuthorization))).one()
+    assert trip.binding_hash == sha256_hex(value) and value not in repr(vars(trip))
+
+
+async def test_a_connect_trip_whose_session_ended_is_refused(
+    flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
+) -> None:
+    """The trip names the user and the session; signing out in between ends the connection attempt."""
+    trip = await _connect_started(flow, upstream, "late")
+    async with flow.services.db.tenant(flow.org.id) as session:
+        await session.execute(
+            update(BrowserSession).where(BrowserSession.user_id == flow.user.id).values(ended_at=func.now())
+        )
+    _as_cross_site_post(flow)
+    response = await _form_post(flow, upstream, state=trip.state)
+    assert response.status_code == 400
+    assert await _refusals(flow) == ["not_signed_in"] and await _connections(flow) == (0, 0)
