@@ -1,6 +1,6 @@
 """A committed message wakes the worker at once: in-process, and across processes by PostgreSQL NOTIFY.
 
-The worker idles with a 60 s interval, so only a wake-up can deliver within the test's second.
+The worker idles with a 60 s interval, so only a wake-up can deliver within the tests' ten seconds.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from tests.features.notify.conftest import queue
 
 SMS = SmsMessage(to="+919876541234", text="Your code is 731904.", template="otp")
 INTERVAL = 60.0
+#: Far below INTERVAL: a message this early was delivered by a wake-up, not by the next pass. Not
+#: tighter, because the catch-up pass after a lost LISTEN visits every org of the shared test database.
+WOKEN = 10.0
 
 
-async def _arrival(services: Services, within: float = 1.0) -> float:
+async def _arrival(services: Services, within: float = WOKEN) -> float:
     """Seconds until the dev mailbox holds a message; fails after ``within``."""
     start = time.monotonic()
     directory = mailbox_dir(services.settings.data_dir)
@@ -53,7 +56,7 @@ async def in_process_worker(services: Services) -> AsyncIterator[Worker]:
 
 async def test_in_process_wakeup(services: Services, org: Organization, in_process_worker: Worker) -> None:
     await queue(services, org, SMS)
-    assert await _arrival(services) < 1.0
+    assert await _arrival(services) < WOKEN
 
 
 @pytest.fixture
@@ -77,7 +80,7 @@ async def test_listen_notify_wakes_a_separate_worker(
 ) -> None:
     assert separate_worker.listener is not None and separate_worker.listener.connection is not None
     await queue(services, org, SMS)
-    assert await _arrival(services) < 1.0
+    assert await _arrival(services) < WOKEN
 
 
 @POSTGRES_ONLY
@@ -90,5 +93,5 @@ async def test_a_lost_listen_connection_is_restored_and_what_it_missed_is_sent(
     async with owner_db.system() as session:
         await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first.get_server_pid()})
     await queue(services, org, SMS)  # committed while nobody may be listening
-    assert await _arrival(services, within=3.0) < 3.0
+    assert await _arrival(services) < WOKEN
     assert listener.connection is not None and listener.connection is not first
