@@ -26,7 +26,7 @@ from namoid.services import load_keyring
 from namoid.settings import Settings
 from namoid.storage.db import Database
 from namoid.storage.models import AuditEntry
-from tests.conftest import Backend
+from tests.conftest import ISOLATED, Backend
 
 REGION = "ap-south-1"
 
@@ -108,6 +108,7 @@ def test_init_without_a_reachable_database_creates_nothing(tmp_path: Path) -> No
     assert not (tmp_path / "keyring.json").exists()
 
 
+@ISOLATED  # keys reencrypt opens every org's values: only this test's, under this test's keyring
 def test_a_kms_wrapped_keyring_reveals_nothing_and_keeps_working(
     backend: Backend, tmp_path: Path, kms_key: str
 ) -> None:

@@ -6,6 +6,7 @@ Sent through the outbox and the worker's delivery, the test reads the message th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +29,14 @@ CODE_MAIL = EmailMessage(
     text="Your code is 314159. It expires in 5 minutes.",
     html="<p>Your code is <b>314159</b>.</p>",
 )
+
+
+@pytest.fixture(autouse=True)
+async def _closing_sockets_finish() -> AsyncIterator[None]:
+    """asyncio finishes closing an SMTP client's (TLS) socket a few loop ticks after ``close()``
+    returns; let it, before the test's event loop ends and the socket is collected unclosed."""
+    yield
+    await asyncio.sleep(0.2)
 
 
 @pytest.fixture
@@ -71,9 +80,6 @@ async def test_implicit_tls(
     settings = smtp_settings(backend, tmp_path, keyring_file, smtp_server, smtp_tls="implicit")
 
     await SmtpSender(settings).send_email(CODE_MAIL)
-    await asyncio.sleep(
-        0.2
-    )  # asyncio finishes closing a TLS socket after close() returns; not in a test's last tick
 
     assert [m["Subject"] for m in smtp_server.inbox.received] == ["Your NamoID code"]
     assert smtp_server.inbox.logins == ["namoid"]
