@@ -8,7 +8,7 @@ VENV   := .venv
 SEMGREP_VENV := .venv-semgrep
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: serve test lint security install lock clean-venvs
+.PHONY: serve test lint security install lock clean-venvs bench
 
 serve: $(VENV)/.installed  ## run the server on the embedded default (SQLite, dev TLS, demo data)
 	$(VENV)/bin/namoid serve
@@ -30,6 +30,9 @@ security: $(VENV)/.installed $(SEMGREP_VENV)/.installed  ## secret scan, CVE aud
 ADVISORY_DB ?= ../shared/data/pypa-advisory-db
 
 install: $(VENV)/.installed
+
+bench: $(VENV)/.installed  ## side by side: NamoID (SQLite, PostgreSQL) and node-oidc-provider (needs a quiet machine)
+	$(VENV)/bin/python bench/run.py --with-node $(BENCH_ARGS)
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

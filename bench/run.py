@@ -9,7 +9,10 @@ org, a confidential client and a user with the CLI, starts the server under
 ``client_credentials``, introspection, the ``authorization_code`` exchange (codes made
 beforehand with ``namoid.oauth.codes.issue``, each redeemed once) and the ``refresh_token``
 grant (families made beforehand in the database, each token used once). The RS256 ceiling of
-core 0 comes from ``bench/sign_ceiling.py``. The report goes to ``bench/results/<date>.md``.
+core 0 comes from ``bench/sign_ceiling.py``. With ``--with-node`` node-oidc-provider 9
+(``bench/node_provider``, installed with ``npm ci``) runs the same scenarios on the same cores
+and the report adds NamoID's ratio to it per scenario. The report goes to
+``bench/results/<date>.md``.
 """
 
 from __future__ import annotations
@@ -51,13 +54,17 @@ from namoid.storage.models import RefreshFamily
 from namoid.storage.repos import refresh_tokens
 from namoid.tenancy import organizations
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import node_oidc  # bench/ is not a package
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SERVER_CORE, LOAD_CORE = "0", "1"
 REDIRECT_URI = "https://rp.example/callback"
 PASSWORD = "bench password, not a secret"  # noqa: S105
 BENCH_RATE_LIMITS = {
-    name: "1000000/minute" for name in ("token.ip", "token.client", "introspect.ip", "introspect.client")
+    name: "1000000/minute"
+    for name in ("token.ip", "token.client", "introspect.ip", "introspect.client", "userinfo.ip")
 }
 PG_ADMIN_URL = os.environ.get("NAMOID_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PG_ROLE = "namoid_bench"
@@ -83,7 +90,33 @@ class Result:
     p99_ms: float
     requests: int
     failed: int
+    #: The server's CPU time (user + system, all its threads) per request, and its RSS afterwards.
+    cpu_ms: float
+    rss_mb: float
     note: str = ""
+
+
+@dataclass
+class Target:
+    """A running server under load: where it answers and which process to account to."""
+
+    backend: str
+    base_url: str
+    work: Path
+    pid: int
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (proc(5) ``stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 # --- wrk ---------------------------------------------------------------------------------------
@@ -348,28 +381,71 @@ def _access_token(dep: Deployment) -> str:
 
 
 def _measure(
-    wrk: str, dep: Deployment, scenario: Scenario, args: argparse.Namespace, note: str = ""
+    wrk: str, target: Target, scenario: Scenario, args: argparse.Namespace, note: str = ""
 ) -> Result:
-    url = f"{dep.base_url}{scenario.path}"
+    """A warm-up (unless single-use), then ``args.repeat`` measured runs; the median run is reported.
+
+    A single-use scenario's ``BENCH_BODIES`` names one file per run (``{name}.{i}.txt``), so no
+    run replays a grant an earlier run spent.
+    """
+    url = f"{target.base_url}{scenario.path}"
     if args.warmup and not scenario.single_use:
         run_wrk(wrk, url, scenario, args, args.warmup)
-    output = run_wrk(wrk, url, scenario, args, args.duration)
-    (dep.work / f"wrk-{scenario.name}.txt").write_text(output)
-    try:
-        figures = parse_wrk(output)
-    except (AttributeError, KeyError) as exc:
-        raise RuntimeError(f"cannot read the wrk output:\n{output}") from exc
-    print(f"  {dep.backend:10} {scenario.name:20} {figures['rate']:9.1f} req/s", flush=True)
+    runs = []
+    for index in range(args.repeat):
+        run = scenario
+        if scenario.single_use:
+            bodies = {"BENCH_BODIES": scenario.env["BENCH_BODIES"].format(index)}
+            run = Scenario(scenario.name, scenario.path, scenario.script, scenario.env | bodies, True)
+        cpu_before = process_cpu_seconds(target.pid)
+        output = run_wrk(wrk, url, run, args, args.duration)
+        cpu = process_cpu_seconds(target.pid) - cpu_before
+        (target.work / f"wrk-{scenario.name}-{index}.txt").write_text(output)
+        try:
+            figures = parse_wrk(output)
+        except (AttributeError, KeyError) as exc:
+            raise RuntimeError(f"cannot read the wrk output:\n{output}") from exc
+        figures["cpu_ms"] = 1000 * cpu / max(1.0, figures["total"])
+        runs.append(figures)
+    runs.sort(key=lambda figures: figures["rate"])
+    median = runs[len(runs) // 2]
+    rates = " / ".join(f"{figures['rate']:.0f}" for figures in runs)
+    print(f"  {target.backend:10} {scenario.name:20} {median['rate']:9.1f} req/s  ({rates})", flush=True)
     return Result(
-        dep.backend,
+        target.backend,
         scenario.name,
-        figures["rate"],
-        figures["p50"],
-        figures["p99"],
-        int(figures["total"]),
-        int(figures["failed"]),
+        median["rate"],
+        median["p50"],
+        median["p99"],
+        int(sum(figures["total"] for figures in runs)),
+        int(sum(figures["failed"] for figures in runs)),
+        median["cpu_ms"],
+        process_rss_mb(target.pid),
         note,
     )
+
+
+def _write_bodies(work: Path, name: str, bodies: list[str], runs: int) -> str:
+    """Split pre-generated single-use bodies into one file per measured run; the name pattern."""
+    share = len(bodies) // runs
+    for index in range(runs):
+        chunk = bodies[index * share : (index + 1) * share]
+        (work / f"{name}.{index}.txt").write_text("\n".join(chunk) + "\n")
+    return str(work / f"{name}.{{}}.txt")
+
+
+def _userinfo_token(dep: Deployment, body: str) -> str:
+    """Spend one pre-generated code for an access token with the openid scope (for /userinfo)."""
+    with dep.http() as client:
+        response = client.post(
+            f"{dep.issuer}/token",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            auth=(dep.client_id, dep.client_secret),
+        )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
 
 
 def bench_deployment(wrk: str, dep: Deployment, args: argparse.Namespace) -> list[Result]:
@@ -377,33 +453,70 @@ def bench_deployment(wrk: str, dep: Deployment, args: argparse.Namespace) -> lis
     prefix = f"/o/{dep.slug}"
     basic = {"BENCH_BASIC": dep.basic}
     results: list[Result] = []
-    with serving(dep):
+    with serving(dep) as process:
+        target = Target(dep.backend, dep.base_url, dep.work, process.pid)
         for scenario in (
             Scenario("discovery", f"{prefix}/.well-known/openid-configuration"),
             Scenario("jwks", f"{prefix}/jwks.json"),
             Scenario("client_credentials", f"{prefix}/token", "client_credentials.lua",
                      basic | {"BENCH_SCOPE": "api"}),
         ):  # fmt: skip
-            results.append(_measure(wrk, dep, scenario, args))
+            results.append(_measure(wrk, target, scenario, args))
         token = {"BENCH_TOKEN": _access_token(dep)}
         introspection = Scenario("introspection", f"{prefix}/introspect", "introspect.lua", basic | token)
-        results.append(_measure(wrk, dep, introspection, args))
+        results.append(_measure(wrk, target, introspection, args))
         # Enough single-use grants for 1.5 times the client_credentials rate (the cheapest grant).
         count = max(2000, int(results[2].requests_per_s * args.duration * 1.5))
-        for name, make, note in (
-            ("authorization_code", _code_exchanges, f"{count} codes; ID token + access token"),
-            ("refresh_token", _refreshes, f"{count} families; ID token + access token + new refresh token"),
-        ):
-            bodies = dep.work / f"{name}.txt"
-            bodies.write_text("\n".join(asyncio.run(make(dep, count))) + "\n")
-            scenario = Scenario(
-                name,
-                f"{prefix}/token",
-                "single_use.lua",
-                basic | {"BENCH_BODIES": str(bodies)},
-                single_use=True,
-            )
-            results.append(_measure(wrk, dep, scenario, args, note))
+        code_bodies = asyncio.run(_code_exchanges(dep, count * args.repeat + 1))
+        userinfo = Scenario("userinfo", f"{prefix}/userinfo", "userinfo.lua",
+                            {"BENCH_TOKEN": _userinfo_token(dep, code_bodies.pop())})  # fmt: skip
+        results.append(_measure(wrk, target, userinfo, args))
+        for name, bodies, note in (
+            ("authorization_code", code_bodies, f"{count} codes a run; ID token + access token"),
+            ("refresh_token", asyncio.run(_refreshes(dep, count * args.repeat)),
+             f"{count} families a run; ID token + access token + new refresh token"),
+        ):  # fmt: skip
+            pattern = _write_bodies(dep.work, name, bodies, args.repeat)
+            spend = basic | {"BENCH_BODIES": pattern}
+            scenario = Scenario(name, f"{prefix}/token", "single_use.lua", spend, True)
+            results.append(_measure(wrk, target, scenario, args, note))
+    return results
+
+
+#: The node-oidc-provider route of each scenario (its defaults: /jwks, /token/introspection, /me).
+NODE_PATHS = {
+    "discovery": "/.well-known/openid-configuration",
+    "jwks": "/jwks",
+    "client_credentials": "/token",
+    "introspection": "/token/introspection",
+    "userinfo": "/me",
+    "authorization_code": "/token",
+    "refresh_token": "/token",
+}
+
+
+def bench_node(wrk: str, args: argparse.Namespace, work: Path) -> list[Result]:
+    """The same scenarios against node-oidc-provider, on the same cores, with the same wrk."""
+    per_run = int(2000 * args.duration)
+    results: list[Result] = []
+    with node_oidc.serving(work, free_port(), SERVER_CORE, per_run * args.repeat) as node:
+        target = Target("node-oidc-provider", node.base_url, work, node.pid)
+        basic = {"BENCH_BASIC": node.basic}
+        token = {"BENCH_TOKEN": node.token}
+        for scenario in (
+            Scenario("discovery", NODE_PATHS["discovery"]),
+            Scenario("jwks", NODE_PATHS["jwks"]),
+            Scenario("client_credentials", NODE_PATHS["client_credentials"], "client_credentials.lua",
+                     basic | {"BENCH_SCOPE": "api"}),
+            Scenario("introspection", NODE_PATHS["introspection"], "introspect.lua", basic | token),
+            Scenario("userinfo", NODE_PATHS["userinfo"], "userinfo.lua", token),
+        ):  # fmt: skip
+            results.append(_measure(wrk, target, scenario, args))
+        for name, bodies in (("authorization_code", node.codes), ("refresh_token", node.refreshes)):
+            pattern = _write_bodies(work, f"node-{name}", bodies, args.repeat)
+            spend = basic | {"BENCH_BODIES": pattern}
+            scenario = Scenario(name, NODE_PATHS[name], "single_use.lua", spend, True)
+            results.append(_measure(wrk, target, scenario, args, f"{per_run} a run"))
     return results
 
 
@@ -490,35 +603,68 @@ def _commit() -> str:
     return result.stdout.strip() or "unknown"
 
 
+REFERENCE = "node-oidc-provider"
+
+
+def _comparison(results: list[Result]) -> list[str]:
+    """NamoID's rate per scenario as a ratio of node-oidc-provider's (same run, same cores)."""
+    reference = {r.scenario: r for r in results if r.backend == REFERENCE}
+    backends = list(dict.fromkeys(r.backend for r in results if r.backend != REFERENCE))
+    if not reference or not backends:
+        return []
+    lines = [
+        "## Side by side (requests/s; ratio = NamoID / node-oidc-provider)",
+        "",
+        "| scenario | node-oidc-provider | " + " | ".join(f"NamoID {b} | ratio" for b in backends) + " |",
+        "|---|---:|" + "---:|---:|" * len(backends),
+    ]
+    for scenario, ref in reference.items():
+        cells = []
+        for backend in backends:
+            mine = next((r for r in results if r.backend == backend and r.scenario == scenario), None)
+            rate = mine.requests_per_s if mine else 0.0
+            cells += [f"{rate:,.0f}", f"{rate / ref.requests_per_s:.2f}"] if mine else ["", ""]
+        lines.append(f"| {scenario} | {ref.requests_per_s:,.0f} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def report(results: list[Result], ceiling: dict[str, float], args: argparse.Namespace, load: str) -> str:
     raw, signed = ceiling["raw_rs256_per_s"], ceiling["jwt_sign_per_s"]
     lines = [
         f"# Token endpoint benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"- machine: {_machine()}; load average before the run: {load}",
-        f"- commit {_commit()}; `namoid serve` (production mode, HTTPS, audit on, JSON access logs) "
-        f"pinned to core {SERVER_CORE}; `wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
-        f"--latency` pinned to core {LOAD_CORE}",
-        "- rate limiting: on (in-process limiter, checked on every token and introspection request;"
-        " the per-client and per-IP ceilings raised so the one load generator is not refused)",
+        f"- commit {_commit()}; each server pinned to core {SERVER_CORE} (`namoid serve`: production mode, "
+        f"HTTPS, audit on, JSON access logs); `wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration:g}s --latency` pinned to core {LOAD_CORE}; {args.warmup:g} s warm-up, then "
+        f"{args.repeat} runs per scenario, the median run reported",
+        "- rate limiting: on (in-process limiter, checked on every token, introspection and userinfo"
+        " request; the per-client and per-IP ceilings raised so the one load generator is not refused)",
         f"- RS256 ceiling of core {SERVER_CORE}: **{raw:,.0f} signatures/s** raw (OpenSSL via "
         f"cryptography), {signed:,.0f}/s through `namoid.jose.jwt.sign`",
         "",
-        "| backend | scenario | requests/s | p50 ms | p99 ms | requests | failed | vs RS256 ceiling | note |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        *_comparison(results),
+        "## All runs",
+        "",
+        "| backend | scenario | requests/s | p50 ms | p99 ms | CPU ms/request | RSS MB | requests | failed "
+        "| vs RS256 ceiling | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         signs = r.scenario in ("client_credentials", "authorization_code", "refresh_token")
         ratio = f"{r.requests_per_s / raw:.0%}" if signs else ""
         lines.append(
             f"| {r.backend} | {r.scenario} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
-            f"| {r.requests:,} | {r.failed:,} | {ratio} | {r.note} |"
+            f"| {r.cpu_ms:.2f} | {r.rss_mb:.0f} | {r.requests:,} | {r.failed:,} | {ratio} | {r.note} |"
         )
     lines += [
         "",
         "`failed` counts non-2xx answers and socket errors; it must be 0. The authorization_code "
         "exchange and the refresh_token grant sign two JWTs per request (access token and ID token); "
-        "the refresh also consumes its token and stores the next one of the family (rotation).",
+        "the refresh also consumes its token and stores the family's next one (rotation). "
+        "node-oidc-provider keeps everything in process memory (its default adapter); its "
+        "introspection and userinfo use an opaque access token, NamoID's a JWT access token whose "
+        "`jti` it looks up.",
         "",
     ]
     return "\n".join(lines)
@@ -530,7 +676,11 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per scenario")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=3, help="measured runs per scenario (median reported)")
+    parser.add_argument(
+        "--with-node", action="store_true", help="also node-oidc-provider (npm ci in bench/node_provider)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (all on the load core)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--output", type=Path, default=None)
@@ -561,6 +711,8 @@ def main() -> None:
                     dep.cli("migrate")
                     _postgres_roles(owner_url)
                     results += bench_deployment(wrk, dep, args)
+        if args.with_node:
+            results += bench_node(wrk, args, tmp / "node")
     text_report = report(results, ceiling, args, load)
     output = args.output or BENCH / "results" / f"{datetime.now(UTC):%Y-%m-%d}.md"
     output.parent.mkdir(parents=True, exist_ok=True)
