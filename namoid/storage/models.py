@@ -518,7 +518,8 @@ class KycRecord(Base):
 
     The last four Aadhaar digits (from ``referenceId``), an HMAC of the normalised name under
     the org's key (namoid.crypto.name_mac), the signature result with the signer certificate's
-    SHA-256, the file's generation time and the verification time. Never the XML, photo,
+    SHA-256 and standing (``in_validity``, or ``after_expiry`` within the grace of
+    namoid.kyc.trust), the file's generation time and the verification time. Never the XML, photo,
     date of birth, address, gender, contact hashes or the full reference id.
     """
 
@@ -532,6 +533,9 @@ class KycRecord(Base):
     name_mac: Mapped[str] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(String(16))
     signer_sha256: Mapped[str] = mapped_column(String(64))
+    signer_standing: Mapped[str] = mapped_column(
+        String(16), default="in_validity", server_default="in_validity"
+    )
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

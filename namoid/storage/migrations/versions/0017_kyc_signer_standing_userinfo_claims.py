@@ -1,0 +1,31 @@
+"""Offline KYC: the signer certificate's standing on the masked record (issue 14)
+
+Revision ID: 0017
+Revises: 0010
+Create Date: 2026-12-07
+
+``down_revision`` is 0010 while 0011-0016 are written in parallel; it is re-chained at merge.
+Records stored before this revision were all verified inside their signer's validity.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("kyc_records", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("signer_standing", sa.String(length=16), nullable=False, server_default="in_validity")
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("kyc_records", schema=None) as batch_op:
+        batch_op.drop_column("signer_standing")
