@@ -199,7 +199,8 @@ async def _identity_claims(
     subject = info.get("id", info.get("sub"))
     if not isinstance(subject, int | str) or isinstance(subject, bool) or not str(subject):
         raise UpstreamError("bad_userinfo", "the provider's user information has no id")
-    return {"sub": str(subject), "email": info.get("email"), "email_verified": False}
+    email = await client.verified_primary_email(meta, response.access_token)
+    return {"sub": str(subject), "email": email, "email_verified": email is not None}
 
 
 async def complete(
