@@ -59,9 +59,7 @@ class Checked:
     standing: trust.Standing
 
 
-def check(
-    upload: Upload, pinned: Sequence[PinnedCertificate], max_age_days: int, now: datetime
-) -> Checked:
+def check(upload: Upload, pinned: Sequence[PinnedCertificate], max_age_days: int, now: datetime) -> Checked:
     """The verified document with its signer; KycRefused otherwise."""
     xml = offline_ekyc.open_zip(upload.zip_bytes, upload.share_code)
     root = offline_ekyc.parse_xml(xml)

@@ -37,6 +37,8 @@ class Preset:
     issuer_configurable: bool = False
     #: Does the client secret come as a private key (Apple), not a shared secret?
     secret_is_private_key: bool = False
+    #: The provider's name as people know it; None for any OpenID Connect provider.
+    label: str | None = None
 
     @property
     def is_oidc(self) -> bool:
@@ -46,12 +48,13 @@ class Preset:
 PRESETS: Final[Mapping[str, Preset]] = MappingProxyType(
     {
         "oidc": Preset(issuer=None, scopes=OIDC_SCOPES, issuer_configurable=True),
-        "google": Preset(issuer="https://accounts.google.com", scopes=OIDC_SCOPES),
+        "google": Preset(issuer="https://accounts.google.com", scopes=OIDC_SCOPES, label="Google"),
         "microsoft": Preset(
             issuer=f"https://login.microsoftonline.com/{MICROSOFT_TENANT}/v2.0",
             scopes=OIDC_SCOPES,
             discovery_url="https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration",
             issuer_configurable=True,
+            label="Microsoft",
         ),
         "github": Preset(
             issuer=None,
@@ -65,12 +68,14 @@ PRESETS: Final[Mapping[str, Preset]] = MappingProxyType(
                     "emails_endpoint": "https://api.github.com/user/emails",
                 }
             ),
+            label="GitHub",
         ),
         "apple": Preset(
             issuer="https://appleid.apple.com",
             scopes=("openid", "email", "name"),
             response_mode="form_post",
             secret_is_private_key=True,
+            label="Apple",
         ),
     }
 )

@@ -28,6 +28,7 @@ from namoid.oauth import codes, interactions
 from namoid.oauth.authorization_response import Reply, csp_source, with_query
 from namoid.oauth.authorize import AuthorizationParams, Parameters, Rejected
 from namoid.oauth.errors import AccessDenied, InvalidRedirectUri, OAuthError
+from namoid.providers import exchange_policy
 from namoid.ratelimit import login as login_limits
 from namoid.ratelimit.keys import request_ip
 from namoid.services import Services
@@ -419,8 +420,22 @@ async def login(request: Request, org: CurrentOrg) -> Response:
 # --- /consent -----------------------------------------------------------------------------
 
 
-def _consent_form(request: Request, org: Organization, pending: Pending, user: sessions.SignedIn) -> Response:
-    scopes = [(scope, SCOPE_DESCRIPTIONS.get(scope, f"Use “{scope}”")) for scope in pending.params.scopes]
+async def _scope_line(
+    session: AsyncSession, org: Organization, pending: Pending, user: sessions.SignedIn, scope: str
+) -> str:
+    """The consent screen's line for one scope; ``provider:NAME`` names the provider and the grant."""
+    if scope.startswith(exchange_policy.SCOPE_PREFIX):
+        client = pending.client
+        return await exchange_policy.consent_line(
+            session, org.id, client.client_id, client.name, user.user.id, scope
+        )
+    return SCOPE_DESCRIPTIONS.get(scope, f"Use “{scope}”")
+
+
+async def _consent_form(
+    session: AsyncSession, request: Request, org: Organization, pending: Pending, user: sessions.SignedIn
+) -> Response:
+    scopes = [(s, await _scope_line(session, org, pending, user, s)) for s in pending.params.scopes]
     context = {
         "action": f"/o/{org.slug}/consent",
         "switch_account": f"/o/{org.slug}/login?req={pending.handle}",
@@ -461,7 +476,7 @@ async def consent_page(request: Request, org: CurrentOrg) -> Response:
         if isinstance(step, str):
             if step == "login" or user is None:
                 return _to_interaction(org, "login", pending.handle)
-            return _consent_form(request, org, pending, user)
+            return await _consent_form(session, request, org, pending, user)
         if not await authorization_requests.complete(session, org.id, pending.row.id, now):
             return _expired(request)
         return await _issue(session, request, org, pending.params, step, pending.client)
