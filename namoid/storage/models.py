@@ -331,6 +331,8 @@ class AuthorizationCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Claims the user consented to release inside ``verified_claims`` (issue 14, IDA 1.0).
     verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
+    #: The same at UserInfo; carried to the grant's refresh family and access tokens.
+    userinfo_verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
 
 
 class RefreshFamily(Base):
@@ -351,6 +353,8 @@ class RefreshFamily(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
+    #: Verified claims (IDA 1.0) consented for UserInfo, from the code that opened the family.
+    userinfo_verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
 
 
 class RefreshToken(Base):
@@ -386,6 +390,8 @@ class AccessToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Verified claims (IDA 1.0) this token may have released at UserInfo (the user consented).
+    userinfo_verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
 
 
 class UsedAssertion(Base):

@@ -154,12 +154,13 @@ async def _issue(
     params: AuthorizationParams,
     user: sessions.SignedIn,
     client: Client,
-    verified_claims: tuple[str, ...] = (),
+    consent_shown: bool = False,
 ) -> Response:
     """Issue the code (RFC 6749 §4.1.2) bound to the request, the user and the session; audited.
 
-    ``verified_claims`` only from the consent form the user just answered (IDA 1.0): a request
-    answered without showing it (consent remembered, first party) releases none.
+    ``verified_claims`` (IDA 1.0), in the ID token or at UserInfo, only when ``consent_shown``:
+    the user just answered the consent form that named them. A request answered without
+    showing it (consent remembered, first party) releases none.
     """
     code = await codes.issue(
         session,
@@ -174,7 +175,8 @@ async def _issue(
             sid=user.browser.sid,
             auth_time=user.auth_time,
             amr=list(user.browser.amr),
-            verified_claims=verified_claims,
+            verified_claims=params.verified_claims if consent_shown else (),
+            userinfo_verified_claims=params.userinfo_verified_claims if consent_shown else (),
         ),
     )
     await audit.record(
@@ -444,7 +446,7 @@ async def _consent_form(
         "client_name": pending.client.name,
         "user_email": user.user.email,
         "scopes": scopes,
-        "verified_claims": pending.params.verified_claims,
+        "verified_claims": bool(pending.params.verified_claims or pending.params.userinfo_verified_claims),
     }
     return page(request, "consent.html", context, form_targets=_form_targets(pending.params))
 
@@ -525,5 +527,4 @@ async def consent(request: Request, org: CurrentOrg) -> Response:
             denied = AccessDenied("the user denied the request")
             return _answer_error(request, org, pending.params.reply, denied, pending.client.name)
         await consents.grant(session, org.id, user.user.id, pending.client.client_id, pending.params.scopes)
-        released = pending.params.verified_claims
-        return await _issue(session, request, org, pending.params, user, pending.client, released)
+        return await _issue(session, request, org, pending.params, user, pending.client, consent_shown=True)
