@@ -54,6 +54,8 @@ class Upstream:
     #: GitHub's ``GET /user`` and ``GET /user/emails`` (a private email: ``email`` is null).
     github_user: dict[str, Any] = field(default_factory=lambda: {"id": 4242, "login": "octo", "email": None})
     github_emails: object = field(default_factory=list)
+    #: The ``scope`` of the token response, if any (GitHub's is comma-delimited).
+    token_scope: str | None = None
     requests: list[tuple[str, str, dict[str, str], str]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -175,6 +177,7 @@ def hostile_upstream(cert: tuple[Path, Path], behaviour: Behaviour = "normal") -
                 self._answer(200, {"keys": state.jwks})
             elif path == "/token":
                 response = {"access_token": state.access_token, "token_type": "Bearer", "expires_in": 300}
+                response |= {"scope": state.token_scope} if state.token_scope else {}
                 self._answer(200, response | ({"id_token": state.id_token} if state.id_token else {}))
             elif path == "/user":
                 self._answer(200, state.github_user)

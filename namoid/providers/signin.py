@@ -179,8 +179,10 @@ def _check_issuer(params: Mapping[str, str], issuer: str | None, required: bool)
 
 
 def _tokens(response: TokenResponse, now: datetime) -> UpstreamTokens:
+    """The tokens to keep; the granted scopes space-delimited (RFC 6749 §3.3) or, as GitHub
+    sends them, comma-delimited."""
     expires = now + timedelta(seconds=response.expires_in) if response.expires_in else None
-    scopes = tuple(response.scope.split()) if response.scope else ()
+    scopes = tuple(response.scope.replace(",", " ").split()) if response.scope else ()
     return UpstreamTokens(response.access_token, response.refresh_token, response.id_token, scopes, expires)
 
 

@@ -422,6 +422,7 @@ async def test_github_with_a_private_email_creates_the_account_with_the_primary_
     upstream.github_emails = _github_emails(
         ("unverified@example.com", False, False), ("octo-private@example.com", True, True)
     )
+    upstream.token_scope = "read:user,user:email"  # GitHub's delimiter
     trip = await _sign_in_trip(flow, upstream)
     assert "nonce" not in trip.params and trip.params["scope"] == "read:user user:email"
     signed_in = await _callback(flow, upstream, state=trip.state)
@@ -431,6 +432,8 @@ async def test_github_with_a_private_email_creates_the_account_with_the_primary_
     assert await _connections(flow) == (1, 1) and await _refusals(flow) == []
     paths = [path for _, path, _, _ in upstream.requests]
     assert paths[-2:] == ["/user", "/user/emails"]
+    [record] = await consent_ledger.list_records(flow.services.db, flow.org.id)
+    assert list(record.scopes) == ["read:user", "user:email"]
 
 
 async def test_github_with_only_an_unverified_address_creates_no_account(
