@@ -3,7 +3,8 @@
 It answers discovery, JWKS, token and userinfo requests with what the test put in
 ``Upstream`` (documents, the ID token to hand out) and can misbehave: ``slow`` (never
 answers), ``oversized`` (a megabyte of JSON), ``redirect`` (every answer a 302 to the cloud
-metadata address). With ``form_post_subject`` set, its authorization endpoint signs that
+metadata address). It also plays GitHub's user and emails APIs (``github_user``,
+``github_emails``). With ``form_post_subject`` set, its authorization endpoint signs that
 subject in at once, like Apple: a page that POSTs ``code`` and ``state`` to the redirect URI
 (``response_mode=form_post``), with the ID token for the request's nonce ready. ID tokens
 are minted by the test with ``sign`` (a real key), or forged with ``forge`` (``alg: none``,
@@ -50,6 +51,11 @@ class Upstream:
     id_token: str | None = None
     form_post_subject: str | None = None
     access_token: str = field(default_factory=lambda: upstream_issued(secrets.token_urlsafe(32)))
+    #: GitHub's ``GET /user`` and ``GET /user/emails`` (a private email: ``email`` is null).
+    github_user: dict[str, Any] = field(default_factory=lambda: {"id": 4242, "login": "octo", "email": None})
+    github_emails: object = field(default_factory=list)
+    #: The ``scope`` of the token response, if any (GitHub's is comma-delimited).
+    token_scope: str | None = None
     requests: list[tuple[str, str, dict[str, str], str]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -171,7 +177,12 @@ def hostile_upstream(cert: tuple[Path, Path], behaviour: Behaviour = "normal") -
                 self._answer(200, {"keys": state.jwks})
             elif path == "/token":
                 response = {"access_token": state.access_token, "token_type": "Bearer", "expires_in": 300}
+                response |= {"scope": state.token_scope} if state.token_scope else {}
                 self._answer(200, response | ({"id_token": state.id_token} if state.id_token else {}))
+            elif path == "/user":
+                self._answer(200, state.github_user)
+            elif path == "/user/emails":
+                self._answer(200, state.github_emails)
             elif path == "/userinfo":
                 self._answer(200, {"sub": "hostile-user", "email": "victim@example.com"})
             elif path == "/revoke":

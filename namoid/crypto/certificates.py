@@ -24,9 +24,6 @@ class PinnedCertificate:
     not_before: datetime
     not_after: datetime
 
-    def valid_at(self, moment: datetime) -> bool:
-        return self.not_before <= moment <= self.not_after
-
 
 def load_certificate(data: bytes) -> PinnedCertificate:
     """Parse a PEM certificate, or DER when it is not PEM; ValueError if it is neither."""

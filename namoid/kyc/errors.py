@@ -23,7 +23,11 @@ MESSAGES: Final[dict[str, str]] = {
     ),
     "invalid_signature": "The document's digital signature does not match its contents.",
     "unknown_signer": "The document is not signed by a UIDAI certificate we trust.",
-    "signer_not_valid": "The document was signed at a time its signing certificate was not valid.",
+    "signer_not_valid": "The document claims a time before its signing certificate was valid.",
+    "signer_expired": (
+        "The document was signed long after its signing certificate expired. "
+        "Download a fresh offline e-KYC file and try again."
+    ),
     "too_old": "The file is too old. Download a fresh offline e-KYC file and try again.",
     "future_dated": "The file's generation time is in the future.",
 }

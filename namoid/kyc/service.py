@@ -21,7 +21,7 @@ from namoid import audit
 from namoid.crypto.certificates import PinnedCertificate
 from namoid.crypto.keyring import Keyring
 from namoid.crypto.name_mac import name_mac, name_mac_matches
-from namoid.kyc import offline_ekyc, signature
+from namoid.kyc import offline_ekyc, signature, trust
 from namoid.kyc.errors import KycRefused
 from namoid.storage.db import Database
 from namoid.storage.models import KycPolicy, KycRecord, User
@@ -50,26 +50,35 @@ class Upload:
     share_code: str
 
 
-def check(
-    upload: Upload, pinned: Sequence[PinnedCertificate], max_age_days: int, now: datetime
-) -> tuple[offline_ekyc.OfflineKyc, str]:
-    """The verified document's fields and the signer's fingerprint; KycRefused otherwise."""
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A verified document (in memory), its signer's fingerprint and standing (``trust``)."""
+
+    document: offline_ekyc.OfflineKyc
+    signer_sha256: str
+    standing: trust.Standing
+
+
+def check(upload: Upload, pinned: Sequence[PinnedCertificate], max_age_days: int, now: datetime) -> Checked:
+    """The verified document with its signer; KycRefused otherwise."""
     xml = offline_ekyc.open_zip(upload.zip_bytes, upload.share_code)
     root = offline_ekyc.parse_xml(xml)
     generated_at = offline_ekyc.generation_time(root)
     verified = signature.verify(xml, pinned, generated_at)
     if verified.result == "unknown_signer":
         raise KycRefused("unknown_signer")
-    if verified.result != "valid" or verified.signed_root is None or verified.signer_sha256 is None:
+    if verified.result != "valid" or verified.signed_root is None or verified.signer is None:
         raise KycRefused("invalid_signature")
-    if not verified.signer_valid:
-        raise KycRefused("signer_not_valid")
+    standing = trust.signer_standing(verified.signer, generated_at)
+    if standing is None:
+        expired = generated_at > verified.signer.not_after
+        raise KycRefused("signer_expired" if expired else "signer_not_valid")
     document = offline_ekyc.extract(verified.signed_root)
     if document.generated_at > now + FUTURE_SKEW:
         raise KycRefused("future_dated")
     if now - document.generated_at > timedelta(days=max_age_days):
         raise KycRefused("too_old")
-    return document, verified.signer_sha256
+    return Checked(document, verified.signer.sha256, standing)
 
 
 def _enabled(policy: KycPolicy | None) -> KycPolicy:
@@ -119,16 +128,18 @@ async def verify_upload(
     now = now or datetime.now(UTC)
     try:
         policy = _enabled(await policy_for(db, org_id))
-        document, signer = check(upload, pinned, policy.max_age_days, now)
+        checked = check(upload, pinned, policy.max_age_days, now)
     except KycRefused as refused:
         await _record_failure(db, org_id, user_id, actor, refused.reason)
         raise
+    document = checked.document
     record = KycRecord(
         user_id=user_id,
         last4=document.last4,
         name_mac=name_mac(keyring.pepper, org_id, normalise_name(document.name)),
         result="valid",
-        signer_sha256=signer,
+        signer_sha256=checked.signer_sha256,
+        signer_standing=checked.standing,
         generated_at=document.generated_at.astimezone(UTC),
         verified_at=now,
     )
@@ -137,7 +148,7 @@ async def verify_upload(
         await kyc_repo.put_record(session, org_id, record)
         await audit.record(
             session, org_id, actor=actor, action="kyc.verified", target_type="user",
-            target_id=str(user_id), detail={"result": record.result},
+            target_id=str(user_id), detail={"result": record.result, "signer": checked.standing},
         )  # fmt: skip
     return record
 

@@ -8,8 +8,8 @@ defaults, allowed here and nowhere else:
 2. ``excise_empty_xmlns_declarations``: lxml's C14N of the un-prefixed Signature adds
    ``xmlns=""`` to SignedInfo's grandchildren, which breaks every genuine signature;
 3. ``verification_time`` set explicitly to the file's generation time, clamped into the
-   pinned certificate's validity; a generation time outside it is *flagged*
-   (``signer_valid=False``) for the caller to refuse, never silently accepted.
+   pinned certificate's validity; whether the certificate vouches for a file generated
+   outside it is decided by the caller (``namoid.kyc.trust.signer_standing``), never here.
 
 Only pinned certificates count; a certificate in the XML's KeyInfo is never a trust anchor.
 The caller reads fields only from ``Verified.signed_root`` (what the signature covers).
@@ -47,13 +47,15 @@ for _name in ("signxml", "signxml.processor", "signxml.verifier", "signxml.signe
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    """The outcome: ``result``; for a pinned signer, its fingerprint and whether the file's
-    generation time lies inside its validity period."""
+    """The outcome: ``result``; the pinned certificate whose key verified the signature."""
 
     result: Result
-    signer_sha256: str | None = None
-    signer_valid: bool = False
+    signer: PinnedCertificate | None = None
     signed_root: etree._Element | None = None
+
+    @property
+    def signer_sha256(self) -> str | None:
+        return self.signer.sha256 if self.signer is not None else None
 
 
 def _config(at: datetime) -> SignatureConfiguration:
@@ -88,7 +90,7 @@ def verify(xml: bytes, pinned: Sequence[PinnedCertificate], generated_at: dateti
             config = _config(_clamp(generated_at, cert))
             result = _verifier().verify(xml, x509_cert=cert.pem, expect_config=config)
         except InvalidDigest:
-            return Verified("invalid", cert.sha256, cert.valid_at(generated_at))
+            return Verified("invalid", cert)
         except (InvalidSignature, InvalidCertificate):
             continue
         except (InvalidInput, etree.XMLSyntaxError, ValueError):
@@ -97,5 +99,5 @@ def verify(xml: bytes, pinned: Sequence[PinnedCertificate], generated_at: dateti
         root = signed.signed_xml
         if root is None:
             return Verified("invalid")
-        return Verified("valid", cert.sha256, cert.valid_at(generated_at), root)
+        return Verified("valid", cert, root)
     return Verified("unknown_signer")

@@ -102,6 +102,8 @@ class AuthorizationParams:
     login_hint: str | None
     #: Claims asked for inside ``verified_claims`` in the ID token (namoid.oauth.claims_request).
     verified_claims: tuple[str, ...] = ()
+    #: The same, at UserInfo.
+    userinfo_verified_claims: tuple[str, ...] = ()
 
     @property
     def scope(self) -> str:
@@ -124,6 +126,7 @@ class AuthorizationParams:
             "max_age": self.max_age,
             "login_hint": self.login_hint,
             "verified_claims": list(self.verified_claims),
+            "userinfo_verified_claims": list(self.userinfo_verified_claims),
         }
 
     @classmethod
@@ -132,6 +135,7 @@ class AuthorizationParams:
         verified = tuple(data.get("verified_claims", ()))  # absent in rows stored before issue 14
         fixed = {"scopes": tuple(data["scopes"]), "prompt": frozenset(data["prompt"])}
         fixed["verified_claims"] = verified
+        fixed["userinfo_verified_claims"] = tuple(data.get("userinfo_verified_claims", ()))
         return cls(**(data | fixed))
 
 
@@ -149,6 +153,7 @@ class _Draft:
     max_age: int | None = None
     login_hint: str | None = None
     verified_claims: tuple[str, ...] = ()
+    userinfo_verified_claims: tuple[str, ...] = ()
 
     def get(self, name: str) -> str | None:
         return self.params.values.get(name)
@@ -175,6 +180,7 @@ class _Draft:
             max_age=self.max_age,
             login_hint=self.login_hint,
             verified_claims=self.verified_claims,
+            userinfo_verified_claims=self.userinfo_verified_claims,
         )
 
 
@@ -314,9 +320,10 @@ def _check_nonce(draft: _Draft) -> None:
 
 
 def _check_claims(draft: _Draft) -> None:
-    """OIDC Core §5.5: the ``claims`` parameter; its ID token ``verified_claims`` need openid."""
+    """OIDC Core §5.5: the ``claims`` parameter; its ``verified_claims`` need openid."""
     requested = claims_request.verified_claims_requested(draft.get("claims"))
-    draft.verified_claims = requested if "openid" in draft.scopes else ()
+    if "openid" in draft.scopes:
+        draft.verified_claims, draft.userinfo_verified_claims = requested.id_token, requested.userinfo
 
 
 def _check_prompt(draft: _Draft) -> None:

@@ -28,6 +28,8 @@ class CodeGrant:
     amr: list[str]
     #: Consented claims for ``verified_claims`` in the ID token (IDA 1.0); empty if none.
     verified_claims: tuple[str, ...] = ()
+    #: The same, at UserInfo (carried to the access tokens of the grant).
+    userinfo_verified_claims: tuple[str, ...] = ()
 
 
 async def issue(session: AsyncSession, org: Organization, grant: CodeGrant) -> str:
@@ -48,6 +50,7 @@ async def issue(session: AsyncSession, org: Organization, grant: CodeGrant) -> s
             auth_time=grant.auth_time,
             amr=grant.amr,
             verified_claims=list(grant.verified_claims) or None,
+            userinfo_verified_claims=list(grant.userinfo_verified_claims) or None,
             expires_at=utcnow() + timedelta(seconds=org.code_ttl),
         ),
     )

@@ -43,6 +43,8 @@ class Grant:
     sid: str | None = None
     code_id: uuid.UUID | None = None
     family_id: uuid.UUID | None = None
+    #: Verified claims (IDA 1.0) the user consented to release at UserInfo for this grant.
+    userinfo_verified_claims: tuple[str, ...] = ()
 
     @property
     def subject(self) -> str:
@@ -144,6 +146,7 @@ async def mint_access_token(
         family_id=grant.family_id,
         created_at=now,
         expires_at=expires_at,
+        userinfo_verified_claims=list(grant.userinfo_verified_claims) or None,
     )
     return jwt.sign(claims, key, typ=ACCESS_TOKEN_TYP)
 

@@ -3,7 +3,11 @@
 The access token comes from the ``Authorization: Bearer`` header (RFC 6750 §2.1) or, on
 POST, the ``access_token`` form parameter (§2.2) — never the query string (§2.3 is a
 MUST NOT in OAuth 2.1 §5.2) and never two at once (§2). Claims follow the scopes the
-token carries (OIDC Core §5.4); the ``openid`` scope is required.
+token carries (OIDC Core §5.4); the ``openid`` scope is required. ``verified_claims``
+(OpenID Connect for Identity Assurance 1.0 §6, from the ``claims`` request's ``userinfo``
+member) only as the token's grant records the user consented to them on the consent form,
+with the same content as in the ID token (namoid.kyc.claims: the current name, while it
+still matches the masked record).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from namoid.kyc import claims as kyc_claims
 from namoid.oauth import tokens
 from namoid.oauth.errors import InsufficientScope, InvalidRequest, InvalidToken
 from namoid.services import Services
@@ -66,4 +71,10 @@ async def userinfo(services: Services, org: Organization, token: str) -> dict[st
             user = await tokens.active_user(session, org.id, verified.row.user_id)
         if user is None:
             raise InvalidToken("the access token is invalid")
-    return claims_for(user, granted)
+        claims = claims_for(user, granted)
+        consented = verified.row.userinfo_verified_claims
+        if consented:
+            released = await kyc_claims.verified_claims(session, org.id, services.keyring, user, consented)
+            if released is not None:
+                claims["verified_claims"] = released
+    return claims

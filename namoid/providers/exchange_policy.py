@@ -3,7 +3,8 @@
 Two keys open the vault to a client: the org allows the client for the provider
 (``namoid client create|set-token-exchange --allow-token-exchange NAME``), and the user
 granted the client the scope ``provider:NAME`` on the consent screen. The client must
-therefore be registered with that scope.
+therefore be registered with that scope. ``consent_line`` is what that screen says about it:
+the provider by the name people know, and what the relying party would receive.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Final
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from namoid import audit
+from namoid.providers.registry import display_name
 from namoid.storage.db import Database
-from namoid.storage.repos import clients, token_exchange_permissions, upstream_providers
+from namoid.storage.repos import clients, provider_connections, token_exchange_permissions, upstream_providers
 
 SCOPE_PREFIX: Final = "provider:"
 
@@ -59,3 +63,25 @@ async def enabled_in_org(db: Database, org_id: uuid.UUID) -> bool:
     """Whether any client of the org may exchange tokens (discovery lists the grant type then)."""
     async with db.tenant(org_id) as session:
         return await token_exchange_permissions.any_in_org(session, org_id)
+
+
+async def consent_line(
+    session: AsyncSession, org_id: uuid.UUID, client_id: str, client_name: str, user_id: uuid.UUID, scope: str
+) -> str:
+    """The consent screen's line for ``provider:NAME``: what ``client_name`` would receive through
+    token exchange (RFC 8693), and why it would receive nothing today if that is so."""
+    name = scope.removeprefix(SCOPE_PREFIX)
+    provider = await upstream_providers.get_by_name(session, org_id, name)
+    if provider is None or not provider.enabled:
+        return f"Act for you at “{name}”, a provider this organization does not offer: nothing is shared"
+    shown = display_name(provider)
+    line = (
+        f"Act for you at {shown}: receive access tokens for your {shown} account, with the access "
+        f"you gave {shown} when you connected it ({', '.join(provider.scopes)}), until you disconnect "
+        f"{shown} or withdraw this permission"
+    )
+    if not await token_exchange_permissions.allowed(session, org_id, client_id, provider.id):
+        return f"{line}. This organization has not allowed {client_name} to do so yet: nothing is shared"
+    if await provider_connections.find_for_user(session, org_id, provider.id, user_id) is None:
+        return f"{line}. Your account is not connected to {shown}: nothing is shared unless you connect it"
+    return line

@@ -8,7 +8,9 @@ Account linking cannot be abused (issue 12 §3):
 - an unknown identity whose email matches an account is refused, never linked silently:
   the owner signs in with their password and connects the provider from there;
 - a new account is created only if the provider allows it (``--create-accounts``) and the
-  upstream says the email is verified.
+  upstream says the email is verified (GitHub: the primary address of ``GET /user/emails``,
+  verified there). Without a verified email no account is created: the user signs in
+  another way and connects the provider from their account.
 Sign-ins through a provider carry ``amr: ["fed"]`` (RFC 8176 §2).
 """
 

@@ -4,7 +4,8 @@
 (OpenID Connect Discovery 1.0 §4). Google, Microsoft and Apple are OpenID Connect with a
 known issuer. Microsoft's multi-tenant endpoints issue tokens whose ``iss`` names the
 user's tenant: the expected issuer is a template, filled from the token's ``tid``. GitHub
-is plain OAuth 2.0 (RFC 6749): fixed endpoints, the identity from its user API. Apple
+is plain OAuth 2.0 (RFC 6749): fixed endpoints, the identity from its user API and the
+email from its emails API (only the primary address, and only if GitHub verified it). Apple
 posts the response (``response_mode=form_post``) and takes a client secret that is a
 JWT signed with the team's key.
 """
@@ -17,6 +18,8 @@ from types import MappingProxyType
 from typing import Final
 
 OIDC_SCOPES: Final = ("openid", "email", "profile")
+#: GitHub scopes that let ``GET /user/emails`` answer.
+GITHUB_EMAIL_SCOPES: Final = frozenset({"user:email", "user"})
 MICROSOFT_TENANT: Final = "{tenantid}"
 
 
@@ -34,6 +37,8 @@ class Preset:
     issuer_configurable: bool = False
     #: Does the client secret come as a private key (Apple), not a shared secret?
     secret_is_private_key: bool = False
+    #: The provider's name as people know it; None for any OpenID Connect provider.
+    label: str | None = None
 
     @property
     def is_oidc(self) -> bool:
@@ -43,12 +48,13 @@ class Preset:
 PRESETS: Final[Mapping[str, Preset]] = MappingProxyType(
     {
         "oidc": Preset(issuer=None, scopes=OIDC_SCOPES, issuer_configurable=True),
-        "google": Preset(issuer="https://accounts.google.com", scopes=OIDC_SCOPES),
+        "google": Preset(issuer="https://accounts.google.com", scopes=OIDC_SCOPES, label="Google"),
         "microsoft": Preset(
             issuer=f"https://login.microsoftonline.com/{MICROSOFT_TENANT}/v2.0",
             scopes=OIDC_SCOPES,
             discovery_url="https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration",
             issuer_configurable=True,
+            label="Microsoft",
         ),
         "github": Preset(
             issuer=None,
@@ -58,14 +64,18 @@ PRESETS: Final[Mapping[str, Preset]] = MappingProxyType(
                     "authorization_endpoint": "https://github.com/login/oauth/authorize",
                     "token_endpoint": "https://github.com/login/oauth/access_token",
                     "userinfo_endpoint": "https://api.github.com/user",
+                    # The addresses and whether each is verified (needs ``user:email``).
+                    "emails_endpoint": "https://api.github.com/user/emails",
                 }
             ),
+            label="GitHub",
         ),
         "apple": Preset(
             issuer="https://appleid.apple.com",
             scopes=("openid", "email", "name"),
             response_mode="form_post",
             secret_is_private_key=True,
+            label="Apple",
         ),
     }
 )

@@ -140,6 +140,16 @@ def seal_client_secret(keyring: Keyring, org_id: uuid.UUID, provider_id: uuid.UU
     return keyring.encrypt(secret, _secret_aad(org_id, provider_id))
 
 
+def display_name(provider: UpstreamProvider) -> str:
+    """How people know the provider: its preset's name (GitHub), else the org's name for it and
+    its issuer's host (``work (idp.example.com)``)."""
+    label = PRESETS[provider.preset].label
+    if label is not None:
+        return label
+    host = urlsplit(provider.issuer or "").hostname
+    return f"{provider.name} ({host})" if host else provider.name
+
+
 def summary(provider: UpstreamProvider, org_issuer: str) -> dict[str, object]:
     """What may be shown about a provider: never its secret."""
     return {

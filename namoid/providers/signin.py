@@ -179,8 +179,10 @@ def _check_issuer(params: Mapping[str, str], issuer: str | None, required: bool)
 
 
 def _tokens(response: TokenResponse, now: datetime) -> UpstreamTokens:
+    """The tokens to keep; the granted scopes space-delimited (RFC 6749 §3.3) or, as GitHub
+    sends them, comma-delimited."""
     expires = now + timedelta(seconds=response.expires_in) if response.expires_in else None
-    scopes = tuple(response.scope.split()) if response.scope else ()
+    scopes = tuple(response.scope.replace(",", " ").split()) if response.scope else ()
     return UpstreamTokens(response.access_token, response.refresh_token, response.id_token, scopes, expires)
 
 
@@ -199,7 +201,8 @@ async def _identity_claims(
     subject = info.get("id", info.get("sub"))
     if not isinstance(subject, int | str) or isinstance(subject, bool) or not str(subject):
         raise UpstreamError("bad_userinfo", "the provider's user information has no id")
-    return {"sub": str(subject), "email": info.get("email"), "email_verified": False}
+    email = await client.verified_primary_email(meta, response.access_token)
+    return {"sub": str(subject), "email": email, "email_verified": email is not None}
 
 
 async def complete(

@@ -36,7 +36,7 @@ from namoid.outbound import (
     guarded_client,
     policy_for,
 )
-from namoid.providers.presets import PRESETS, expected_issuer
+from namoid.providers.presets import GITHUB_EMAIL_SCOPES, PRESETS, expected_issuer
 from namoid.settings import Settings
 from namoid.storage.models import UpstreamProvider
 
@@ -49,6 +49,9 @@ MAX_ID_TOKEN_AGE: Final = 600
 JWKS_REFETCH_SECONDS: Final = 60
 APPLE_AUDIENCE: Final = "https://appleid.apple.com"
 APPLE_SECRET_LIFETIME: Final = 300
+#: Bounds on GitHub's list of addresses (its size is bounded by MAX_RESPONSE_BYTES too).
+MAX_EMAILS: Final = 100
+MAX_EMAIL_CHARS: Final = 254
 
 
 class UpstreamError(Exception):
@@ -65,6 +68,8 @@ class Metadata:
     authorization_endpoint: str
     token_endpoint: str
     userinfo_endpoint: str | None = None
+    #: GitHub's list of the user's addresses (``GET /user/emails``), when the scopes allow it.
+    emails_endpoint: str | None = None
     jwks_uri: str | None = None
     revocation_endpoint: str | None = None
     #: RFC 9207 §3: the provider sends ``iss`` with the authorization response.
@@ -107,6 +112,14 @@ class UpstreamClient:
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """One exchange; the JSON object answered, or UpstreamError (never the upstream's body)."""
+        document = await self._json(method, url, **kwargs)
+        if not isinstance(document, dict):
+            host = urlsplit(url).hostname
+            raise UpstreamError("bad_json", f"the provider ({host}) did not answer a JSON object")
+        return document
+
+    async def _json(self, method: str, url: str, **kwargs: Any) -> object:
+        """One exchange; the JSON value answered, or UpstreamError (never the upstream's body)."""
         host = urlsplit(url).hostname
         try:
             async with guarded_client(
@@ -130,12 +143,9 @@ class UpstreamClient:
         if response.status_code != 200:
             raise UpstreamError("http_status", f"the provider ({host}) answered HTTP {response.status_code}")
         try:
-            document = response.json()
+            return response.json()
         except ValueError:
             raise UpstreamError("bad_json", f"the provider ({host}) did not answer JSON") from None
-        if not isinstance(document, dict):
-            raise UpstreamError("bad_json", f"the provider ({host}) did not answer a JSON object")
-        return document
 
     # --- discovery and keys -----------------------------------------------------
 
@@ -143,12 +153,14 @@ class UpstreamClient:
         """The provider's endpoints: fixed (plain OAuth 2.0) or discovered and checked, cached."""
         preset = PRESETS[provider.preset]
         if not preset.is_oidc:
-            endpoints = dict(provider.endpoints)
+            endpoints = {**preset.endpoints, **provider.endpoints}  # rows stored before a preset grew
+            may_list_emails = not GITHUB_EMAIL_SCOPES.isdisjoint(provider.scopes)
             return Metadata(
                 issuer=None,
                 authorization_endpoint=endpoints["authorization_endpoint"],
                 token_endpoint=endpoints["token_endpoint"],
                 userinfo_endpoint=endpoints.get("userinfo_endpoint"),
+                emails_endpoint=endpoints.get("emails_endpoint") if may_list_emails else None,
                 token_auth_methods=("client_secret_post",),
             )
         issuer = provider.issuer or ""
@@ -349,11 +361,34 @@ class UpstreamClient:
         """The user's claims from the userinfo endpoint (GitHub: its user API)."""
         if metadata.userinfo_endpoint is None:
             raise UpstreamError("no_userinfo", "the provider has no userinfo endpoint")
-        return await self._request(
-            "GET",
-            metadata.userinfo_endpoint,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-        )
+        return await self._request("GET", metadata.userinfo_endpoint, headers=_bearer(access_token))
+
+    async def verified_primary_email(self, metadata: Metadata, access_token: str) -> str | None:
+        """GitHub's ``GET /user/emails``: the primary address if GitHub verified it, else None.
+
+        Never an unverified address: anyone can add any address to a GitHub account, and the
+        ``email`` of ``GET /user`` is the public one, verified or not (it is not used). A list
+        that is not what GitHub documents (not a list of objects, more than one primary, an
+        address that is not a string) is refused with UpstreamError, like an oversized one.
+        """
+        if metadata.emails_endpoint is None:
+            return None
+        listed = await self._json("GET", metadata.emails_endpoint, headers=_bearer(access_token))
+        if (
+            not isinstance(listed, list)
+            or len(listed) > MAX_EMAILS
+            or not all(isinstance(entry, dict) for entry in listed)
+        ):
+            raise UpstreamError("bad_userinfo", "the provider's list of email addresses is malformed")
+        primary = [entry for entry in listed if entry.get("primary") is True]
+        if len(primary) > 1:
+            raise UpstreamError("bad_userinfo", "the provider names more than one primary email address")
+        if not primary:
+            return None
+        email = primary[0].get("email")
+        if not isinstance(email, str) or not 3 <= len(email) <= MAX_EMAIL_CHARS or "@" not in email:
+            raise UpstreamError("bad_userinfo", "the provider's primary email address is malformed")
+        return email if primary[0].get("verified") is True else None
 
 
 def client_for(settings: Settings) -> UpstreamClient:
@@ -361,6 +396,10 @@ def client_for(settings: Settings) -> UpstreamClient:
     return UpstreamClient(
         policy_for(settings), ca_file=settings.provider_ca_file, timeout=settings.provider_timeout
     )
+
+
+def _bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
 
 
 def _optional_str(value: object) -> str | None:

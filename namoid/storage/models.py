@@ -331,6 +331,8 @@ class AuthorizationCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Claims the user consented to release inside ``verified_claims`` (issue 14, IDA 1.0).
     verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
+    #: The same at UserInfo; carried to the grant's refresh family and access tokens.
+    userinfo_verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
 
 
 class RefreshFamily(Base):
@@ -351,6 +353,8 @@ class RefreshFamily(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
+    #: Verified claims (IDA 1.0) consented for UserInfo, from the code that opened the family.
+    userinfo_verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
 
 
 class RefreshToken(Base):
@@ -386,6 +390,8 @@ class AccessToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Verified claims (IDA 1.0) this token may have released at UserInfo (the user consented).
+    userinfo_verified_claims: Mapped[list[str] | None] = mapped_column(JsonType)
 
 
 class UsedAssertion(Base):
@@ -518,7 +524,8 @@ class KycRecord(Base):
 
     The last four Aadhaar digits (from ``referenceId``), an HMAC of the normalised name under
     the org's key (namoid.crypto.name_mac), the signature result with the signer certificate's
-    SHA-256, the file's generation time and the verification time. Never the XML, photo,
+    SHA-256 and standing (``in_validity``, or ``after_expiry`` within the grace of
+    namoid.kyc.trust), the file's generation time and the verification time. Never the XML, photo,
     date of birth, address, gender, contact hashes or the full reference id.
     """
 
@@ -532,6 +539,9 @@ class KycRecord(Base):
     name_mac: Mapped[str] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(String(16))
     signer_sha256: Mapped[str] = mapped_column(String(64))
+    signer_standing: Mapped[str] = mapped_column(
+        String(16), default="in_validity", server_default="in_validity"
+    )
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

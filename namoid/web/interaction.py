@@ -28,6 +28,7 @@ from namoid.oauth import codes, interactions
 from namoid.oauth.authorization_response import Reply, csp_source, with_query
 from namoid.oauth.authorize import AuthorizationParams, Parameters, Rejected
 from namoid.oauth.errors import AccessDenied, InvalidRedirectUri, OAuthError
+from namoid.providers import exchange_policy
 from namoid.ratelimit import login as login_limits
 from namoid.ratelimit.keys import request_ip
 from namoid.services import Services
@@ -153,12 +154,13 @@ async def _issue(
     params: AuthorizationParams,
     user: sessions.SignedIn,
     client: Client,
-    verified_claims: tuple[str, ...] = (),
+    consent_shown: bool = False,
 ) -> Response:
     """Issue the code (RFC 6749 §4.1.2) bound to the request, the user and the session; audited.
 
-    ``verified_claims`` only from the consent form the user just answered (IDA 1.0): a request
-    answered without showing it (consent remembered, first party) releases none.
+    ``verified_claims`` (IDA 1.0), in the ID token or at UserInfo, only when ``consent_shown``:
+    the user just answered the consent form that named them. A request answered without
+    showing it (consent remembered, first party) releases none.
     """
     code = await codes.issue(
         session,
@@ -173,7 +175,8 @@ async def _issue(
             sid=user.browser.sid,
             auth_time=user.auth_time,
             amr=list(user.browser.amr),
-            verified_claims=verified_claims,
+            verified_claims=params.verified_claims if consent_shown else (),
+            userinfo_verified_claims=params.userinfo_verified_claims if consent_shown else (),
         ),
     )
     await audit.record(
@@ -419,8 +422,22 @@ async def login(request: Request, org: CurrentOrg) -> Response:
 # --- /consent -----------------------------------------------------------------------------
 
 
-def _consent_form(request: Request, org: Organization, pending: Pending, user: sessions.SignedIn) -> Response:
-    scopes = [(scope, SCOPE_DESCRIPTIONS.get(scope, f"Use “{scope}”")) for scope in pending.params.scopes]
+async def _scope_line(
+    session: AsyncSession, org: Organization, pending: Pending, user: sessions.SignedIn, scope: str
+) -> str:
+    """The consent screen's line for one scope; ``provider:NAME`` names the provider and the grant."""
+    if scope.startswith(exchange_policy.SCOPE_PREFIX):
+        client = pending.client
+        return await exchange_policy.consent_line(
+            session, org.id, client.client_id, client.name, user.user.id, scope
+        )
+    return SCOPE_DESCRIPTIONS.get(scope, f"Use “{scope}”")
+
+
+async def _consent_form(
+    session: AsyncSession, request: Request, org: Organization, pending: Pending, user: sessions.SignedIn
+) -> Response:
+    scopes = [(s, await _scope_line(session, org, pending, user, s)) for s in pending.params.scopes]
     context = {
         "action": f"/o/{org.slug}/consent",
         "switch_account": f"/o/{org.slug}/login?req={pending.handle}",
@@ -429,7 +446,7 @@ def _consent_form(request: Request, org: Organization, pending: Pending, user: s
         "client_name": pending.client.name,
         "user_email": user.user.email,
         "scopes": scopes,
-        "verified_claims": pending.params.verified_claims,
+        "verified_claims": bool(pending.params.verified_claims or pending.params.userinfo_verified_claims),
     }
     return page(request, "consent.html", context, form_targets=_form_targets(pending.params))
 
@@ -461,7 +478,7 @@ async def consent_page(request: Request, org: CurrentOrg) -> Response:
         if isinstance(step, str):
             if step == "login" or user is None:
                 return _to_interaction(org, "login", pending.handle)
-            return _consent_form(request, org, pending, user)
+            return await _consent_form(session, request, org, pending, user)
         if not await authorization_requests.complete(session, org.id, pending.row.id, now):
             return _expired(request)
         return await _issue(session, request, org, pending.params, step, pending.client)
@@ -510,5 +527,4 @@ async def consent(request: Request, org: CurrentOrg) -> Response:
             denied = AccessDenied("the user denied the request")
             return _answer_error(request, org, pending.params.reply, denied, pending.client.name)
         await consents.grant(session, org.id, user.user.id, pending.client.client_id, pending.params.scopes)
-        released = pending.params.verified_claims
-        return await _issue(session, request, org, pending.params, user, pending.client, released)
+        return await _issue(session, request, org, pending.params, user, pending.client, consent_shown=True)

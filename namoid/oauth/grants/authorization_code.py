@@ -104,6 +104,7 @@ async def authorization_code(request: TokenRequest) -> tokens.Minted:
         amr=code.amr,
         sid=sid,
         code_id=code.id,
+        userinfo_verified_claims=tuple(code.userinfo_verified_claims or ()),
     )
     refresh = None
     if refresh_token.issued_with(client, code.scope.split(" ")):

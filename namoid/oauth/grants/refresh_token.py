@@ -112,6 +112,7 @@ async def start_family(request: TokenRequest, grant: tokens.Grant) -> tuple[toke
             code_id=grant.code_id,
             created_at=request.now,
             expires_at=request.now + timedelta(seconds=absolute),
+            userinfo_verified_claims=list(grant.userinfo_verified_claims) or None,
         ),
     )
     return replace(grant, family_id=family.id), await _add_token(request, family)
@@ -167,6 +168,7 @@ def _grant(client: Client, family: RefreshFamily, scope: str) -> tokens.Grant:
         amr=family.amr,
         sid=family.sid,
         family_id=family.id,
+        userinfo_verified_claims=tuple(family.userinfo_verified_claims or ()),
     )
 
 

@@ -25,6 +25,7 @@ async def add(
     family_id: uuid.UUID | None,
     created_at: datetime,
     expires_at: datetime,
+    userinfo_verified_claims: list[str] | None = None,
 ) -> None:
     """One INSERT, no ORM unit of work: this is on the hot path of every token response."""
     await session.execute(
@@ -38,6 +39,7 @@ async def add(
             family_id=family_id,
             created_at=created_at,
             expires_at=expires_at,
+            userinfo_verified_claims=userinfo_verified_claims,
         )
     )
 

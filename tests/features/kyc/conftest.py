@@ -12,6 +12,7 @@ import pytest
 
 from namoid.crypto.certificates import PinnedCertificate
 from namoid.kyc import service as kyc
+from namoid.kyc import trust
 from namoid.services import Services
 from namoid.settings import Settings
 from namoid.storage.models import Organization
@@ -23,14 +24,28 @@ from tests.features.conftest import ADMIN, MakeClient, MakeUser
 
 @cache
 def expired_signer() -> fx.Signer:
-    """Pinned, but its validity ended two days before any synthetic file was generated."""
+    """Pinned, but its validity ended a day more than the grace before any synthetic file."""
+    end = datetime.now(UTC) - trust.EXPIRED_SIGNER_GRACE - timedelta(days=1)
+    return fx.make_signer(end - timedelta(days=700), end, cn="DS TEST Signer Expired 98")
+
+
+@cache
+def lapsed_signer() -> fx.Signer:
+    """Pinned; its validity ended two days before any synthetic file: within the grace."""
     now = datetime.now(UTC)
-    return fx.make_signer(now - timedelta(days=400), now - timedelta(days=2))
+    return fx.make_signer(now - timedelta(days=700), now - timedelta(days=2), cn="DS TEST Signer Lapsed 97")
+
+
+@cache
+def future_signer() -> fx.Signer:
+    """Pinned; valid only from tomorrow, after any synthetic file's generation time."""
+    now = datetime.now(UTC)
+    return fx.make_signer(now + timedelta(days=1), now + timedelta(days=700), cn="DS TEST Signer Future 96")
 
 
 @pytest.fixture
 def pinned() -> list[PinnedCertificate]:
-    return [fx.current_signer().pinned, expired_signer().pinned]
+    return [fx.current_signer().pinned, *(s().pinned for s in (expired_signer, lapsed_signer, future_signer))]
 
 
 @pytest.fixture

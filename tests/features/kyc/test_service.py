@@ -20,11 +20,12 @@ from namoid.storage.models import AuditEntry, KycRecord, Organization, User
 from namoid.storage.repos import users as user_repo
 from tests import kyc_fixtures as fx
 from tests.features.conftest import ADMIN, MakeUser
-from tests.features.kyc.conftest import expired_signer
+from tests.features.kyc.conftest import expired_signer, future_signer, lapsed_signer
 
 STARTED = {"consent_notice": kyc.CONSENT_NOTICE}
 RECORD_COLUMNS = {
-    "id", "org_id", "user_id", "last4", "name_mac", "result", "signer_sha256", "generated_at", "verified_at",
+    "id", "org_id", "user_id", "last4", "name_mac", "result", "signer_sha256", "signer_standing",
+    "generated_at", "verified_at",
 }  # fmt: skip
 
 
@@ -64,13 +65,37 @@ async def test_a_synthetic_file_is_verified_and_stored_masked(
     assert row.last4 == fx.LAST4
     assert row.name_mac == name_mac(services.keyring.pepper, kyc_org.id, fx.NAME.casefold())
     assert row.name_mac != name_mac(services.keyring.pepper, user.id, fx.NAME.casefold())  # per-org key
-    assert (row.result, row.signer_sha256) == ("valid", pinned[0].sha256)
+    assert (row.result, row.signer_sha256, row.signer_standing) == ("valid", pinned[0].sha256, "in_validity")
     assert abs(row.generated_at - person.generated_at) < timedelta(milliseconds=1)
     assert before <= row.verified_at <= datetime.now(UTC)
     for value in vars(row).values():  # the data itself is nowhere in the row
         assert fx.NAME.casefold() not in str(value).casefold() and person.reference_id not in str(value)
-    verified = ("kyc.verified", {"result": "valid"})
+    verified = ("kyc.verified", {"result": "valid", "signer": "in_validity"})
     assert await _actions(services, kyc_org) == [("kyc.started", STARTED), verified]
+
+
+async def test_a_file_signed_soon_after_its_certificate_expired_is_accepted_and_flagged(
+    services: Services, kyc_org: Organization, make_user: MakeUser, pinned: list[PinnedCertificate]
+) -> None:
+    """UIDAI signs with a key after its certificate's notAfter (a genuine 2025 file, research §1.4):
+    within the grace the file is accepted, and the record and audit entry say so."""
+    user = await make_user(name=fx.NAME)
+    await _upload(services, kyc_org, user, fx.upload(signer=lapsed_signer()), pinned)
+    [row] = await _rows(services, kyc_org)
+    assert (row.signer_sha256, row.signer_standing) == (lapsed_signer().pinned.sha256, "after_expiry")
+    verified = ("kyc.verified", {"result": "valid", "signer": "after_expiry"})
+    assert await _actions(services, kyc_org) == [("kyc.started", STARTED), verified]
+
+
+async def test_the_maximum_file_age_still_applies_to_a_lapsed_signer(
+    services: Services, kyc_org: Organization, make_user: MakeUser, pinned: list[PinnedCertificate]
+) -> None:
+    user = await make_user(name=fx.NAME)
+    old = fx.Person(generated_at=datetime.now(UTC) - timedelta(days=1, hours=1))  # after its notAfter
+    with pytest.raises(KycRefused) as caught:
+        await _upload(services, kyc_org, user, fx.upload(old, signer=lapsed_signer()), pinned,
+                      now=datetime.now(UTC) + timedelta(days=3))  # fmt: skip
+    assert caught.value.reason == "too_old" and await _rows(services, kyc_org) == []
 
 
 async def test_withdrawal_and_account_deletion_erase_the_record(
@@ -133,7 +158,10 @@ BAD: dict[str, tuple[Callable[[], bytes], str, str]] = {
     "tampered date": (_tampered(b'dob="01-01-1990"', b'dob="01-01-1980"'), CODE, DIGEST),
     "tampered photo": (_tampered(b"<Pht>/9j", b"<Pht>/8j"), CODE, DIGEST),
     "unknown signer": (_stranger, CODE, "unknown_signer"),
-    "expired signer certificate": (_expired, CODE, "signer_not_valid"),
+    "expired signer certificate": (_expired, CODE, "signer_expired"),
+    "signed before its certificate was valid": (
+        lambda: fx.upload(signer=future_signer()), CODE, "signer_not_valid",
+    ),
     "too old": (
         lambda: fx.upload(fx.Person(generated_at=datetime.now(UTC) - timedelta(days=4))),
         CODE, "too_old",

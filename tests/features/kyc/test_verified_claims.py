@@ -1,7 +1,7 @@
 """verified_claims (OpenID Connect for Identity Assurance 1.0) through the real protocol:
 the relying party asks with the ``claims`` parameter (OIDC Core §5.5), the user sees the line
 on the consent page and allows, and the ID token, validated with authlib against the JWKS,
-carries the verified current profile name; a changed name is no longer verified."""
+or UserInfo carries the verified current profile name; a changed name is no longer verified."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from sqlalchemy import update
 from namoid.services import Services
 from namoid.storage.models import User
 from tests import kyc_fixtures as fx
-from tests.features.authorize.conftest import NONCE, Flow, query
+from tests.features.authorize.conftest import NONCE, REDIRECT_URI, Flow, query
+from tests.features.conftest import MakeClient
 from tests.features.kyc.test_upload_page import upload
-from tests.features.token.conftest import exchange
+from tests.features.token.conftest import exchange, refresh
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)  # as tests/e2e/test_oidc_client.py
@@ -101,3 +102,101 @@ async def test_discovery_advertises_identity_assurance(signed_in: Flow) -> None:
     assert metadata["trust_frameworks_supported"] == ["in_uidai_okyc"]
     assert metadata["evidence_supported"] == ["electronic_record"]
     assert metadata["claims_in_verified_claims_supported"] == ["name"]
+
+
+# --- at UserInfo: the claims request's userinfo member (IDA 1.0 §6), same consent, same content ---
+
+ASK_USERINFO = json.dumps({"userinfo": {"verified_claims": REQUEST}})
+ASK_BOTH = json.dumps({"id_token": {"verified_claims": REQUEST}, "userinfo": {"verified_claims": REQUEST}})
+
+
+async def _tokens_after_consent(flow: Flow, ask: str, **overrides: str) -> dict[str, Any]:
+    """authorize (claims, prompt=consent) → the consent line shown → allow → the token response."""
+    consent = await flow.follow(await flow.authorize(claims=ask, prompt="consent", **overrides))
+    assert consent.status_code == 200 and 'id="verified-claims-line"' in consent.text, consent.text
+    done = await flow.decide(consent, "allow")
+    code = query(done.headers["location"])["code"]
+    response = await exchange(flow.http, flow.org, flow.rp, code, flow.verifier)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _userinfo(flow: Flow, access_token: str) -> dict[str, Any]:
+    response = await flow.http.get(
+        f"{flow.base}/userinfo", headers={"Authorization": f"Bearer {access_token}"}
+    )
+    assert response.status_code == 200, response.text
+    claims: dict[str, Any] = response.json()
+    return claims
+
+
+async def test_userinfo_releases_the_verified_name_asked_for_there(signed_in: Flow) -> None:
+    assert (await upload(signed_in, fx.upload())).status_code == 200
+    tokens = await _tokens_after_consent(signed_in, ASK_USERINFO)
+    info = await _userinfo(signed_in, tokens["access_token"])
+    assert info["verified_claims"]["claims"] == {"name": fx.NAME}
+    assert info["verified_claims"]["verification"]["trust_framework"] == "in_uidai_okyc"
+    assert "verified_claims" not in jwt.decode(  # asked for at UserInfo only
+        tokens["id_token"],
+        JsonWebKey.import_key_set((await signed_in.http.get(f"{signed_in.base}/jwks.json")).json()),
+    )
+
+
+async def test_userinfo_and_the_id_token_carry_the_same_verified_claims(signed_in: Flow) -> None:
+    assert (await upload(signed_in, fx.upload())).status_code == 200
+    tokens = await _tokens_after_consent(signed_in, ASK_BOTH)
+    jwks = JsonWebKey.import_key_set((await signed_in.http.get(f"{signed_in.base}/jwks.json")).json())
+    in_id_token = jwt.decode(tokens["id_token"], jwks)["verified_claims"]
+    assert (await _userinfo(signed_in, tokens["access_token"]))["verified_claims"] == in_id_token
+
+
+async def test_userinfo_releases_nothing_asked_only_for_the_id_token(signed_in: Flow) -> None:
+    assert (await upload(signed_in, fx.upload())).status_code == 200
+    tokens = await _tokens_after_consent(signed_in, ASK)
+    assert "verified_claims" not in await _userinfo(signed_in, tokens["access_token"])
+
+
+async def test_userinfo_releases_nothing_when_the_consent_form_was_not_shown(signed_in: Flow) -> None:
+    """Consent remembered (the signed_in fixture allowed the client before): no form, no release."""
+    assert (await upload(signed_in, fx.upload())).status_code == 200
+    answered = await signed_in.authorize(claims=ASK_USERINFO)
+    code = query(answered.headers["location"])["code"]
+    response = await exchange(signed_in.http, signed_in.org, signed_in.rp, code, signed_in.verifier)
+    assert "verified_claims" not in await _userinfo(signed_in, response.json()["access_token"])
+
+
+async def test_userinfo_stops_vouching_for_a_changed_name_and_without_a_record(
+    signed_in: Flow, services: Services
+) -> None:
+    tokens = await _tokens_after_consent(signed_in, ASK_USERINFO)
+    assert "verified_claims" not in await _userinfo(signed_in, tokens["access_token"])  # no record yet
+    assert (await upload(signed_in, fx.upload())).status_code == 200
+    assert "verified_claims" in await _userinfo(signed_in, tokens["access_token"])
+    async with services.db.tenant(signed_in.org.id) as session:
+        await session.execute(update(User).where(User.id == signed_in.user.id).values(name="Someone Else"))
+    assert "verified_claims" not in await _userinfo(signed_in, tokens["access_token"])
+
+
+async def test_a_refreshed_access_token_keeps_exactly_the_consented_release(
+    signed_in: Flow, services: Services, make_client: MakeClient
+) -> None:
+    assert (await upload(signed_in, fx.upload())).status_code == 200
+    rp = await make_client(
+        redirect_uris=[REDIRECT_URI], scopes=["openid", "profile", "offline_access"],
+        grant_types=["authorization_code", "refresh_token"],
+    )  # fmt: skip
+    flow = Flow(
+        signed_in.http, services, signed_in.org, rp, signed_in.user, signed_in.verifier, signed_in.challenge
+    )
+    first = await _tokens_after_consent(flow, ASK_USERINFO, scope="openid offline_access")
+    renewed = await refresh(flow.http, flow.org, rp, first["refresh_token"])
+    assert renewed.status_code == 200, renewed.text
+    assert (await _userinfo(flow, renewed.json()["access_token"]))["verified_claims"]["claims"] == {
+        "name": fx.NAME
+    }
+    other = await _tokens_after_consent(
+        flow, ASK, scope="openid offline_access"
+    )  # a new grant, not for UserInfo
+    again = await refresh(flow.http, flow.org, rp, other["refresh_token"])
+    assert "verified_claims" not in await _userinfo(flow, again.json()["access_token"])

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from namoid.crypto.secrets import sha256_hex
 from namoid.oauth.pkce import s256
 from namoid.privacy import consent_ledger
+from namoid.providers import registry
 from namoid.providers.signin import TRIP_TTL
 from namoid.services import Services
 from namoid.storage.models import (
@@ -26,11 +27,13 @@ from namoid.storage.models import (
     ProviderConnection,
     ProviderToken,
     UpstreamProvider,
+    User,
 )
 from namoid.web.cookies import session_cookie_name, trip_cookie_name
 from tests.features.authorize.conftest import Flow, form_inputs, new_flow, query
 from tests.features.conftest import MakeClient, MakeUser
-from tests.hostile_upstream import Behaviour, Upstream
+from tests.features.providers.conftest import ADMIN, UPSTREAM_SECRET
+from tests.hostile_upstream import CLIENT_ID, Behaviour, Upstream
 
 
 @dataclass
@@ -381,3 +384,97 @@ async def test_a_connect_trip_whose_session_ended_is_refused(
     response = await _form_post(flow, upstream, state=trip.state)
     assert response.status_code == 400
     assert await _refusals(flow) == ["not_signed_in"] and await _connections(flow) == (0, 0)
+
+
+# --- GitHub (plain OAuth 2.0): the email is the primary verified one of GET /user/emails --------
+
+
+@pytest.fixture
+async def github_provider(services: Services, org: Organization, upstream: Upstream) -> UpstreamProvider:
+    """The GitHub preset, allowed to create accounts, with its endpoints on the test upstream."""
+    spec = registry.ProviderSpec(
+        name="up", preset="github", client_id=CLIENT_ID, client_secret=UPSTREAM_SECRET, create_accounts=True
+    )
+    provider = await registry.add(services.db, services.keyring, org.id, spec, ADMIN)
+    base = upstream.issuer
+    endpoints = {"authorization_endpoint": f"{base}/authorize", "token_endpoint": f"{base}/token",
+                 "userinfo_endpoint": f"{base}/user", "emails_endpoint": f"{base}/user/emails"}  # fmt: skip
+    async with services.db.tenant(org.id) as session:
+        await session.execute(
+            update(UpstreamProvider).where(UpstreamProvider.id == provider.id).values(endpoints=endpoints)
+        )
+    return provider
+
+
+def _github_emails(*entries: tuple[str, bool, bool]) -> list[dict[str, object]]:
+    return [{"email": e, "primary": p, "verified": v, "visibility": None} for e, p, v in entries]
+
+
+async def _users_with(flow: Flow, email: str) -> int:
+    async with flow.services.db.tenant(flow.org.id) as session:
+        found = await session.scalar(select(func.count()).select_from(User).where(User.email == email))
+    return int(found or 0)
+
+
+async def test_github_with_a_private_email_creates_the_account_with_the_primary_verified_address(
+    flow: Flow, upstream: Upstream, github_provider: UpstreamProvider
+) -> None:
+    upstream.github_emails = _github_emails(
+        ("unverified@example.com", False, False), ("octo-private@example.com", True, True)
+    )
+    upstream.token_scope = "read:user,user:email"  # GitHub's delimiter
+    trip = await _sign_in_trip(flow, upstream)
+    assert "nonce" not in trip.params and trip.params["scope"] == "read:user user:email"
+    signed_in = await _callback(flow, upstream, state=trip.state)
+    assert signed_in.status_code == 200, signed_in.text
+    assert f'action="{flow.base}/consent"' in signed_in.text
+    assert await _users_with(flow, "octo-private@example.com") == 1
+    assert await _connections(flow) == (1, 1) and await _refusals(flow) == []
+    paths = [path for _, path, _, _ in upstream.requests]
+    assert paths[-2:] == ["/user", "/user/emails"]
+    [record] = await consent_ledger.list_records(flow.services.db, flow.org.id)
+    assert list(record.scopes) == ["read:user", "user:email"]
+
+
+async def test_github_with_only_an_unverified_address_creates_no_account(
+    flow: Flow, upstream: Upstream, github_provider: UpstreamProvider
+) -> None:
+    """No verified email: the registration policy's refusal, nothing stored (the user signs in
+    another way and connects GitHub from the account)."""
+    upstream.github_user = {"id": 4242, "login": "octo", "email": "public-unverified@example.com"}
+    upstream.github_emails = _github_emails(("public-unverified@example.com", True, False))
+    trip = await _sign_in_trip(flow, upstream)
+    response = await _callback(flow, upstream, state=trip.state)
+    assert response.status_code == 400 and "No account here is connected" in response.text
+    assert await _users_with(flow, "public-unverified@example.com") == 0
+    assert await _connections(flow) == (0, 0) and await _refusals(flow) == ["not_linked"]
+
+
+async def test_github_a_verified_address_of_an_existing_account_is_never_linked_silently(
+    flow: Flow, upstream: Upstream, github_provider: UpstreamProvider
+) -> None:
+    upstream.github_emails = _github_emails((flow.user.email, True, True))
+    trip = await _sign_in_trip(flow, upstream)
+    response = await _callback(flow, upstream, state=trip.state)
+    assert response.status_code == 400 and "sign in with your password" in response.text
+    assert await _connections(flow) == (0, 0) and await _refusals(flow) == ["account_exists"]
+
+
+@pytest.mark.parametrize(
+    ("emails", "reason"),
+    [
+        ({"email": "octo@example.com", "primary": True, "verified": True}, "bad_userinfo"),
+        (_github_emails(("a@example.com", True, True), ("b@example.com", True, True)), "bad_userinfo"),
+        (_github_emails(*[(f"{i}{'x' * 200}@example.com", True, True) for i in range(2000)]), "oversized"),
+    ],
+    ids=["not-a-list", "two-primaries", "oversized"],
+)
+async def test_github_a_malformed_or_oversized_email_list_is_refused(
+    flow: Flow, upstream: Upstream, github_provider: UpstreamProvider, emails: object, reason: str
+) -> None:
+    upstream.github_emails = emails
+    trip = await _sign_in_trip(flow, upstream)
+    response = await _callback(flow, upstream, state=trip.state)
+    assert response.status_code == 400 and "did not work" in response.text
+    assert "octo@example.com" not in response.text
+    assert await _connections(flow) == (0, 0) and await _refusals(flow) == [reason]

@@ -230,3 +230,103 @@ def test_expected_issuer_fills_the_tenant_only_from_a_plain_tid() -> None:
     assert expected_issuer(template, {}) is None
     assert expected_issuer(template, {"tid": "x/../evil"}) is None
     assert expected_issuer("https://accounts.google.com", {"tid": "t"}) == "https://accounts.google.com"
+
+
+# --- GitHub: the email comes from GET /user/emails, only primary and verified -----------------
+
+
+def _github(upstream: Upstream, scopes: list[str] | None = None) -> UpstreamProvider:
+    base = upstream.issuer
+    return UpstreamProvider(
+        id=uuid.uuid4(), org_id=uuid.uuid4(), name="gh", preset="github", issuer=None,
+        endpoints={"authorization_endpoint": f"{base}/authorize", "token_endpoint": f"{base}/token",
+                   "userinfo_endpoint": f"{base}/user", "emails_endpoint": f"{base}/user/emails"},
+        client_id=CLIENT_ID, client_secret_enc="", scopes=scopes or ["read:user", "user:email"],
+    )  # fmt: skip
+
+
+def _address(email: object, primary: bool = False, verified: bool = False) -> dict[str, object]:
+    return {"email": email, "primary": primary, "verified": verified, "visibility": None}
+
+
+async def _github_email(
+    cert: tuple[Path, Path], upstream: Upstream, scopes: list[str] | None = None
+) -> str | None:
+    client = _client(cert)
+    metadata = await client.metadata(_github(upstream, scopes))
+    return await client.verified_primary_email(metadata, "gh-token")
+
+
+async def test_github_private_email_the_primary_verified_address_is_used(
+    cert: tuple[Path, Path], upstream: Upstream
+) -> None:
+    upstream.github_emails = [
+        _address("old@example.com", verified=True),
+        _address("octo@users.noreply.github.com", verified=True),
+        _address("octo@example.com", primary=True, verified=True),
+    ]
+    assert await _github_email(cert, upstream) == "octo@example.com"
+    method, path, headers, _ = upstream.requests[-1]
+    assert (method, path, headers["authorization"]) == ("GET", "/user/emails", "Bearer gh-token")
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        [_address("someone@example.com", primary=True), _address("other@example.com", verified=True)],
+        [_address("verified-but-not-primary@example.com", verified=True)],
+        [],
+    ],
+    ids=["primary-unverified", "no-primary", "empty"],
+)
+async def test_github_without_a_primary_verified_address_gives_no_email(
+    cert: tuple[Path, Path], upstream: Upstream, listed: list[object]
+) -> None:
+    upstream.github_emails = listed
+    assert await _github_email(cert, upstream) is None
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        {"email": "a@example.com", "primary": True, "verified": True},
+        ["a@example.com"],
+        [_address("a@example.com", True, True), _address("b@example.com", True, True)],
+        [_address(["a@example.com"], True, True)],
+        [_address("x" * 300 + "@example.com", True, True)],
+        [_address("a@example.com", True, True)] * 101,
+    ],
+    ids=["object", "strings", "two-primaries", "email-not-string", "email-too-long", "too-many"],
+)
+async def test_github_malformed_email_lists_are_refused(
+    cert: tuple[Path, Path], upstream: Upstream, listed: object
+) -> None:
+    upstream.github_emails = listed
+    with pytest.raises(UpstreamError) as refused:
+        await _github_email(cert, upstream)
+    assert refused.value.reason == "bad_userinfo"
+    assert "a@example.com" not in str(refused.value)
+
+
+async def test_github_an_oversized_email_list_is_refused(cert: tuple[Path, Path], upstream: Upstream) -> None:
+    upstream.github_emails = [_address(f"{i}-{'x' * 200}@example.com", True, True) for i in range(2000)]
+    with pytest.raises(UpstreamError) as refused:
+        await _github_email(cert, upstream)
+    assert refused.value.reason == "oversized"
+
+
+async def test_github_without_the_email_scope_the_list_is_not_asked_for(
+    cert: tuple[Path, Path], upstream: Upstream
+) -> None:
+    upstream.github_emails = [_address("octo@example.com", primary=True, verified=True)]
+    assert await _github_email(cert, upstream, scopes=["read:user"]) is None
+    assert not upstream.requests
+    assert await _github_email(cert, upstream, scopes=["user"]) == "octo@example.com"
+
+
+def test_the_github_preset_asks_for_the_email_scope_and_knows_the_emails_api() -> None:
+    from namoid.providers.presets import PRESETS
+
+    github = PRESETS["github"]
+    assert "user:email" in github.scopes
+    assert github.endpoints["emails_endpoint"] == "https://api.github.com/user/emails"

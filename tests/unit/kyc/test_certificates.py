@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from namoid.crypto.certificates import load_certificate
+from namoid.crypto.certificates import PinnedCertificate, load_certificate
 from namoid.kyc import trust
 from tests import kyc_fixtures as fx
 
@@ -44,3 +45,32 @@ def test_a_configured_folder_replaces_the_set_and_reads_der_too(tmp_path: Path) 
 def test_an_empty_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no UIDAI certificates"):
         trust.pinned_certificates(tmp_path)
+
+
+def _shipped(name: str) -> PinnedCertificate:
+    return load_certificate((SHIPPED / name).read_bytes())
+
+
+def test_standing_is_bounded_by_not_before_and_the_grace_after_not_after() -> None:
+    cert = fx.current_signer().pinned
+    second = timedelta(seconds=1)
+    assert trust.signer_standing(cert, cert.not_before - second) is None
+    assert trust.signer_standing(cert, cert.not_before) == "in_validity"
+    assert trust.signer_standing(cert, cert.not_after) == "in_validity"
+    assert trust.signer_standing(cert, cert.not_after + second) == "after_expiry"
+    assert trust.signer_standing(cert, cert.not_after + trust.EXPIRED_SIGNER_GRACE) == "after_expiry"
+    assert trust.signer_standing(cert, cert.not_after + trust.EXPIRED_SIGNER_GRACE + second) is None
+
+
+def test_the_grace_covers_the_genuine_2025_file_and_no_more_than_it_needs() -> None:
+    """Research §1.4: a file generated 2025-02-24 was signed with the key of the certificate
+    that expired 2024-02-27. It is accepted (flagged); that key signs nothing dated after the
+    grace, and the older certificates' keys are long past theirs."""
+    cert = _shipped("uidai_offline_publickey_26022021.cer")
+    seen = datetime(2025, 2, 24, 10, 0, tzinfo=UTC)
+    assert trust.signer_standing(cert, seen) == "after_expiry"
+    assert timedelta(days=366 + 60) > trust.EXPIRED_SIGNER_GRACE
+    assert trust.signer_standing(cert, datetime(2025, 6, 1, tzinfo=UTC)) is None
+    today = datetime(2026, 12, 7, tzinfo=UTC)
+    for name in ("uidai_offline_publickey_29032019.cer", "uidai_offline_publickey_26022019.cer"):
+        assert trust.signer_standing(_shipped(name), today) is None
