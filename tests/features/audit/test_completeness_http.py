@@ -185,6 +185,20 @@ async def kyc_withdraw(flow: Flow) -> Request:
     return lambda: flow.http.post(f"{flow.base}/account/kyc/withdraw", data=fields)
 
 
+async def console_sign_in_start(flow: Flow) -> Request:
+    """The first console sign-in of an org registers its console client (audited)."""
+    return lambda: flow.http.get(f"{flow.base}/account/signin")
+
+
+async def console_callback(flow: Flow) -> Request:
+    """The console's callback redeems its code (token.issued) and sets its cookie."""
+    from tests.features.account.conftest import ConsoleBrowser
+
+    browser = ConsoleBrowser(flow.http, flow.services, flow.org, flow.user)
+    location = (await browser.until_callback()).headers["location"]
+    return lambda: flow.http.get(browser.path(location))
+
+
 async def provider_callback_post(flow: Flow) -> Request:
     """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
     spec = registry.ProviderSpec(
@@ -282,6 +296,8 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/kyc"): [kyc_upload],
     ("POST", "/o/{org}/account/kyc/withdraw"): [kyc_withdraw],
     ("POST", "/o/{org}/providers/{name}/callback"): [provider_callback_post],
+    ("GET", "/o/{org}/account/signin"): [console_sign_in_start],
+    ("GET", "/o/{org}/account/callback"): [console_callback],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
         code_verify_sign_in,

@@ -39,6 +39,10 @@ LIMITED_ROUTES = {
     ("GET", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc/withdraw"): "interaction.refused_ip",  # needs a session and a CSRF token
+    # The account console (namoid.web.account): every page counts against interaction.ip first.
+    ("GET", "/account"): "interaction.ip",
+    ("GET", "/account/signin"): "interaction.ip",
+    ("GET", "/account/callback"): "interaction.ip",
     ("GET", "/providers/{name}/start"): "interaction.ip",
     ("GET", "/providers/{name}/connect"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
