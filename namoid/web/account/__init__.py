@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from namoid.web.account import overview, sign_in
+from namoid.web.account import overview, password, sessions, sign_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,8 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section(sign_in.router, None),
     Section(overview.router, ("Overview", "")),
+    Section(sessions.router, ("Where you are signed in", "/sessions")),
+    Section(password.router, ("Password", "/password")),
 )
 
 NAV: tuple[tuple[str, str], ...] = tuple(section.nav for section in SECTIONS if section.nav is not None)
