@@ -53,9 +53,11 @@ LIMITED_ROUTES = {
     ("POST", "/account/profile/email"): "interaction.ip",
     ("POST", "/account/profile/phone"): "interaction.ip",
     ("POST", "/account/profile/verify"): "interaction.ip",
+    ("GET", "/account/providers"): "interaction.ip",
+    ("POST", "/account/providers/{name}/connect"): "interaction.ip",
+    ("POST", "/account/providers/{name}/disconnect"): "interaction.ip",
     ("POST", "/account/password"): "interaction.ip",
     ("GET", "/providers/{name}/start"): "interaction.ip",
-    ("GET", "/providers/{name}/connect"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
     ("POST", "/providers/{name}/callback"): "interaction.ip",
 }
