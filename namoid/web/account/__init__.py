@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from namoid.web.account import overview, password, profile, providers, sessions, sign_in
+from namoid.web.account import kyc, overview, password, profile, providers, sessions, sign_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(sessions.router, ("Where you are signed in", "/sessions")),
     Section(password.router, ("Password", "/password")),
     Section(providers.router, ("Connected providers", "/providers")),
+    Section(kyc.router, ("Aadhaar verification", "/kyc")),
 )
 
 NAV: tuple[tuple[str, str], ...] = tuple(section.nav for section in SECTIONS if section.nav is not None)

@@ -152,11 +152,11 @@ async def logout_post(flow: Flow) -> Request:
 
 async def _kyc_page(flow: Flow) -> dict[str, str]:
     from namoid.kyc import service as kyc
+    from tests.features.account.conftest import ConsoleBrowser
     from tests.features.conftest import ADMIN
 
-    await flow.sign_in_and_allow()
     await kyc.set_policy(flow.services.db, flow.org.id, True, 3, ADMIN)
-    return form_inputs((await flow.http.get(f"{flow.base}/account/kyc")).text)
+    return await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).form("/kyc")
 
 
 async def kyc_upload(flow: Flow) -> Request:

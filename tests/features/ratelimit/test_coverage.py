@@ -38,7 +38,7 @@ LIMITED_ROUTES = {
     ("POST", "/userinfo"): "userinfo.ip",
     ("GET", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc"): "interaction.ip",
-    ("POST", "/account/kyc/withdraw"): "interaction.refused_ip",  # needs a session and a CSRF token
+    ("POST", "/account/kyc/withdraw"): "interaction.ip",
     # The account console (namoid.web.account): every page counts against interaction.ip first.
     ("GET", "/account"): "interaction.ip",
     ("GET", "/account/signin"): "interaction.ip",
