@@ -152,11 +152,11 @@ async def logout_post(flow: Flow) -> Request:
 
 async def _kyc_page(flow: Flow) -> dict[str, str]:
     from namoid.kyc import service as kyc
+    from tests.features.account.conftest import ConsoleBrowser
     from tests.features.conftest import ADMIN
 
-    await flow.sign_in_and_allow()
     await kyc.set_policy(flow.services.db, flow.org.id, True, 3, ADMIN)
-    return form_inputs((await flow.http.get(f"{flow.base}/account/kyc")).text)
+    return await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).form("/kyc")
 
 
 async def kyc_upload(flow: Flow) -> Request:
@@ -185,13 +185,117 @@ async def kyc_withdraw(flow: Flow) -> Request:
     return lambda: flow.http.post(f"{flow.base}/account/kyc/withdraw", data=fields)
 
 
-async def provider_callback_post(flow: Flow) -> Request:
-    """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
+async def console_sign_in_start(flow: Flow) -> Request:
+    """The first console sign-in of an org registers its console client (audited)."""
+    return lambda: flow.http.get(f"{flow.base}/account/signin")
+
+
+async def console_callback(flow: Flow) -> Request:
+    """The console's callback redeems its code (token.issued) and sets its cookie."""
+    from tests.features.account.conftest import ConsoleBrowser
+
+    browser = ConsoleBrowser(flow.http, flow.services, flow.org, flow.user)
+    location = (await browser.until_callback()).headers["location"]
+    return lambda: flow.http.get(browser.path(location))
+
+
+async def _console(flow: Flow, path: str) -> tuple[dict[str, str], Callable[[str, dict[str, str]], Request]]:
+    """The form inputs of console page ``path`` (signed in as the flow's user), and a poster."""
+    from tests.features.account.conftest import ConsoleBrowser
+
+    browser = ConsoleBrowser(flow.http, flow.services, flow.org, flow.user)
+    fields = await browser.form(path)
+    return fields, lambda to, data: lambda: browser.post(to, data)
+
+
+async def console_end_session(flow: Flow) -> Request:
+    from namoid.accounts import sessions
+
+    fields, post_to = await _console(flow, "/sessions")
+    async with flow.services.db.tenant(flow.org.id) as session:  # the user's sign-in elsewhere
+        other = await sessions.start(session, flow.org, user=flow.user, amr=["pwd"], now=utcnow())
+    return post_to("/sessions/end", fields | {"session": str(other.row.id)})
+
+
+async def console_end_all_sessions(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/sessions")
+    return post_to("/sessions/end-all", fields)
+
+
+async def console_forged_form(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/sessions")
+    return post_to("/sessions/end-all", fields | {"csrf_token": "forged"})
+
+
+async def console_change_password(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/password")
+    return post_to("/password", fields | {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+
+
+async def console_stale_password(flow: Flow) -> Request:
+    from tests.features.account.conftest import ConsoleBrowser
+
+    fields, post_to = await _console(flow, "/password")
+    await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).age_sign_in(3600)
+    return post_to("/password", fields | {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+
+
+async def console_change_name(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    return post_to("/profile/name", {"csrf_token": fields["csrf_token"], "name": "New Name"})
+
+
+async def console_ask_email_code(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    return post_to("/profile/email", {"csrf_token": fields["csrf_token"], "email": "new@example.org"})
+
+
+async def console_ask_phone_code(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    return post_to("/profile/phone", {"csrf_token": fields["csrf_token"], "phone": "+919812345678"})
+
+
+async def console_verify_email(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    ask = {"csrf_token": fields["csrf_token"], "email": "new@example.org"}
+    entry = await post_to("/profile/email", ask)()
+    [message] = await delivered(flow.services, flow.org, "new@example.org")
+    return post_to("/profile/verify", form_inputs(entry.text) | {"code": code_in(message)})
+
+
+async def _unreachable_provider(flow: Flow) -> None:
     spec = registry.ProviderSpec(
         name="up", preset="oidc", issuer="https://idp.example", client_id="c", client_secret="s"
     )
     await registry.add(flow.services.db, flow.services.keyring, flow.org.id, spec, audit.Actor("admin", "t"))
+
+
+async def provider_callback_post(flow: Flow) -> Request:
+    """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
+    await _unreachable_provider(flow)
     return lambda: flow.http.post(f"{flow.base}/providers/up/callback", data={"code": "c"})
+
+
+async def console_connect_provider(flow: Flow) -> Request:
+    """The upstream cannot be reached: refused and audited (the full flow: tests/features/providers)."""
+    await _unreachable_provider(flow)
+    fields, post_to = await _console(flow, "/providers")
+    return post_to("/providers/up/connect", {"csrf_token": fields["csrf_token"]})
+
+
+async def console_disconnect_provider(flow: Flow) -> Request:
+    """Connected (as the CLI tests do), then disconnected from the console."""
+    from namoid.providers import connections, vault
+
+    await _unreachable_provider(flow)
+    provider = await registry.get(flow.services.db, flow.org.id, "up")
+    assert provider is not None
+    async with flow.services.db.tenant(flow.org.id) as session:
+        tokens = vault.UpstreamTokens("upstream-access", scopes=("openid",))
+        admin = audit.Actor("admin", "t")
+        await connections.link(session, flow.services.keyring, provider, flow.user.id, "sub-1", tokens, admin)
+    fields, post_to = await _console(flow, "/providers")
+    return post_to("/providers/up/disconnect", {"csrf_token": fields["csrf_token"]})
 
 
 async def _code_entry(flow: Flow, purpose: str = "sign_in", destination: str | None = None) -> httpx.Response:
@@ -282,6 +386,17 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/kyc"): [kyc_upload],
     ("POST", "/o/{org}/account/kyc/withdraw"): [kyc_withdraw],
     ("POST", "/o/{org}/providers/{name}/callback"): [provider_callback_post],
+    ("GET", "/o/{org}/account/signin"): [console_sign_in_start],
+    ("GET", "/o/{org}/account/callback"): [console_callback],
+    ("POST", "/o/{org}/account/sessions/end"): [console_end_session, console_forged_form],
+    ("POST", "/o/{org}/account/sessions/end-all"): [console_end_all_sessions],
+    ("POST", "/o/{org}/account/password"): [console_change_password, console_stale_password],
+    ("POST", "/o/{org}/account/profile/name"): [console_change_name],
+    ("POST", "/o/{org}/account/profile/email"): [console_ask_email_code],
+    ("POST", "/o/{org}/account/profile/phone"): [console_ask_phone_code],
+    ("POST", "/o/{org}/account/profile/verify"): [console_verify_email],
+    ("POST", "/o/{org}/account/providers/{name}/connect"): [console_connect_provider],
+    ("POST", "/o/{org}/account/providers/{name}/disconnect"): [console_disconnect_provider],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
         code_verify_sign_in,

@@ -38,9 +38,26 @@ LIMITED_ROUTES = {
     ("POST", "/userinfo"): "userinfo.ip",
     ("GET", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc"): "interaction.ip",
-    ("POST", "/account/kyc/withdraw"): "interaction.refused_ip",  # needs a session and a CSRF token
+    ("POST", "/account/kyc/withdraw"): "interaction.ip",
+    # The account console (namoid.web.account): every page counts against interaction.ip first.
+    ("GET", "/account"): "interaction.ip",
+    ("GET", "/account/signin"): "interaction.ip",
+    ("GET", "/account/callback"): "interaction.ip",
+    ("GET", "/account/sessions"): "interaction.ip",
+    ("POST", "/account/sessions/end"): "interaction.ip",
+    ("POST", "/account/sessions/end-all"): "interaction.ip",
+    ("GET", "/account/password"): "interaction.ip",
+    ("GET", "/account/profile"): "interaction.ip",
+    ("POST", "/account/profile/name"): "interaction.ip",
+    # A code is sent only after otp.send.* (namoid.ratelimit.otp.admit_send) admits it.
+    ("POST", "/account/profile/email"): "interaction.ip",
+    ("POST", "/account/profile/phone"): "interaction.ip",
+    ("POST", "/account/profile/verify"): "interaction.ip",
+    ("GET", "/account/providers"): "interaction.ip",
+    ("POST", "/account/providers/{name}/connect"): "interaction.ip",
+    ("POST", "/account/providers/{name}/disconnect"): "interaction.ip",
+    ("POST", "/account/password"): "interaction.ip",
     ("GET", "/providers/{name}/start"): "interaction.ip",
-    ("GET", "/providers/{name}/connect"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
     ("POST", "/providers/{name}/callback"): "interaction.ip",
 }
