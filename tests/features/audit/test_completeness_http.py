@@ -25,6 +25,7 @@ from tests.features.audit.fingerprint import changed, fingerprint
 from tests.features.authorize.conftest import Flow, form_inputs
 from tests.features.authorize.test_logout import _id_token
 from tests.features.conftest import served_routes
+from tests.features.consent.conftest import api_token, remembered, withdraw
 from tests.features.otpflows.conftest import NEW_PASSWORD, CodeFlow, code_in, delivered, set_policy
 from tests.features.token.conftest import age_first_use, basic, exchange
 
@@ -261,6 +262,31 @@ async def age_challenges(flow: Flow) -> None:
 
 
 #: (method, route) -> the exercises of that route. Every non-GET route must be here.
+async def _withdrawal(flow: Flow) -> tuple[str, str]:
+    """A standing consent of the flow's user (its id) and a token that may withdraw it."""
+    await _tokens(flow)
+    token = await api_token(flow)
+    consent = await remembered(flow)
+    assert consent is not None
+    return str(consent.id), token
+
+
+async def consent_withdraw(flow: Flow) -> Request:
+    consent_id, token = await _withdrawal(flow)
+    return lambda: withdraw(flow, consent_id, token)
+
+
+async def consent_withdraw_again(flow: Flow) -> Request:
+    consent_id, token = await _withdrawal(flow)
+    assert (await withdraw(flow, consent_id, token)).status_code == 204
+    return lambda: withdraw(flow, consent_id, token)
+
+
+async def consent_withdraw_unauthenticated(flow: Flow) -> Request:
+    consent_id, _ = await _withdrawal(flow)
+    return lambda: flow.http.delete(f"{flow.base}/consents/{consent_id}")
+
+
 EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("GET", "/o/{org}/authorize"): [authorize_get],
     ("POST", "/o/{org}/authorize"): [authorize_post],
@@ -290,6 +316,11 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
         code_verify_reset,
     ],
     ("POST", "/o/{org}/code/resend"): [code_resend],
+    ("DELETE", "/o/{org}/consents/{consent_id}"): [
+        consent_withdraw,
+        consent_withdraw_again,
+        consent_withdraw_unauthenticated,
+    ],
 }
 ALL = [prepare for exercises in EXERCISES.values() for prepare in exercises]
 
