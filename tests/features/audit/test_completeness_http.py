@@ -342,6 +342,22 @@ async def consent_withdraw_unauthenticated(flow: Flow) -> Request:
     return lambda: flow.http.delete(f"{flow.base}/consents/{consent_id}")
 
 
+async def console_withdraw(flow: Flow) -> Request:
+    await _tokens(flow)
+    consent = await remembered(flow)
+    assert consent is not None
+    fields, post_to = await _console(flow, "/applications")
+    return post_to("/applications/withdraw", fields | {"consent": str(consent.id)})
+
+
+async def console_withdraw_forged(flow: Flow) -> Request:
+    await _tokens(flow)
+    consent = await remembered(flow)
+    assert consent is not None
+    fields, post_to = await _console(flow, "/applications")
+    return post_to("/applications/withdraw", fields | {"consent": str(consent.id), "csrf_token": "forged"})
+
+
 EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("GET", "/o/{org}/authorize"): [authorize_get],
     ("POST", "/o/{org}/authorize"): [authorize_post],
@@ -367,6 +383,7 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("GET", "/o/{org}/account/callback"): [console_callback],
     ("POST", "/o/{org}/account/sessions/end"): [console_end_session, console_forged_form],
     ("POST", "/o/{org}/account/sessions/end-all"): [console_end_all_sessions],
+    ("POST", "/o/{org}/account/applications/withdraw"): [console_withdraw, console_withdraw_forged],
     ("POST", "/o/{org}/account/password"): [console_change_password, console_stale_password],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
