@@ -1,15 +1,17 @@
-"""``namoid org create|list``."""
+"""``namoid org ...``: create, list, lifetimes, KYC, sign-in policy, privacy notice, inbox."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from namoid.cli.runtime import cli_actor, emit, run
+from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.kyc import service as kyc
 from namoid.notify.messages import to_payload
 from namoid.notify.outbox import inbox as captured_messages
+from namoid.privacy import notices
 from namoid.services import Services
 from namoid.tenancy import organizations, sign_in
 
@@ -140,6 +142,28 @@ def set_sign_in(
     async def action(services: Services) -> None:
         org = await sign_in.set_policy(services.db, slug, policy, cli_actor())
         current = sign_in.describe(org)
+        emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
+
+    run(action)
+
+
+@app.command("set-notice")
+def set_notice(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    file: Annotated[Path, typer.Option("--file", help="The notice text (Markdown or plain UTF-8).")],
+    lang: Annotated[str, typer.Option("--lang", help="Its language: en or hi.")] = "en",
+    as_json: JsonFlag = False,
+) -> None:
+    """Publish a new version of the privacy notice shown with consent; users are asked again."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+
+    async def action(services: Services) -> None:
+        org = await organizations.require(services.db, slug)
+        notice = await notices.publish(services.db, org.id, lang, raw, cli_actor())
+        current = {"language": notice.language, "version": notice.version, "sha256": notice.sha256}
         emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
 
     run(action)

@@ -20,6 +20,7 @@ EVENT_TYPES: dict[str, str] = {
     "user.enabled": RISC + "account-enabled",
     "user.deleted": RISC + "account-purged",
     "session.revoked": CAEP + "session-revoked",
+    "consent.withdrawn": CAEP + "session-revoked",
     "login.bruteforce_suspected": NAMOID + "login.bruteforce_suspected",
     "client.bruteforce_suspected": NAMOID + "client.bruteforce_suspected",
     "otp.flood_suspected": NAMOID + "otp.flood_suspected",

@@ -4,6 +4,8 @@
   access token of the user, at every client, and every browser session of the user (a change
   made in the account console keeps the session it was made in).
 - A client disabled: every refresh family and access token issued to it.
+- A user's consent to one client withdrawn (namoid.privacy.withdrawal): the user's refresh
+  families and access tokens at that client, and the codes it has not redeemed yet.
 - A browser session ended (RP-initiated logout, another user signing in in that browser):
   the refresh families authorized in it without ``offline_access``, which are bound to the
   session (OIDC Core §11: ``offline_access`` asks for access "even when the End-User is not
@@ -26,7 +28,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit
-from namoid.storage.repos import access_tokens, browser_sessions, refresh_tokens
+from namoid.storage.repos import access_tokens, authorization_codes, browser_sessions, refresh_tokens
 
 #: The client policy that ends ``offline_access`` grants at logout too.
 END_OFFLINE_ON_LOGOUT = "end"
@@ -40,6 +42,7 @@ class Revoked:
     families: int = 0
     access_tokens: int = 0
     sessions: int = 0
+    codes: int = 0
 
 
 def ends_with_session(scope: str, offline_access_on_logout: str) -> bool:
@@ -69,6 +72,7 @@ async def _record(
                 "families": revoked.families,
                 "access_revoked": revoked.access_tokens,
                 "sessions_ended": revoked.sessions,
+                **({"unredeemed_spent": revoked.codes} if revoked.codes else {}),
             },
         )
     return revoked
@@ -114,6 +118,28 @@ async def revoke_client(
         access_tokens=await access_tokens.revoke_for_client(session, org_id, client_id, now),
     )
     return await _record(session, org_id, revoked, actor=actor, target=("client", client_id), reason=reason)
+
+
+async def revoke_user_at_client(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    client_id: str,
+    now: datetime,
+    *,
+    actor: audit.Actor,
+    reason: str,
+) -> Revoked:
+    """End what one client holds for a user: refresh families, access tokens, unredeemed codes."""
+    families = await refresh_tokens.revoke_families_of_user_at_client(
+        session, org_id, user_id, client_id, now, reason
+    )
+    revoked = Revoked(
+        families=len(families),
+        access_tokens=await access_tokens.revoke_for_user_at_client(session, org_id, user_id, client_id, now),
+        codes=await authorization_codes.spend_unused(session, org_id, user_id, client_id, now),
+    )
+    return await _record(session, org_id, revoked, actor=actor, target=("user", str(user_id)), reason=reason)
 
 
 async def revoke_session(

@@ -12,7 +12,7 @@ still matches the masked record).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from namoid.kyc import claims as kyc_claims
@@ -38,6 +38,21 @@ def bearer_token(authorization: str | None, form: Mapping[str, str], in_query: b
     if not token.strip():
         raise InvalidRequest("the Bearer credentials are empty")
     return token.strip()
+
+
+#: The claims each scope may release (OIDC Core §5.4), for notices, the ledger and receipts.
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "openid": ("sub",),
+    "profile": ("name", "updated_at"),
+    "email": ("email", "email_verified"),
+    "phone": ("phone_number", "phone_number_verified"),
+}
+
+
+def claim_names(scopes: Sequence[str], verified_claims: Sequence[str] = ()) -> list[str]:
+    """The claims ``scopes`` release, itemised, plus any requested inside ``verified_claims``."""
+    names = [claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())]
+    return names + [f"verified_claims.{claim}" for claim in verified_claims]
 
 
 def claims_for(user: User, granted: list[str]) -> dict[str, Any]:

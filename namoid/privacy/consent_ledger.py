@@ -34,8 +34,17 @@ async def record_grant(
     purposes: Sequence[str],
     scopes: Sequence[str],
     notice_version: str,
+    action: str,
+    claims: Sequence[str] = (),
+    notice_hash: str | None = None,
+    language: str | None = None,
 ) -> ConsentRecord:
-    """Append a grant in the caller's transaction (with the change it permits)."""
+    """Append a grant in the caller's transaction (with the change it permits).
+
+    ``action`` is the affirmative action that gave it (what the user did, or that it was
+    implied, said plainly); ``claims`` the itemised claims it releases; ``notice_hash`` and
+    ``language`` identify the exact notice text shown (namoid.privacy.notices).
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown consent kind {kind!r}")
     meta = request_meta_var.get()
@@ -47,7 +56,11 @@ async def record_grant(
         counterparty=counterparty,
         purposes=list(purposes),
         scopes=list(scopes),
+        claims=list(claims),
         notice_version=notice_version,
+        notice_hash=notice_hash,
+        language=language,
+        action=action,
         occurred_at=utcnow(),
         ip=meta.ip if meta else None,
         user_agent=meta.user_agent if meta else None,
@@ -56,9 +69,11 @@ async def record_grant(
 
 
 async def record_withdrawal(
-    session: AsyncSession, org_id: uuid.UUID, consent_id: uuid.UUID, *, by: str
+    session: AsyncSession, org_id: uuid.UUID, consent_id: uuid.UUID, *, by: str, action: str | None = None
 ) -> ConsentRecord | None:
-    """Append the withdrawal of a standing grant; None if it was never granted or already ended."""
+    """Append the withdrawal of a standing grant; None if it was never granted or already ended.
+
+    ``action`` says how it was withdrawn (e.g. ``console_button``, ``api_delete``)."""
     last = await consent_records.latest_for_consent(session, org_id, consent_id)
     if last is None or last.event != "granted":
         return None
@@ -71,13 +86,22 @@ async def record_withdrawal(
         counterparty=last.counterparty,
         purposes=list(last.purposes),
         scopes=list(last.scopes),
+        claims=list(last.claims or ()),
         notice_version=last.notice_version,
+        notice_hash=last.notice_hash,
+        language=last.language,
+        action=action,
         occurred_at=utcnow(),
         ip=meta.ip if meta else None,
         user_agent=meta.user_agent if meta else None,
         withdrawn_by=by,
     )
     return await consent_records.append(session, org_id, record)
+
+
+async def latest(session: AsyncSession, org_id: uuid.UUID, consent_id: uuid.UUID) -> ConsentRecord | None:
+    """The consent's newest record: its standing grant, or its withdrawal."""
+    return await consent_records.latest_for_consent(session, org_id, consent_id)
 
 
 async def list_records(
@@ -97,7 +121,12 @@ def summary(record: ConsentRecord) -> dict[str, object]:
         "counterparty": record.counterparty,
         "purposes": record.purposes,
         "scopes": record.scopes,
+        "claims": record.claims or [],
         "notice_version": record.notice_version,
+        "notice_sha256": record.notice_hash,
+        "language": record.language,
+        "action": record.action,
+        "status": "active" if record.event == "granted" else "withdrawn",
         "occurred_at": record.occurred_at.isoformat(),
         "ip": record.ip,
         "user_agent": record.user_agent,

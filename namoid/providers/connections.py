@@ -53,6 +53,7 @@ async def link(
         purposes=PURPOSES,
         scopes=tokens.scopes,
         notice_version=NOTICE_VERSION,
+        action="signed_in_with_provider",
     )
     await audit.record(
         session,

@@ -54,6 +54,8 @@ DEFAULTS: dict[str, str] = {
     "client_auth.failures_alert": "1/hour",
     # UserInfo: what is guessed is the bearer token itself, so the caller's IP is the key.
     "userinfo.ip": "1200/minute",
+    # The consent API (withdraw, receipt): what is guessed is the bearer token, so per IP.
+    "consents.ip": "120/minute",
     # One-time codes: per destination, per IP, and the org's hourly SMS/email spend.
     "otp.send.destination": "3/10 minutes;10/day",
     "otp.send.ip": "10/hour",

@@ -295,7 +295,11 @@ class AuthorizationRequest(Base):
 
 
 class Consent(Base):
-    """Scopes a user granted a client (remembered per user + client)."""
+    """Scopes a user granted a client (remembered per user + client).
+
+    Its ``id`` is the consent id of the grant in the consent ledger while the grant stands;
+    a withdrawal deletes the row, so a later grant is a new consent with a new id.
+    """
 
     __tablename__ = "consents"
     __table_args__ = (UniqueConstraint("org_id", "user_id", "client_id"),)
@@ -307,6 +311,9 @@ class Consent(Base):
     scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: The notice the consent was given under; a newer version makes it stale (asked again).
+    notice_language: Mapped[str | None] = mapped_column(String(8))
+    notice_version: Mapped[str | None] = mapped_column(String(32))
 
 
 class AuthorizationCode(Base):
@@ -720,6 +727,13 @@ class ConsentRecord(Base):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     #: Who ended it and how, on a withdrawal (e.g. "user", "admin", "provider_removed").
     withdrawn_by: Mapped[str | None] = mapped_column(String(32))
+    #: The claims released under the grant, itemised (OIDC Core §5.4, §5.5); [] for a provider.
+    claims: Mapped[list[str] | None] = mapped_column(JsonType)
+    #: SHA-256 (hex) of the notice text shown, and its language (namoid.privacy.notices).
+    notice_hash: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    #: The affirmative action: what the user did ("clicked_allow"), or "implied_first_party".
+    action: Mapped[str | None] = mapped_column(String(32))
 
 
 PROVIDER_TENANT_TABLES: tuple[str, ...] = (
@@ -731,3 +745,24 @@ PROVIDER_TENANT_TABLES: tuple[str, ...] = (
     "consent_records",
 )
 TENANT_TABLES += PROVIDER_TENANT_TABLES
+
+
+class Notice(Base):
+    """One version of an org's privacy notice in one language (DPDP s.5, Rules R.3); never changed.
+
+    Publishing a new text adds a version; consent given under an older one is asked again.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("org_id", "language", "version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+TENANT_TABLES += ("notices",)

@@ -28,14 +28,16 @@ from namoid.oauth import codes, interactions
 from namoid.oauth.authorization_response import Reply, csp_source, with_query
 from namoid.oauth.authorize import AuthorizationParams, Parameters, Rejected
 from namoid.oauth.errors import AccessDenied, InvalidRedirectUri, OAuthError
+from namoid.privacy import client_grants, notices
 from namoid.providers import exchange_policy
 from namoid.ratelimit import login as login_limits
 from namoid.ratelimit.keys import request_ip
 from namoid.services import Services
 from namoid.storage.models import AuthorizationRequest, BrowserSession, Client, Organization, utcnow
-from namoid.storage.repos import authorization_requests, clients, consents
+from namoid.storage.repos import authorization_requests, clients
 from namoid.tenancy.resolve import current_org, issuer_for
 from namoid.web import code_forms, limits, logout
+from namoid.web.code_messages import choose_locale
 from namoid.web.cookies import (
     DEVICE_COOKIE_MAX_AGE,
     read_device_cookie,
@@ -160,8 +162,12 @@ async def _issue(
 
     ``verified_claims`` (IDA 1.0), in the ID token or at UserInfo, only when ``consent_shown``:
     the user just answered the consent form that named them. A request answered without
-    showing it (consent remembered, first party) releases none.
+    showing it (consent remembered, first party) releases none. A first-party client's implied
+    grant goes into the consent ledger here (namoid.privacy.client_grants).
     """
+    if client.first_party:
+        language = choose_locale(request.headers.get("accept-language"))
+        await client_grants.imply_first_party(session, org.id, user.user.id, client, params.scopes, language)
     code = await codes.issue(
         session,
         org,
@@ -196,8 +202,7 @@ async def _granted(
 ) -> list[str] | None:
     if user is None:
         return None
-    consent = await consents.get(session, org.id, user.user.id, client_id)
-    return consent.scopes if consent is not None else None
+    return await client_grants.standing_scopes(session, org.id, user.user.id, client_id)
 
 
 # --- /authorize ---------------------------------------------------------------------------
@@ -435,10 +440,18 @@ async def _scope_line(
 
 
 async def _consent_form(
-    session: AsyncSession, request: Request, org: Organization, pending: Pending, user: sessions.SignedIn
+    session: AsyncSession,
+    request: Request,
+    org: Organization,
+    pending: Pending,
+    user: sessions.SignedIn,
+    notice: notices.NoticeText,
 ) -> Response:
+    """The consent page with the org's current notice (DPDP s.5), shown as escaped paragraphs."""
     scopes = [(s, await _scope_line(session, org, pending, user, s)) for s in pending.params.scopes]
     context = {
+        "notice": notice,
+        "notice_field": f"{notice.language}:{notice.version}",
         "action": f"/o/{org.slug}/consent",
         "switch_account": f"/o/{org.slug}/login?req={pending.handle}",
         "req": pending.handle,
@@ -478,32 +491,46 @@ async def consent_page(request: Request, org: CurrentOrg) -> Response:
         if isinstance(step, str):
             if step == "login" or user is None:
                 return _to_interaction(org, "login", pending.handle)
-            return await _consent_form(session, request, org, pending, user)
+            notice = await notices.current(
+                session, org.id, choose_locale(request.headers.get("accept-language"))
+            )
+            return await _consent_form(session, request, org, pending, user, notice)
         if not await authorization_requests.complete(session, org.id, pending.row.id, now):
             return _expired(request)
         return await _issue(session, request, org, pending.params, step, pending.client)
 
 
-async def _record_consent(
-    session: AsyncSession, org: Organization, user: sessions.SignedIn, pending: Pending, allowed: bool
+async def _record_denial(
+    session: AsyncSession, org: Organization, user: sessions.SignedIn, pending: Pending
 ) -> None:
     await audit.record(
         session,
         org.id,
         actor=audit.Actor("user", str(user.user.id)),
-        action="consent.granted" if allowed else "consent.denied",
+        action="consent.denied",
         target_type="client",
         target_id=pending.client.client_id,
-        outcome="success" if allowed else "denied",
+        outcome="denied",
         detail={"scope": pending.params.scope},
     )
 
 
+async def _notice_shown(session: AsyncSession, org: Organization, field: str) -> notices.NoticeText | None:
+    """The notice the form showed (``language:version``) if it is still the current one."""
+    language, _, version = field.partition(":")
+    if language not in notices.LANGUAGES:
+        return None
+    current = await notices.current(session, org.id, language)
+    return current if current.version == version else None
+
+
 @router.post("/consent", include_in_schema=False)
 async def consent(request: Request, org: CurrentOrg) -> Response:
-    """The user's decision: allow (remembered, then the code) or deny (``access_denied``).
+    """The user's decision: allow (remembered and recorded in the consent ledger, then the code)
+    or deny (``access_denied``).
 
-    The stored request is completed first, in one UPDATE: a replayed post issues nothing.
+    The stored request is completed first, in one UPDATE: a replayed post issues nothing. An
+    allow given under a notice that has since been replaced shows the form again, with the new one.
     """
     form = await request_pairs(request)
     now = utcnow()
@@ -520,11 +547,21 @@ async def consent(request: Request, org: CurrentOrg) -> Response:
         decision = _field(form, "decision")
         if decision not in ("allow", "deny"):
             return problem(request, 400, "Choose allow or deny", "Go back and choose one of the buttons.")
+        notice = await _notice_shown(session, org, _field(form, "notice"))
+        if decision == "allow" and notice is None:
+            language = choose_locale(request.headers.get("accept-language"))
+            return await _consent_form(
+                session, request, org, pending, user, await notices.current(session, org.id, language)
+            )
         if not await authorization_requests.complete(session, org.id, pending.row.id, now):
             return _expired(request)
-        await _record_consent(session, org, user, pending, allowed=decision == "allow")
-        if decision == "deny":
+        if decision == "deny" or notice is None:
+            await _record_denial(session, org, user, pending)
             denied = AccessDenied("the user denied the request")
             return _answer_error(request, org, pending.params.reply, denied, pending.client.name)
-        await consents.grant(session, org.id, user.user.id, pending.client.client_id, pending.params.scopes)
+        released = (*pending.params.verified_claims, *pending.params.userinfo_verified_claims)
+        await client_grants.record(
+            session, org.id, user.user.id, pending.client, pending.params.scopes, notice,
+            action=client_grants.CLICKED_ALLOW, verified_claims=tuple(dict.fromkeys(released)),
+        )  # fmt: skip
         return await _issue(session, request, org, pending.params, user, pending.client, consent_shown=True)

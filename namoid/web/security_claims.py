@@ -62,6 +62,7 @@ CAPABILITIES: Final[dict[str, Capability]] = {
     "aadhaar_kyc": _always,
     "provider_token_vault": _always,
     "provider_consent": _always,
+    "client_consent": _always,
     "otp": _always,
 }
 #: Designed, not built: their claims are never shown.
@@ -252,6 +253,18 @@ CLAIMS: Final[tuple[Claim, ...]] = (
         (
             "tests/features/providers/test_signin_flow.py::test_connect_then_sign_in_with_the_provider",
             "tests/contract/test_consent_ledger_append_only.py::test_even_the_owner_cannot_change_consent_records",
+        ),
+    ),
+    Claim(
+        "privacy",
+        "client_consent",
+        "Every consent given to an application is recorded with the version and hash of the notice "
+        "shown, time, IP, scopes and claims; withdrawing it, in one click or through the API, revokes "
+        "the application's tokens and notifies it with a signed security event.",
+        (
+            "tests/features/consent/test_ledger.py::test_a_clicked_grant_is_recorded_with_notice_time_ip_scopes_and_claims",
+            "tests/features/consent/test_withdrawal.py::test_withdrawal_revokes_the_rp_and_it_receives_a_signed_set",
+            "tests/features/account/test_console_consents.py::test_withdraw_in_one_click",
         ),
     ),
 )

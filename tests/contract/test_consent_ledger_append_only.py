@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import TextClause
 
 from namoid import audit
-from namoid.privacy import consent_ledger
+from namoid.privacy import consent_ledger, notices
 from namoid.services import Services
 from namoid.storage.db import Database
 from namoid.tenancy import organizations
@@ -20,6 +20,13 @@ ADMIN = audit.Actor("admin", "test")
 TAMPERING = [
     "UPDATE consent_records SET scopes = '[]' WHERE org_id = :org",
     "UPDATE consent_records SET event = 'granted' WHERE org_id = :org",
+    # The columns added for relying-party grants (migration 0011) are covered alike.
+    "UPDATE consent_records SET claims = '[]' WHERE org_id = :org",
+    "UPDATE consent_records SET notice_hash = NULL, language = 'hi' WHERE org_id = :org",
+    "UPDATE consent_records SET action = 'clicked_allow' WHERE org_id = :org",
+    # So is the notice a grant points to.
+    "UPDATE notices SET body = 'changed' WHERE org_id = :org",
+    "DELETE FROM notices WHERE org_id = :org",
     "DELETE FROM consent_records WHERE org_id = :org",
 ]
 
@@ -40,8 +47,13 @@ async def org_id(services: Services) -> uuid.UUID:
             purposes=["sign_in"],
             scopes=["openid"],
             notice_version="n-1",
+            action="clicked_allow",
+            claims=["sub"],
+            notice_hash="0" * 64,
+            language="en",
         )
         assert await consent_ledger.record_withdrawal(session, org.id, consent_id, by="user") is not None
+    await notices.publish(services.db, org.id, "en", b"A notice.", ADMIN)
     return org.id
 
 
@@ -61,6 +73,8 @@ async def test_app_role_cannot_change_consent_records(
         async with services.db.tenant(org_id) as session:
             await session.execute(_raw(statement), {"org": org_id})
     assert await _events(services, org_id) == ["granted", "withdrawn"]
+    async with services.db.tenant(org_id) as session:
+        assert (await notices.current(session, org_id, "en")).body == "A notice."
 
 
 @pytest.mark.parametrize("statement", TAMPERING)
@@ -73,21 +87,25 @@ async def test_even_the_owner_cannot_change_consent_records(
 
 
 @POSTGRES_ONLY
-async def test_postgres_app_role_may_only_read_and_append(backend: Backend, services: Services) -> None:
+@pytest.mark.parametrize("table", ["consent_records", "notices"])
+async def test_postgres_app_role_may_only_read_and_append(
+    backend: Backend, services: Services, table: str
+) -> None:
     async with services.db.system() as session:
         granted = {
             row[0]
             for row in await session.execute(
                 text(
                     "SELECT privilege_type FROM information_schema.role_table_grants "
-                    "WHERE table_name = 'consent_records' AND grantee = current_user"
-                )
+                    "WHERE table_name = :table AND grantee = current_user"
+                ),
+                {"table": table},
             )
         }
     assert granted == {"SELECT", "INSERT"}
     with pytest.raises(DBAPIError, match=r"permission denied|append-only"):
         async with services.db.system() as session:
-            await session.execute(text("TRUNCATE consent_records"))
+            await session.execute(text(f"TRUNCATE {table}"))
 
 
 async def test_a_withdrawal_needs_a_standing_grant(services: Services, org_id: uuid.UUID) -> None:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import AccessToken, RefreshFamily
@@ -96,6 +96,14 @@ async def revoke_for_code(session: AsyncSession, org_id: uuid.UUID, code_id: uui
 async def revoke_for_user(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> int:
     """Revoke every access token issued for a user, by any client; returns how many."""
     return await _revoke_where(session, org_id, AccessToken.user_id == user_id, now)
+
+
+async def revoke_for_user_at_client(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, client_id: str, now: datetime
+) -> int:
+    """Revoke every access token issued to one client for a user; returns how many."""
+    condition = and_(AccessToken.user_id == user_id, AccessToken.client_id == client_id)
+    return await _revoke_where(session, org_id, condition, now)
 
 
 async def revoke_for_client(session: AsyncSession, org_id: uuid.UUID, client_id: str, now: datetime) -> int:

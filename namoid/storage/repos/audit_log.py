@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -25,4 +26,28 @@ async def list_recent(
 ) -> Sequence[AuditEntry]:
     org_match = AuditEntry.org_id.is_(None) if org_id is None else AuditEntry.org_id == org_id
     query = select(AuditEntry).where(org_match).order_by(AuditEntry.seq.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def list_for_target(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    action: str,
+    target: tuple[str, str],
+    since: datetime,
+    limit: int = 1000,
+) -> Sequence[AuditEntry]:
+    """The org's ``action`` entries about one target since ``since``, oldest first."""
+    query = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.org_id == org_id,
+            AuditEntry.action == action,
+            AuditEntry.target_type == target[0],
+            AuditEntry.target_id == target[1],
+            AuditEntry.occurred_at >= since,
+        )
+        .order_by(AuditEntry.seq)
+        .limit(limit)
+    )
     return (await session.scalars(query)).all()

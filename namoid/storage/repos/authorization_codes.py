@@ -31,6 +31,24 @@ async def consume(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, 
     )
 
 
+async def spend_unused(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, client_id: str, now: datetime
+) -> int:
+    """Mark the user's unredeemed codes at a client used, so none can still be exchanged (a
+    later redemption is refused as a reuse, RFC 6749 §4.1.2); returns how many."""
+    result = await session.execute(
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.org_id == org_id,
+            AuthorizationCode.user_id == user_id,
+            AuthorizationCode.client_id == client_id,
+            AuthorizationCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def sid_of(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID) -> str | None:
     """The browser session the code is bound to now (read afresh: a sign-in may have moved it)."""
     return await session.scalar(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,9 +21,15 @@ async def get(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, clie
 
 
 async def grant(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, client_id: str, scopes: Iterable[str]
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    client_id: str,
+    scopes: Iterable[str],
+    notice: tuple[str, str],
 ) -> Consent:
-    """Add ``scopes`` to what the user granted the client (creating the record on first consent)."""
+    """Add ``scopes`` to what the user granted the client (creating the record on first consent),
+    under ``notice`` (language, version)."""
     consent = await get(session, org_id, user_id, client_id)
     if consent is None:
         try:
@@ -34,7 +40,25 @@ async def grant(
             consent = await get(session, org_id, user_id, client_id)
             if consent is None:
                 raise
+    if (consent.notice_language, consent.notice_version) != notice:
+        consent.scopes = []  # given under another notice: only what was asked under this one stands
     consent.scopes = list(dict.fromkeys([*consent.scopes, *scopes]))
+    consent.notice_language, consent.notice_version = notice
     consent.updated_at = utcnow()
     await session.flush()
     return consent
+
+
+async def list_for_user(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> Sequence[Consent]:
+    query = select(Consent).where(Consent.org_id == org_id, Consent.user_id == user_id)
+    return (await session.scalars(query.order_by(Consent.created_at))).all()
+
+
+async def remove(session: AsyncSession, org_id: uuid.UUID, consent_id: uuid.UUID) -> bool:
+    """Forget a remembered consent (its grant was withdrawn); False if it was already gone."""
+    result = await session.execute(delete(Consent).where(Consent.org_id == org_id, Consent.id == consent_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def get_by_id(session: AsyncSession, org_id: uuid.UUID, consent_id: uuid.UUID) -> Consent | None:
+    return await session.scalar(select(Consent).where(Consent.org_id == org_id, Consent.id == consent_id))

@@ -157,6 +157,14 @@ async def revoke_families_of_user(
     return await _revoke_families_where(session, org_id, RefreshFamily.user_id == user_id, now, reason)
 
 
+async def revoke_families_of_user_at_client(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, client_id: str, now: datetime, reason: str
+) -> Sequence[uuid.UUID]:
+    """Revoke the user's live families held by one client; returns their ids."""
+    condition = and_(RefreshFamily.user_id == user_id, RefreshFamily.client_id == client_id)
+    return await _revoke_families_where(session, org_id, condition, now, reason)
+
+
 async def revoke_families_of_client(
     session: AsyncSession, org_id: uuid.UUID, client_id: str, now: datetime, reason: str
 ) -> Sequence[uuid.UUID]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from namoid.web.account import kyc, overview, password, profile, providers, sessions, sign_in
+from namoid.web.account import consents, kyc, overview, password, profile, providers, sessions, sign_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,9 @@ SECTIONS: tuple[Section, ...] = (
     Section(sessions.router, ("Where you are signed in", "/sessions")),
     Section(password.router, ("Password", "/password")),
     Section(providers.router, ("Connected providers", "/providers")),
+    Section(consents.router, ("Connected applications", "/applications")),
+    Section(consents.history_router, ("Consent history", "/consents")),
+    Section(consents.access_router, ("Access summary", "/access")),
     Section(kyc.router, ("Aadhaar verification", "/kyc")),
 )
 

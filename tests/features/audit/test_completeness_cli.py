@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,9 @@ def _orgs_clients_users(cli: Session, slug: str) -> None:
     cli.run("org set-kyc", slug, "--enable", "--max-age-days", "7")
     cli.run("org set-kyc", slug, "--disable")
     cli.run("org set-sign-in", slug, "--method", "password", "--method", "email_otp", "--mfa", "required")
+    notice = Path(tempfile.mkdtemp()) / "notice.md"
+    notice.write_text("# Our notice\n\nWe share only what you allow.", encoding="utf-8")
+    cli.run("org set-notice", slug, "--file", str(notice), "--lang", "hi")
     cli.run("org create", f"{slug}-test", "--test-mode")
     cli.run("org inbox", f"{slug}-test", "--json")
     cli.run("audit set-retention", "--org", slug, "--days", "500")

@@ -25,6 +25,7 @@ from tests.features.audit.fingerprint import changed, fingerprint
 from tests.features.authorize.conftest import Flow, form_inputs
 from tests.features.authorize.test_logout import _id_token
 from tests.features.conftest import served_routes
+from tests.features.consent.conftest import api_token, remembered, withdraw
 from tests.features.otpflows.conftest import NEW_PASSWORD, CodeFlow, code_in, delivered, set_policy
 from tests.features.token.conftest import age_first_use, basic, exchange
 
@@ -365,6 +366,47 @@ async def age_challenges(flow: Flow) -> None:
 
 
 #: (method, route) -> the exercises of that route. Every non-GET route must be here.
+async def _withdrawal(flow: Flow) -> tuple[str, str]:
+    """A standing consent of the flow's user (its id) and a token that may withdraw it."""
+    await _tokens(flow)
+    token = await api_token(flow)
+    consent = await remembered(flow)
+    assert consent is not None
+    return str(consent.id), token
+
+
+async def consent_withdraw(flow: Flow) -> Request:
+    consent_id, token = await _withdrawal(flow)
+    return lambda: withdraw(flow, consent_id, token)
+
+
+async def consent_withdraw_again(flow: Flow) -> Request:
+    consent_id, token = await _withdrawal(flow)
+    assert (await withdraw(flow, consent_id, token)).status_code == 204
+    return lambda: withdraw(flow, consent_id, token)
+
+
+async def consent_withdraw_unauthenticated(flow: Flow) -> Request:
+    consent_id, _ = await _withdrawal(flow)
+    return lambda: flow.http.delete(f"{flow.base}/consents/{consent_id}")
+
+
+async def console_withdraw(flow: Flow) -> Request:
+    await _tokens(flow)
+    consent = await remembered(flow)
+    assert consent is not None
+    fields, post_to = await _console(flow, "/applications")
+    return post_to("/applications/withdraw", fields | {"consent": str(consent.id)})
+
+
+async def console_withdraw_forged(flow: Flow) -> Request:
+    await _tokens(flow)
+    consent = await remembered(flow)
+    assert consent is not None
+    fields, post_to = await _console(flow, "/applications")
+    return post_to("/applications/withdraw", fields | {"consent": str(consent.id), "csrf_token": "forged"})
+
+
 EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("GET", "/o/{org}/authorize"): [authorize_get],
     ("POST", "/o/{org}/authorize"): [authorize_post],
@@ -390,6 +432,7 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("GET", "/o/{org}/account/callback"): [console_callback],
     ("POST", "/o/{org}/account/sessions/end"): [console_end_session, console_forged_form],
     ("POST", "/o/{org}/account/sessions/end-all"): [console_end_all_sessions],
+    ("POST", "/o/{org}/account/applications/withdraw"): [console_withdraw, console_withdraw_forged],
     ("POST", "/o/{org}/account/password"): [console_change_password, console_stale_password],
     ("POST", "/o/{org}/account/profile/name"): [console_change_name],
     ("POST", "/o/{org}/account/profile/email"): [console_ask_email_code],
@@ -405,6 +448,11 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
         code_verify_reset,
     ],
     ("POST", "/o/{org}/code/resend"): [code_resend],
+    ("DELETE", "/o/{org}/consents/{consent_id}"): [
+        consent_withdraw,
+        consent_withdraw_again,
+        consent_withdraw_unauthenticated,
+    ],
 }
 ALL = [prepare for exercises in EXERCISES.values() for prepare in exercises]
 

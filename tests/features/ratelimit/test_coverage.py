@@ -57,9 +57,17 @@ LIMITED_ROUTES = {
     ("POST", "/account/providers/{name}/connect"): "interaction.ip",
     ("POST", "/account/providers/{name}/disconnect"): "interaction.ip",
     ("POST", "/account/password"): "interaction.ip",
+    ("GET", "/account/applications"): "interaction.ip",
+    ("POST", "/account/applications/withdraw"): "interaction.ip",
+    ("GET", "/account/consents"): "interaction.ip",
+    ("GET", "/account/consents/{consent_id}/receipt"): "interaction.ip",
+    ("GET", "/account/access"): "interaction.ip",
     ("GET", "/providers/{name}/start"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
     ("POST", "/providers/{name}/callback"): "interaction.ip",
+    ("DELETE", "/consents/{consent_id}"): "consents.ip",
+    ("GET", "/consents/{consent_id}/receipt"): "consents.ip",
+    ("GET", "/notice"): "interaction.ip",
 }
 #: The other routes under /o/{org}, and why no policy of their own is needed.
 NOT_LIMITED = {
@@ -84,6 +92,8 @@ async def _burst(http: httpx.AsyncClient, org: Organization, method: str, path: 
     url = f"/o/{org.slug}{path}"
     if method == "GET":
         return [await http.get(url, params={"req": "x"}) for _ in range(2)]
+    if method == "DELETE":
+        return [await http.delete(url) for _ in range(2)]
     return [await http.post(url, data=FORM) for _ in range(2)]
 
 
