@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.privacy.registry import STRING, TIME, UUID, DataPrincipal, Section, iso, obj
 from namoid.privacy.sections import SECTIONS
+from namoid.storage.db import Database
 from namoid.storage.models import Organization
 
 FORMAT: Final = "namoid-export"
@@ -64,6 +67,12 @@ async def build(
         "subject": {"user_id": str(who.user_id)},
         "sections": {s.name: await s.export(session, who) for s in sections},
     }
+
+
+async def read(db: Database, org: Organization, user_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """The document as of ``now``, read in one tenant transaction (the summary page; nothing stored)."""
+    async with db.tenant(org.id) as session:
+        return await build(session, org, DataPrincipal(org.id, user_id, now))
 
 
 def encode(document: dict[str, Any]) -> bytes:

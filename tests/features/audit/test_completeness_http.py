@@ -240,6 +240,43 @@ async def console_stale_password(flow: Flow) -> Request:
     return post_to("/password", fields | {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
 
 
+async def console_export_request(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/data")
+    return post_to("/data", fields | {"do": "export"})
+
+
+async def _ready_export(flow: Flow) -> tuple[dict[str, str], Callable[[str, dict[str, str]], Request]]:
+    from namoid.privacy import export_jobs
+
+    fields, post_to = await _console(flow, "/data")
+    actor = audit.Actor("user", str(flow.user.id))
+    await export_jobs.request(flow.services.db, flow.org.id, flow.user.id, actor)
+    await export_jobs.produce_pending(flow.services.db, flow.services.keyring, flow.org, utcnow())
+    return fields, post_to
+
+
+async def console_export_link(flow: Flow) -> Request:
+    fields, post_to = await _ready_export(flow)
+    return post_to("/data", fields | {"do": "download"})
+
+
+async def console_export_download(flow: Flow) -> Request:
+    """The GET that destroys the document (a state change, so it is listed here too)."""
+    from namoid.privacy import export_jobs
+
+    await _ready_export(flow)
+    link = await export_jobs.issue_link(flow.services.db, flow.org.id, flow.user.id)
+    return lambda: flow.http.get(f"{flow.base}/account/data/download/{link.token}")
+
+
+async def console_export_stale(flow: Flow) -> Request:
+    from tests.features.account.conftest import ConsoleBrowser
+
+    fields, post_to = await _console(flow, "/data")
+    await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).age_sign_in(3600)
+    return post_to("/data", fields | {"do": "export"})
+
+
 async def provider_callback_post(flow: Flow) -> Request:
     """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
     spec = registry.ProviderSpec(
@@ -342,6 +379,8 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/sessions/end"): [console_end_session, console_forged_form],
     ("POST", "/o/{org}/account/sessions/end-all"): [console_end_all_sessions],
     ("POST", "/o/{org}/account/password"): [console_change_password, console_stale_password],
+    ("POST", "/o/{org}/account/data"): [console_export_request, console_export_link, console_export_stale],
+    ("GET", "/o/{org}/account/data/download/{token}"): [console_export_download],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
         code_verify_sign_in,
