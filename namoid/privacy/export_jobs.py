@@ -151,7 +151,8 @@ async def _count_failure(db: Database, org_id: uuid.UUID, export_id: uuid.UUID, 
         row = await data_exports.get(session, org_id, export_id)
         if row is None or not await data_exports.claim(session, org_id, export_id):
             return
-        if row.attempts + 1 >= MAX_ATTEMPTS and await data_exports.fail(session, org_id, export_id, now):
+        await session.refresh(row)  # the attempts counted so far, this one included
+        if row.attempts >= MAX_ATTEMPTS and await data_exports.fail(session, org_id, export_id, now):
             await audit.record(
                 session,
                 org_id,
@@ -160,7 +161,7 @@ async def _count_failure(db: Database, org_id: uuid.UUID, export_id: uuid.UUID, 
                 target_type="user",
                 target_id=str(row.user_id),
                 outcome="failure",
-                detail={"export": str(export_id), "attempts": row.attempts + 1},
+                detail={"export": str(export_id), "attempts": row.attempts},
             )
 
 

@@ -269,3 +269,30 @@ async def test_key_rotation_keeps_a_waiting_document_readable(
     body = await export_jobs.download(services.db, retired, org.id, link.token)
     assert json.loads(body)["subject"] == {"user_id": str(user.id)}
     assert row.payload_enc is not None and Keyring.key_id_of(row.payload_enc) == old_key
+
+
+async def test_an_export_that_cannot_be_built_fails_after_its_attempts(
+    services: Services, org: Organization, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken section leaves the job pending for another pass, then fails it (audited), and the
+    user may ask again."""
+    user = await make_user()
+    row = await export_jobs.request(services.db, org.id, user.id, audit.Actor("user", str(user.id)))
+
+    async def broken(*_: object, **__: object) -> dict[str, object]:
+        raise RuntimeError("a section failed")
+
+    monkeypatch.setattr(export, "build", broken)
+    for attempt in range(1, export_jobs.MAX_ATTEMPTS + 1):
+        report = await export_jobs.produce_pending(services.db, services.keyring, org, utcnow())
+        assert report == {"produced": 0, "failed": 1}
+        current = await _row(services, org, row.id)
+        assert current.attempts == attempt and current.payload_enc is None
+        assert current.status == ("failed" if attempt == export_jobs.MAX_ATTEMPTS else "pending")
+    assert (current.status, current.active_user_id) == ("failed", None)
+    assert await export_jobs.produce_pending(services.db, services.keyring, org, utcnow()) == {
+        "produced": 0, "failed": 0,
+    }  # fmt: skip
+    assert ("privacy.export_failed", "failure") in await _actions(services, org)
+    monkeypatch.undo()
+    await _produced(services, org, user)
