@@ -11,6 +11,7 @@ from namoid.privacy.registry import (
     STRING,
     TIME,
     DataPrincipal,
+    Erasure,
     Json,
     Section,
     array_of,
@@ -19,7 +20,7 @@ from namoid.privacy.registry import (
     obj,
 )
 from namoid.storage.models import DataExport
-from namoid.storage.repos import personal_data
+from namoid.storage.repos import data_exports, personal_data
 
 
 async def _exports(session: AsyncSession, who: DataPrincipal) -> Json:
@@ -40,6 +41,10 @@ async def _exports(session: AsyncSession, who: DataPrincipal) -> Json:
     ]
 
 
+async def _erase(session: AsyncSession, who: DataPrincipal) -> None:
+    await data_exports.delete_of_user(session, who.org_id, who.user_id)
+
+
 DATA_EXPORTS: Final = Section(
     name="data_exports",
     title="Your data exports",
@@ -56,4 +61,5 @@ DATA_EXPORTS: Final = Section(
         )
     ),
     export=_exports,
+    erasure=Erasure("delete", _erase),
 )

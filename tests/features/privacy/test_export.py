@@ -17,6 +17,8 @@ from namoid import audit
 from namoid.crypto.keyring import Keyring, KeyringError, activate_key, add_key, retire_key
 from namoid.privacy import export, export_jobs
 from namoid.privacy.export_jobs import ExportRefused
+from namoid.privacy.registry import DataPrincipal
+from namoid.privacy.sections import SECTIONS
 from namoid.reencryption import count_under_key, reencrypt_all
 from namoid.services import Services
 from namoid.storage.models import AuditEntry, DataExport, Organization, UpstreamProvider, User, utcnow
@@ -296,3 +298,18 @@ async def test_an_export_that_cannot_be_built_fails_after_its_attempts(
     assert ("privacy.export_failed", "failure") in await _actions(services, org)
     monkeypatch.undo()
     await _produced(services, org, user)
+
+
+async def test_the_purge_erases_every_export_of_the_user(
+    services: Services, org: Organization, make_user: MakeUser
+) -> None:
+    user, other = await make_user(), await make_user()
+    await _produced(services, org, user)
+    kept = await _produced(services, org, other)
+    [erasure] = [s.erasure for s in SECTIONS if s.name == "data_exports"]
+    assert erasure is not None and erasure.action == "delete" and erasure.run is not None
+    async with services.db.tenant(org.id) as session:
+        await erasure.run(session, DataPrincipal(org.id, user.id, utcnow()))
+    async with services.db.tenant(org.id) as session:
+        left = (await session.scalars(select(DataExport).where(DataExport.org_id == org.id))).all()
+    assert [row.id for row in left] == [kept.id]
