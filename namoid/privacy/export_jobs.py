@@ -121,6 +121,10 @@ async def _produce(
         row = await data_exports.get(session, org.id, export_id)
         if row is None or not await data_exports.claim(session, org.id, export_id):
             return False  # another worker produced it meanwhile
+        user = await users.get(session, org.id, row.user_id)
+        if user is None or user.deleted_at is not None:  # deleted meanwhile: nothing to hand out
+            await _fail(session, row, now, "account_deleted")
+            return False
         who = DataPrincipal(org.id, row.user_id, now)
         body = export.encode(await export.build(session, org, who))
         sealed = keyring.encrypt(body, _aad(org.id, row.user_id, export_id))
@@ -145,6 +149,21 @@ async def _produce(
     return True
 
 
+async def _fail(session: AsyncSession, row: DataExport, now: datetime, reason: str) -> None:
+    """End a pending job for good (audited): the user may ask again."""
+    if await data_exports.fail(session, row.org_id, row.id, now):
+        await audit.record(
+            session,
+            row.org_id,
+            actor=audit.WORKER,
+            action="privacy.export_failed",
+            target_type="user",
+            target_id=str(row.user_id),
+            outcome="failure",
+            detail={"export": str(row.id), "reason": reason, "attempts": row.attempts},
+        )
+
+
 async def _count_failure(db: Database, org_id: uuid.UUID, export_id: uuid.UUID, now: datetime) -> None:
     """Count the failed attempt (its transaction rolled back); fail the job after ``MAX_ATTEMPTS``."""
     async with db.tenant(org_id) as session:
@@ -152,17 +171,8 @@ async def _count_failure(db: Database, org_id: uuid.UUID, export_id: uuid.UUID, 
         if row is None or not await data_exports.claim(session, org_id, export_id):
             return
         await session.refresh(row)  # the attempts counted so far, this one included
-        if row.attempts >= MAX_ATTEMPTS and await data_exports.fail(session, org_id, export_id, now):
-            await audit.record(
-                session,
-                org_id,
-                actor=audit.WORKER,
-                action="privacy.export_failed",
-                target_type="user",
-                target_id=str(row.user_id),
-                outcome="failure",
-                detail={"export": str(export_id), "attempts": row.attempts},
-            )
+        if row.attempts >= MAX_ATTEMPTS:
+            await _fail(session, row, now, "attempts_exhausted")
 
 
 async def produce_pending(db: Database, keyring: Keyring, org: Organization, now: datetime) -> dict[str, int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from namoid import audit
 from namoid.crypto.keyring import Keyring, KeyringError, activate_key, add_key, retire_key
@@ -313,3 +313,22 @@ async def test_the_purge_erases_every_export_of_the_user(
     async with services.db.tenant(org.id) as session:
         left = (await session.scalars(select(DataExport).where(DataExport.org_id == org.id))).all()
     assert [row.id for row in left] == [kept.id]
+
+
+async def test_no_document_is_made_for_an_account_deleted_meanwhile(
+    services: Services, org: Organization, make_user: MakeUser
+) -> None:
+    user = await make_user()
+    row = await export_jobs.request(services.db, org.id, user.id, audit.Actor("user", str(user.id)))
+    async with services.db.tenant(org.id) as session:
+        await session.execute(
+            update(User).where(User.org_id == org.id, User.id == user.id).values(deleted_at=utcnow())
+        )
+    report = await export_jobs.produce_pending(services.db, services.keyring, org, utcnow())
+    assert report == {"produced": 0, "failed": 0}
+    ended = await _row(services, org, row.id)
+    assert (ended.status, ended.payload_enc, ended.active_user_id) == ("failed", None, None)
+    assert ("privacy.export_failed", "failure") in await _actions(services, org)
+    with pytest.raises(ExportRefused) as refused:
+        await export_jobs.request(services.db, org.id, user.id, audit.Actor("user", str(user.id)))
+    assert refused.value.reason == "no_account"
