@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit
-from namoid.crypto.keyring import Keyring, aad_for
+from namoid.crypto.keyring import Keyring, KeyringError, aad_for
 from namoid.crypto.secrets import new_token, sha256_hex
 from namoid.privacy import export
 from namoid.privacy.registry import DataPrincipal
@@ -37,7 +37,9 @@ MAX_ATTEMPTS: Final = 3
 TABLE: Final = "data_exports"
 COLUMN: Final = "payload_enc"
 
-Refusal = Literal["no_account", "running", "ready", "not_ready", "link_unknown", "link_used", "link_expired"]
+Refusal = Literal[
+    "no_account", "running", "ready", "not_ready", "link_unknown", "link_used", "link_expired", "unreadable"
+]
 MESSAGES: Final[dict[Refusal, str]] = {
     "no_account": "There is no such account.",
     "running": "An export of this account is already being prepared. It will be ready shortly.",
@@ -46,6 +48,7 @@ MESSAGES: Final[dict[Refusal, str]] = {
     "link_unknown": "This download link is not valid.",
     "link_used": "This download link was already used. Ask for a new export.",
     "link_expired": "This download link has expired. Ask for a new link or a new export.",
+    "unreadable": "This export could not be read and was deleted. Ask for a new export.",
 }
 
 
@@ -220,16 +223,23 @@ async def issue_link(
     return DownloadLink(token, expires_at)
 
 
+def _open(keyring: Keyring, row: DataExport) -> bytes | None:
+    """The stored document, or None if it does not decrypt where it is."""
+    if row.payload_enc is None:
+        return None
+    try:
+        return keyring.decrypt(row.payload_enc, _aad(row.org_id, row.user_id, row.id))
+    except KeyringError:
+        return None
+
+
 def _refusal(row: DataExport | None, user_id: uuid.UUID | None, now: datetime) -> Refusal | None:
     if row is None or (user_id is not None and row.user_id != user_id):
         return "link_unknown"
     if row.status != "ready":
         return "link_used" if row.downloaded_at is not None else "link_expired"
-    if row.link_expires_at is None or row.link_expires_at <= now:
-        return "link_expired"
-    if row.expires_at is None or row.expires_at <= now:
-        return "link_expired"
-    return None
+    deadlines = (row.link_expires_at, row.expires_at)
+    return "link_expired" if any(d is None or d <= now for d in deadlines) else None
 
 
 async def download(
@@ -250,10 +260,12 @@ async def download(
     async with db.tenant(org_id) as session:
         row = await data_exports.find_by_link(session, org_id, sha256_hex(token))
         reason = _refusal(row, user_id, moment)
-        if row is not None and reason is None:
-            envelope = row.payload_enc
-            if envelope is not None and await data_exports.take(session, org_id, row.id, moment):
-                body = keyring.decrypt(envelope, _aad(org_id, row.user_id, row.id))
+        if reason is None and row is not None:
+            body = _open(keyring, row)
+            if body is None:  # tampered with, or moved: useless, so it goes now
+                reason = "unreadable"
+                await data_exports.discard(session, org_id, row.id, moment)
+            elif await data_exports.take(session, org_id, row.id, moment):
                 await audit.record(
                     session,
                     org_id,
@@ -264,8 +276,9 @@ async def download(
                     detail={"export": str(row.id), "kib": len(body) // 1024},
                 )
                 return body
-    refused: Refusal = reason or "link_used"  # no reason: a concurrent download took it first
-    async with db.tenant(org_id) as session:
+            else:
+                reason = "link_used"  # a concurrent download took it first
+        refused: Refusal = reason if reason is not None else "link_unknown"
         await audit.record(
             session,
             org_id,

@@ -118,6 +118,12 @@ async def take(session: AsyncSession, org_id: uuid.UUID, export_id: uuid.UUID, n
     )
 
 
+async def discard(session: AsyncSession, org_id: uuid.UUID, export_id: uuid.UUID, now: datetime) -> bool:
+    """Fail a ready export whose document cannot be used, destroying it."""
+    ended = {"payload_enc": None, "active_user_id": None, "ended_at": now}
+    return await _move(session, org_id, export_id, "ready", status="failed", **ended)
+
+
 async def expire(session: AsyncSession, org_id: uuid.UUID, now: datetime) -> int:
     """Destroy the documents of ready exports past ``expires_at``; how many."""
     result = await session.execute(

@@ -332,3 +332,23 @@ async def test_no_document_is_made_for_an_account_deleted_meanwhile(
     with pytest.raises(ExportRefused) as refused:
         await export_jobs.request(services.db, org.id, user.id, audit.Actor("user", str(user.id)))
     assert refused.value.reason == "no_account"
+
+
+async def test_a_document_moved_to_another_row_is_refused_and_discarded(
+    services: Services, org: Organization, make_user: MakeUser
+) -> None:
+    """Swapping two users' stored documents (a database write) hands neither to the other."""
+    user, other = await make_user(), await make_user()
+    mine, theirs = await _produced(services, org, user), await _produced(services, org, other)
+    async with services.db.tenant(org.id) as session:
+        await session.execute(
+            update(DataExport).where(DataExport.id == mine.id).values(payload_enc=theirs.payload_enc)
+        )
+    link = await export_jobs.issue_link(services.db, org.id, user.id)
+    with pytest.raises(ExportRefused) as refused:
+        await export_jobs.download(services.db, services.keyring, org.id, link.token, user_id=user.id)
+    assert refused.value.reason == "unreadable"
+    gone = await _row(services, org, mine.id)
+    assert (gone.status, gone.payload_enc, gone.active_user_id) == ("failed", None, None)
+    assert ("privacy.export_download_refused", "denied") in await _actions(services, org)
+    await _produced(services, org, user)  # a new export may be asked for at once
