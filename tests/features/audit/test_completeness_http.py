@@ -277,6 +277,29 @@ async def console_export_stale(flow: Flow) -> Request:
     return post_to("/data", fields | {"do": "export"})
 
 
+async def console_change_name(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    return post_to("/profile/name", {"csrf_token": fields["csrf_token"], "name": "New Name"})
+
+
+async def console_ask_email_code(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    return post_to("/profile/email", {"csrf_token": fields["csrf_token"], "email": "new@example.org"})
+
+
+async def console_ask_phone_code(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    return post_to("/profile/phone", {"csrf_token": fields["csrf_token"], "phone": "+919812345678"})
+
+
+async def console_verify_email(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    ask = {"csrf_token": fields["csrf_token"], "email": "new@example.org"}
+    entry = await post_to("/profile/email", ask)()
+    [message] = await delivered(flow.services, flow.org, "new@example.org")
+    return post_to("/profile/verify", form_inputs(entry.text) | {"code": code_in(message)})
+
+
 async def provider_callback_post(flow: Flow) -> Request:
     """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
     spec = registry.ProviderSpec(
@@ -381,6 +404,10 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/password"): [console_change_password, console_stale_password],
     ("POST", "/o/{org}/account/data"): [console_export_request, console_export_link, console_export_stale],
     ("GET", "/o/{org}/account/data/download/{token}"): [console_export_download],
+    ("POST", "/o/{org}/account/profile/name"): [console_change_name],
+    ("POST", "/o/{org}/account/profile/email"): [console_ask_email_code],
+    ("POST", "/o/{org}/account/profile/phone"): [console_ask_phone_code],
+    ("POST", "/o/{org}/account/profile/verify"): [console_verify_email],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
         code_verify_sign_in,

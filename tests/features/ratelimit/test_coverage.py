@@ -47,6 +47,12 @@ LIMITED_ROUTES = {
     ("POST", "/account/sessions/end"): "interaction.ip",
     ("POST", "/account/sessions/end-all"): "interaction.ip",
     ("GET", "/account/password"): "interaction.ip",
+    ("GET", "/account/profile"): "interaction.ip",
+    ("POST", "/account/profile/name"): "interaction.ip",
+    # A code is sent only after otp.send.* (namoid.ratelimit.otp.admit_send) admits it.
+    ("POST", "/account/profile/email"): "interaction.ip",
+    ("POST", "/account/profile/phone"): "interaction.ip",
+    ("POST", "/account/profile/verify"): "interaction.ip",
     ("POST", "/account/password"): "interaction.ip",
     ("GET", "/account/data"): "interaction.ip",
     ("POST", "/account/data"): "interaction.ip",
