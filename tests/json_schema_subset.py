@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-ANNOTATIONS = {"$schema", "$id", "title", "description"}
+ANNOTATIONS = {"$schema", "$id", "title", "description", "examples"}
 TYPES: dict[str, Any] = {
     "object": dict,
     "array": list,
