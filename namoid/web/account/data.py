@@ -10,8 +10,9 @@ document, section by section, as the export would contain it now.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
@@ -34,6 +35,29 @@ STATUS_WORDS: Final = {
     "expired": "Expired before it was downloaded (deleted)",
     "failed": "Could not be prepared",
 }
+
+
+#: Words of the document's keys said differently on the summary page.
+WORDS: Final = {
+    "id": "ID", "ip": "IP", "sid": "session ID", "sha256": "SHA-256", "kib": "KiB", "aadhaar": "Aadhaar",
+}  # fmt: skip
+_UTC_TIME: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
+
+
+def _label(key: str) -> str:
+    text = " ".join(WORDS.get(word, word) for word in key.split("_"))
+    return text[:1].upper() + text[1:]
+
+
+def readable(value: Any) -> Any:
+    """The document for people: keys as words, UTC times to the second; nothing left out."""
+    if isinstance(value, dict):
+        return {_label(str(key)): readable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [readable(item) for item in value]
+    if isinstance(value, str) and _UTC_TIME.fullmatch(value):
+        return f"{datetime.fromisoformat(value):%Y-%m-%d %H:%M:%S} UTC"
+    return value
 
 
 def _services(request: Request) -> Services:
@@ -106,7 +130,7 @@ async def download(request: Request, token: str, console: ConsoleUser) -> Respon
 async def summary(request: Request, console: ConsoleUser) -> Response:
     """Everything the export would hold now, section by section, in words."""
     document = await export.read(_services(request).db, console.org, console.user.id, utcnow())
-    sections = [(section.title, document["sections"][section.name]) for section in SECTIONS]
-    context = {"sections": sections, "generated_at": document["generated_at"]}
+    sections = [(section.title, readable(document["sections"][section.name])) for section in SECTIONS]
+    context = {"sections": sections, "generated_at": readable(document["generated_at"])}
     context["data_url"] = console.url("/data")
     return console_page(request, console, "account_data_summary.html", context)
