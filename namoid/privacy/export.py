@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid.privacy.registry import STRING, TIME, UUID, DataPrincipal, Section, iso, obj
+from namoid.privacy.registry import STRING, TIME, UUID, DataPrincipal, iso, obj
 from namoid.privacy.sections import SECTIONS
 from namoid.storage.db import Database
 from namoid.storage.models import Organization
@@ -32,7 +31,7 @@ SCHEMA_FILE: Final = Path(__file__).parent / "schema" / "export-v1.json"
 SCHEMA_PATH: Final = "/schemas/namoid-export-v1.json"
 
 
-def schema(sections: Sequence[Section] = SECTIONS) -> dict[str, Any]:
+def schema() -> dict[str, Any]:
     """The export's JSON Schema (Draft 2020-12): the envelope, and each section's fragment."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -45,7 +44,7 @@ def schema(sections: Sequence[Section] = SECTIONS) -> dict[str, Any]:
             generated_at=TIME,
             org=obj(id=UUID, slug=STRING, name=STRING),
             subject=obj(user_id=UUID),
-            sections=obj(**{s.name: {"title": s.title, **s.schema} for s in sections}),
+            sections=obj(**{s.name: {"title": s.title, **s.schema} for s in SECTIONS}),
         ),
     }
 
@@ -55,9 +54,7 @@ def schema_text() -> str:
     return json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
 
 
-async def build(
-    session: AsyncSession, org: Organization, who: DataPrincipal, sections: Sequence[Section] = SECTIONS
-) -> dict[str, Any]:
+async def build(session: AsyncSession, org: Organization, who: DataPrincipal) -> dict[str, Any]:
     """The document for ``who``, every section read in the caller's tenant transaction."""
     return {
         "format": FORMAT,
@@ -65,7 +62,7 @@ async def build(
         "generated_at": iso(who.now),
         "org": {"id": str(org.id), "slug": org.slug, "name": org.name},
         "subject": {"user_id": str(who.user_id)},
-        "sections": {s.name: await s.export(session, who) for s in sections},
+        "sections": {s.name: await s.export(session, who) for s in SECTIONS},
     }
 
 
