@@ -205,6 +205,12 @@ async def _require(session: AsyncSession, org_id: uuid.UUID, email: str) -> User
     return user
 
 
+async def find(db: Database, org_id: uuid.UUID, email: str) -> User:
+    """The org's user with ``email``; LookupError if there is none."""
+    async with db.tenant(org_id) as session:
+        return await _require(session, org_id, email)
+
+
 async def disable(
     db: Database, org_id: uuid.UUID, email: str, actor: audit.Actor, reason: str | None = None
 ) -> User:

@@ -241,6 +241,43 @@ async def console_stale_password(flow: Flow) -> Request:
     return post_to("/password", fields | {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
 
 
+async def console_export_request(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/data")
+    return post_to("/data", fields | {"do": "export"})
+
+
+async def _ready_export(flow: Flow) -> tuple[dict[str, str], Callable[[str, dict[str, str]], Request]]:
+    from namoid.privacy import export_jobs
+
+    fields, post_to = await _console(flow, "/data")
+    actor = audit.Actor("user", str(flow.user.id))
+    await export_jobs.request(flow.services.db, flow.org.id, flow.user.id, actor)
+    await export_jobs.produce_pending(flow.services.db, flow.services.keyring, flow.org, utcnow())
+    return fields, post_to
+
+
+async def console_export_link(flow: Flow) -> Request:
+    fields, post_to = await _ready_export(flow)
+    return post_to("/data", fields | {"do": "download"})
+
+
+async def console_export_download(flow: Flow) -> Request:
+    """The GET that destroys the document (a state change, so it is listed here too)."""
+    from namoid.privacy import export_jobs
+
+    await _ready_export(flow)
+    link = await export_jobs.issue_link(flow.services.db, flow.org.id, flow.user.id)
+    return lambda: flow.http.get(f"{flow.base}/account/data/download/{link.token}")
+
+
+async def console_export_stale(flow: Flow) -> Request:
+    from tests.features.account.conftest import ConsoleBrowser
+
+    fields, post_to = await _console(flow, "/data")
+    await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).age_sign_in(3600)
+    return post_to("/data", fields | {"do": "export"})
+
+
 async def console_change_name(flow: Flow) -> Request:
     fields, post_to = await _console(flow, "/profile")
     return post_to("/profile/name", {"csrf_token": fields["csrf_token"], "name": "New Name"})
@@ -434,6 +471,8 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/sessions/end-all"): [console_end_all_sessions],
     ("POST", "/o/{org}/account/applications/withdraw"): [console_withdraw, console_withdraw_forged],
     ("POST", "/o/{org}/account/password"): [console_change_password, console_stale_password],
+    ("POST", "/o/{org}/account/data"): [console_export_request, console_export_link, console_export_stale],
+    ("GET", "/o/{org}/account/data/download/{token}"): [console_export_download],
     ("POST", "/o/{org}/account/profile/name"): [console_change_name],
     ("POST", "/o/{org}/account/profile/email"): [console_ask_email_code],
     ("POST", "/o/{org}/account/profile/phone"): [console_ask_phone_code],
