@@ -10,6 +10,7 @@ from namoid.cli.runtime import cli_actor, emit, run
 from namoid.kyc import service as kyc
 from namoid.notify.messages import to_payload
 from namoid.notify.outbox import inbox as captured_messages
+from namoid.privacy import grievances
 from namoid.services import Services
 from namoid.tenancy import organizations, sign_in
 
@@ -140,6 +141,27 @@ def set_sign_in(
     async def action(services: Services) -> None:
         org = await sign_in.set_policy(services.db, slug, policy, cli_actor())
         current = sign_in.describe(org)
+        emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
+
+    run(action)
+
+
+@app.command("set-grievance")
+def set_grievance(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    response_days: Annotated[
+        int | None, typer.Option(help="Published response period in days, 1-90 (default 30).")
+    ] = None,
+    contact_name: Annotated[str | None, typer.Option(help="The DPO or contact person.")] = None,
+    contact_email: Annotated[str | None, typer.Option(help="Their email address.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Publish an organization's grievance response period and DPO or contact person."""
+    policy = grievances.GrievancePolicy(response_days, contact_name, contact_email)
+
+    async def action(services: Services) -> None:
+        org = await grievances.set_policy(services.db, slug, policy, cli_actor())
+        current = grievances.published(org)
         emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
 
     run(action)

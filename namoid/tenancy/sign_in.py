@@ -88,7 +88,7 @@ async def set_policy(db: Database, slug: str, policy: SignInPolicy, actor: audit
     if not changes:
         raise ValueError("give at least one of --method, --registration, --mfa, --sms-country")
     async with db.tenant(org.id) as session:
-        await org_rows.set_sign_in(session, org.id, changes)
+        await org_rows.set_settings(session, org.id, changes)
         await audit.record(
             session,
             org.id,

@@ -37,6 +37,7 @@ LIMITED_ROUTES = {
     ("GET", "/userinfo"): "userinfo.ip",
     ("POST", "/userinfo"): "userinfo.ip",
     ("GET", "/account/kyc"): "interaction.ip",
+    ("GET", "/privacy"): "interaction.ip",
     ("POST", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc/withdraw"): "interaction.refused_ip",  # needs a session and a CSRF token
     ("GET", "/providers/{name}/start"): "interaction.ip",
