@@ -6,7 +6,7 @@ text); it is due ``response period`` days later. The org answers it or rejects i
 reason (``namoid grievances respond``), once; the user is told by email through the one
 outbox, with the contact person and how to complain to the Data Protection Board. Every
 change is audited without the ticket's text (personal data stays in its own table). The
-export and erasure of a user's tickets are ``export_section`` and ``erase``.
+export and erasure of a user's tickets are ``SECTION`` (namoid.privacy.sections).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,19 @@ from namoid.accounts.users import normalize_email
 from namoid.crypto.keyring import Keyring
 from namoid.notify import grievance_mail, outbox
 from namoid.notify.wakeup import Wakeup
+from namoid.privacy.registry import (
+    STRING,
+    TIME,
+    UUID,
+    DataPrincipal,
+    Erasure,
+    Json,
+    Section,
+    array_of,
+    iso,
+    nullable,
+    obj,
+)
 from namoid.storage.db import Database
 from namoid.storage.models import Grievance, Organization, User
 from namoid.storage.repos import grievances as rows
@@ -171,11 +184,11 @@ def describe(ticket: Grievance) -> dict[str, Any]:
         "category": ticket.category,
         "subject": ticket.subject,
         "text": ticket.text,
-        "created_at": ticket.created_at.isoformat(),
-        "due_at": ticket.due_at.isoformat(),
+        "created_at": iso(ticket.created_at),
+        "due_at": iso(ticket.due_at),
         "status": ticket.status,
         "response": ticket.response,
-        "responded_at": ticket.responded_at.isoformat() if ticket.responded_at else None,
+        "responded_at": iso(ticket.responded_at),
     }
 
 
@@ -230,13 +243,33 @@ async def respond(
     return found
 
 
-async def export_section(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
-) -> list[dict[str, Any]]:
-    """The user's tickets, for the personal-data export."""
-    return [describe(ticket) for ticket in await rows.list_for(session, org_id, user_id=user_id)]
+async def _export(session: AsyncSession, who: DataPrincipal) -> Json:
+    return [describe(ticket) for ticket in await rows.list_for(session, who.org_id, user_id=who.user_id)]
 
 
-async def erase(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> int:
-    """Delete the user's tickets (at purge); the audit log keeps only their ids."""
-    return await rows.erase_user(session, org_id, user_id)
+async def _erase(session: AsyncSession, who: DataPrincipal) -> None:
+    await rows.erase_user(session, who.org_id, who.user_id)
+
+
+#: The tickets' part of the data export; the purge deletes them (the audit log keeps only ids).
+SECTION: Final = Section(
+    name="grievances",
+    title="Grievances",
+    tables=("grievances",),
+    schema=array_of(
+        obj(
+            id=UUID,
+            user_id=UUID,
+            category={"enum": list(CATEGORIES)},
+            subject=STRING,
+            text=STRING,
+            created_at=TIME,
+            due_at=TIME,
+            status={"enum": list(STATUSES)},
+            response=nullable(STRING),
+            responded_at=nullable(TIME),
+        )
+    ),
+    export=_export,
+    erasure=Erasure("delete", _erase),
+)

@@ -764,12 +764,12 @@ class MessageTemplate(Base):
     only the message's known variables (namoid.notify.overrides)."""
 
     __tablename__ = "message_templates"
-    __table_args__ = (UniqueConstraint("org_id", "name", "locale", "part"),)
+    __table_args__ = (UniqueConstraint("org_id", "template", "locale", "part"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
     #: code_email | code_sms
-    name: Mapped[str] = mapped_column(String(32))
+    template: Mapped[str] = mapped_column(String(32))
     locale: Mapped[str] = mapped_column(String(8))
     #: subject | text | html (an email's parts) or text (an SMS)
     part: Mapped[str] = mapped_column(String(8))

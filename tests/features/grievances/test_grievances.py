@@ -14,6 +14,8 @@ from sqlalchemy import func, select, text
 from namoid.notify.delivery import MessageDelivery
 from namoid.notify.dev import mailbox_dir, read_mailbox
 from namoid.privacy import grievances
+from namoid.privacy.registry import DataPrincipal
+from namoid.privacy.sections import SECTIONS
 from namoid.services import Services
 from namoid.storage.models import AuditEntry, Grievance, Organization, User, utcnow
 from namoid.tenancy import organizations
@@ -192,18 +194,21 @@ async def test_rls_hides_another_orgs_tickets_even_without_the_filter(
     assert await _count(services, org) == 1
 
 
-async def test_export_and_erasure_of_a_users_tickets(
+async def test_tickets_are_in_the_export_and_erased_at_purge(
     services: Services, org: Organization, make_user: MakeUser
 ) -> None:
     user, bystander = await make_user(), await make_user()
     ticket = await _raise(services, org, user)
     await _raise(services, org, bystander)
+    assert grievances.SECTION in SECTIONS and grievances.SECTION.erasure is not None
+    who = DataPrincipal(org.id, user.id, utcnow())
     async with services.db.tenant(org.id) as session:
-        [exported] = await grievances.export_section(session, org.id, user.id)
-        assert exported["id"] == str(ticket.id) and exported["text"] == "Please erase it."
-        assert await grievances.erase(session, org.id, user.id) == 1
-        assert await grievances.export_section(session, org.id, user.id) == []
-    assert await _count(services, org) == 1
+        exported = await grievances.SECTION.export(session, who)
+        assert [(t["id"], t["text"]) for t in exported] == [(str(ticket.id), "Please erase it.")]  # type: ignore[index,union-attr]
+        assert grievances.SECTION.erasure.run is not None
+        await grievances.SECTION.erasure.run(session, who)
+        assert await grievances.SECTION.export(session, who) == []
+    assert await _count(services, org) == 1  # the bystander's ticket stays
 
 
 async def test_the_public_privacy_page_names_the_contact_the_period_and_the_board(

@@ -67,7 +67,7 @@ def upgrade() -> None:
         "message_templates",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("template", sa.String(length=32), nullable=False),
         sa.Column("locale", sa.String(length=8), nullable=False),
         sa.Column("part", sa.String(length=8), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
@@ -75,7 +75,11 @@ def upgrade() -> None:
         _org_fk("message_templates"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_message_templates")),
         sa.UniqueConstraint(
-            "org_id", "name", "locale", "part", name=op.f("uq_message_templates_org_id_name_locale_part")
+            "org_id",
+            "template",
+            "locale",
+            "part",
+            name=op.f("uq_message_templates_org_id_template_locale_part"),
         ),
     )
     with op.batch_alter_table("message_templates", schema=None) as batch_op:
