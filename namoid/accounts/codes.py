@@ -80,8 +80,9 @@ async def send(
     """A challenge for ``destination``; its code is queued only if ``deliver`` (see the module doc)."""
     who = otp.Challenger(keyring.pepper, ANONYMOUS)
     issued = await otp.issue(
-        session, who, org.id, purpose=purpose, interaction=interaction, destination=destination, now=now
-    )
+        session, who, org.id, purpose=purpose, interaction=interaction, destination=destination, now=now,
+        digits=org.challenge_digits,
+    )  # fmt: skip
     if deliver:
         await outbox.enqueue(
             session, keyring, wakeup, org.id, compose(issued.code), ANONYMOUS, now, test_mode=org.test_mode

@@ -128,14 +128,23 @@ def set_sign_in(
     sms_country: Annotated[
         list[str] | None, typer.Option("--sms-country", help="Calling code SMS may go to, e.g. +91 (repeat).")
     ] = None,
+    code_length: Annotated[
+        int | None, typer.Option(help="Digits of a one-time code: 6 (default), 7 or 8.")
+    ] = None,
+    email_from: Annotated[
+        str | None,
+        typer.Option(help="From address of the org's email (SES: a verified identity); 'default' to reset."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Set an organization's sign-in methods, sign-up, MFA and SMS countries."""
+    """Set an organization's sign-in methods, sign-up, MFA, SMS countries, code length and email From."""
     policy = sign_in.SignInPolicy(
         methods=tuple(method) if method else None,
         registration=registration,
         mfa=mfa,
         sms_countries=tuple(sms_country) if sms_country else None,
+        code_length=code_length,
+        email_from=email_from,
     )
 
     async def action(services: Services) -> None:

@@ -105,7 +105,7 @@ class Organization(Base):
     #: A test-mode org never sends: its messages stay in its inbox (``namoid org inbox``).
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Digits of a one-time code (6-8, issue 11) and the org's own email From address.
-    otp_digits: Mapped[int] = mapped_column(Integer, default=6, server_default="6")
+    challenge_digits: Mapped[int] = mapped_column(Integer, default=6, server_default="6")
     email_from: Mapped[str | None] = mapped_column(String(320))
     # --- grievances (issue 13, DPDP s.8(9)-(10), R.9, R.14(3)): namoid.privacy.grievances ---
     #: The published response period in days (never more than 90) and the DPO or contact person.

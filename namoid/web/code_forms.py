@@ -50,6 +50,8 @@ class CodeStep:
     purpose: otp.Purpose
     channel: Channel
     destination: str
+    #: The relying party's ``ui_locales`` (OIDC Core §3.1.2.1), first in choosing the language.
+    ui_locales: str | None = None
 
 
 def _services(request: Request) -> Services:
@@ -60,7 +62,8 @@ def _services(request: Request) -> Services:
 def composer(request: Request, step: CodeStep) -> Compose:
     """How the code's message is written: the step's channel, the browser's language."""
     services = _services(request)
-    locale = code_messages.choose_locale(request.headers.get("accept-language"))
+    locale = code_messages.choose_locale(request.headers.get("accept-language"), step.ui_locales)
+    org = step.org
 
     def compose(code: str) -> Message:
         if step.channel == "sms":
@@ -68,12 +71,14 @@ def composer(request: Request, step: CodeStep) -> Compose:
                 step.destination,
                 code,
                 step.purpose,
-                step.org.name,
+                org.name,
                 TTL_MINUTES,
                 locale,
                 services.settings.base_url,
             )
-        return code_messages.email(step.destination, code, step.purpose, step.org.name, TTL_MINUTES, locale)
+        return code_messages.email(
+            step.destination, code, step.purpose, org.name, TTL_MINUTES, locale, from_address=org.email_from
+        )
 
     return compose
 
@@ -114,7 +119,7 @@ def entry_page(
         "destination": step.destination,
         "shown_destination": codes.masked(step.channel, step.destination),
         "challenge": str(challenge_id),
-        "digits": otp.DEFAULT_DIGITS,
+        "digits": step.org.challenge_digits,
         "new_password": step.purpose in ("sign_up", "password_reset"),
         "error": error,
     }

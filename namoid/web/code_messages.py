@@ -1,11 +1,11 @@
 """The emails and SMS that carry a one-time code, in English or Hindi (issue 11 item 7).
 
 Only what the message needs: the code, what it is for, the org's name and how long it
-lasts; no other personal data. The language comes from the browser's ``Accept-Language``
-(RFC 9110 §12.5.4). An SMS ends with the origin-bound line of the WebOTP format
-(``@host #code``), so a browser offers to fill the code only on NamoID's own origin.
-The SMS template names (``otp_sign_in``, …) are what India's DLT registers, one each
-(``NAMOID_SMS_DLT_TEMPLATES``).
+lasts; no other personal data. The language comes from the sign-in request's ``ui_locales``
+(OIDC Core §3.1.2.1), else the browser's ``Accept-Language`` (RFC 9110 §12.5.4). An SMS
+ends with the origin-bound line of the WebOTP format (``@host #code``), so a browser offers
+to fill the code only on NamoID's own origin. The SMS template names (``otp_sign_in``, …)
+are what India's DLT registers, one each (``NAMOID_SMS_DLT_TEMPLATES``).
 """
 
 from __future__ import annotations
@@ -49,8 +49,14 @@ SMS_TEXT: dict[Locale, str] = {
 }
 
 
-def choose_locale(accept_language: str | None) -> Locale:
-    """The first supported language of the header, by its q-values (RFC 9110 §12.5.4); else English."""
+def choose_locale(accept_language: str | None, ui_locales: str | None = None) -> Locale:
+    """The first supported language of the relying party's ``ui_locales`` (OIDC Core §3.1.2.1,
+    in their order), else of the ``Accept-Language`` header by its q-values (RFC 9110
+    §12.5.4), else English."""
+    for tag in (ui_locales or "").split()[:10]:
+        language = tag.lower().split("-")[0]
+        if language in LOCALES:
+            return language
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate((accept_language or "")[:500].split(",")):
         tag, _, params = part.strip().partition(";")
@@ -81,11 +87,21 @@ def sms(
     return SmsMessage(to=to, text=f"{text}\n\n{web_otp_line(base_url, code)}", template=f"otp_{purpose}")
 
 
-def email(to: str, code: str, purpose: Purpose, org_name: str, minutes: int, locale: Locale) -> EmailMessage:
+def email(
+    to: str,
+    code: str,
+    purpose: Purpose,
+    org_name: str,
+    minutes: int,
+    locale: Locale,
+    *,
+    from_address: str | None = None,
+) -> EmailMessage:
     context = {"code": code, "org": org_name, "purpose": PURPOSE_TEXT[locale][purpose], "minutes": minutes}
     return EmailMessage(
         to=to,
         subject=SUBJECT[locale].format(code=code, org=org_name),
         text=environment.get_template(f"messages/code_email.{locale}.txt").render(context),
         html=environment.get_template(f"messages/code_email.{locale}.html").render(context),
+        from_address=from_address,
     )

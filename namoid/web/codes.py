@@ -55,7 +55,7 @@ VERDICTS: dict[str, str] = {
     "expired": "That code has expired. Send a new code.",
     "used": "That code was already used. Send a new code.",
     "unknown": "That code does not belong to this sign-in. Go back and send a new code.",
-    "malformed": f"Enter the {otp.DEFAULT_DIGITS}-digit code from the message, digits 0-9 only.",
+    "malformed": "Enter the {digits}-digit code from the message, digits 0-9 only.",
 }
 RESEND_REFUSED = "A new code can be sent 30 seconds after the last one, up to 5 codes. Wait a moment."
 PASSWORD_RULE = f"Choose a new password of {MIN_PASSWORD} to {MAX_PASSWORD} characters."
@@ -94,7 +94,7 @@ def _request_page(
         "purpose": purpose,
         "channel": channel,
         "destination": destination[:320],
-        "digits": otp.DEFAULT_DIGITS,
+        "digits": org.challenge_digits,
         "error": error,
     }
     status = 400 if error else 200
@@ -167,6 +167,7 @@ def _step(
         purpose=purpose,  # type: ignore[arg-type]  # checked by offered() / the challenge's binding
         channel=channel,  # type: ignore[arg-type]
         destination=destination,
+        ui_locales=pending.params.ui_locales,
     )
 
 
@@ -230,7 +231,9 @@ async def verify_code(request: Request, org: CurrentOrg) -> Response:
     form, step, challenge_id = posted
     services = _services(request)
     code = _field(form, "code")
-    if otp.well_formed(code):  # a guess: counted per challenge; anything else per IP, below
+    if otp.well_formed(
+        code, org.challenge_digits
+    ):  # a guess: counted per challenge; anything else per IP, below
         refused = await services.limiter.hit("otp.verify.challenge", str(challenge_id), org=org.slug)
         if not refused.allowed:
             return await limits.too_many(request, org, refused)
@@ -252,7 +255,8 @@ async def verify_code(request: Request, org: CurrentOrg) -> Response:
             destination=step.destination,
         )
     if verdict == "malformed":
-        answer = entry_page(request, step, challenge_id, error=VERDICTS[verdict], status_code=400)
+        error = VERDICTS[verdict].format(digits=org.challenge_digits)
+        answer = entry_page(request, step, challenge_id, error=error, status_code=400)
         return await limits.refuse(request, org, answer)
     if verdict != "verified":
         return entry_page(request, step, challenge_id, error=VERDICTS[verdict], status_code=400)

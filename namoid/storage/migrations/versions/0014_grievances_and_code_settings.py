@@ -6,7 +6,7 @@ Create Date: 2026-12-07
 
 ``organizations``: the published grievance response period (``grievance_response_days``, at
 most 90), the DPO or contact person (``dpo_name``, ``dpo_email``), the code length
-(``otp_digits``, 6-8) and the org's email From address (``email_from``). ``grievances``: the
+(``challenge_digits``, 6-8) and the org's email From address (``email_from``). ``grievances``: the
 tickets. ``message_templates``: an org's own wording of its code messages. Both are tenant
 tables (row-level security on PostgreSQL). ``down_revision`` is 0010 while the other issue-13
 migrations are written in parallel; it is re-chained at merge.
@@ -34,7 +34,7 @@ def _org_fk(table: str) -> sa.ForeignKeyConstraint:
 
 def upgrade() -> None:
     with op.batch_alter_table("organizations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("otp_digits", sa.Integer(), server_default="6", nullable=False))
+        batch_op.add_column(sa.Column("challenge_digits", sa.Integer(), server_default="6", nullable=False))
         batch_op.add_column(sa.Column("email_from", sa.String(length=320), nullable=True))
         batch_op.add_column(
             sa.Column("grievance_response_days", sa.Integer(), server_default="30", nullable=False)
@@ -95,5 +95,5 @@ def downgrade() -> None:
     op.drop_table("message_templates")
     op.drop_table("grievances")
     with op.batch_alter_table("organizations", schema=None) as batch_op:
-        for column in ("dpo_email", "dpo_name", "grievance_response_days", "email_from", "otp_digits"):
+        for column in ("dpo_email", "dpo_name", "grievance_response_days", "email_from", "challenge_digits"):
             batch_op.drop_column(column)
