@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from namoid.cli.runtime import cli_actor, emit, run
+from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.kyc import service as kyc
+from namoid.notify import overrides
 from namoid.notify.messages import to_payload
 from namoid.notify.outbox import inbox as captured_messages
 from namoid.privacy import grievances
@@ -174,6 +176,39 @@ def set_grievance(
         emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
 
     run(action)
+
+
+@app.command("set-template")
+def set_template(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    template: Annotated[str, typer.Option(help="code_email or code_sms.")],
+    lang: Annotated[str, typer.Option(help="en or hi.")],
+    part: Annotated[str, typer.Option(help="code_email: subject, text or html; code_sms: text.")] = "text",
+    file: Annotated[
+        Path | None, typer.Option(help="The Jinja2 template; variables: code, org, purpose, minutes.")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Go back to NamoID's own wording.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Word an organization's code messages its own way (rendered in Jinja2's sandbox)."""
+    if (file is None) == (not reset):
+        fail("give exactly one of --file or --reset")
+    body = None if reset or file is None else _read_template(file)
+
+    async def action(services: Services) -> None:
+        org = await organizations.require(services.db, slug)
+        await overrides.set_override(services.db, org, template, lang, part, body, cli_actor())
+        change = {"template": template, "lang": lang, "part": part, "override": body is not None}
+        emit(as_json, change, f"{template} {lang} {part}: {'set' if body is not None else 'reset'}")
+
+    run(action)
+
+
+def _read_template(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")[: overrides.MAX_FILE + 1]
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}")
 
 
 @app.command("inbox")

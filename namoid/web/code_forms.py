@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from namoid.accounts import codes, otp
 from namoid.accounts.codes import Channel
+from namoid.notify import overrides
 from namoid.notify.messages import Message
 from namoid.ratelimit.keys import request_ip
 from namoid.ratelimit.login import account_key
@@ -59,11 +60,13 @@ def _services(request: Request) -> Services:
     return services
 
 
-def composer(request: Request, step: CodeStep) -> Compose:
-    """How the code's message is written: the step's channel, the browser's language."""
+async def composer(request: Request, step: CodeStep) -> Compose:
+    """How the code's message is written: the step's channel, the language of the request or
+    browser, and the org's own wording if it has one (namoid.notify.overrides)."""
     services = _services(request)
     locale = code_messages.choose_locale(request.headers.get("accept-language"), step.ui_locales)
     org = step.org
+    wording = await overrides.load(services.db, org)
 
     def compose(code: str) -> Message:
         if step.channel == "sms":
@@ -75,10 +78,12 @@ def composer(request: Request, step: CodeStep) -> Compose:
                 TTL_MINUTES,
                 locale,
                 services.settings.base_url,
+                wording,
             )
         return code_messages.email(
-            step.destination, code, step.purpose, org.name, TTL_MINUTES, locale, from_address=org.email_from
-        )
+            step.destination, code, step.purpose, org.name, TTL_MINUTES, locale,
+            from_address=org.email_from, overrides=wording,
+        )  # fmt: skip
 
     return compose
 
@@ -141,6 +146,7 @@ async def send_and_ask(request: Request, step: CodeStep) -> Response:
         return refused
     services = _services(request)
     deliver = await deliverable(request, step)
+    compose = await composer(request, step)
     async with services.db.tenant(step.org.id) as session:
         challenge_id = await codes.send(
             session,
@@ -152,7 +158,7 @@ async def send_and_ask(request: Request, step: CodeStep) -> Response:
             destination=step.destination,
             interaction=step.browser.sid,
             deliver=deliver,
-            compose=composer(request, step),
+            compose=compose,
             now=utcnow(),
         )
     return entry_page(request, step, challenge_id)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from namoid.accounts.otp import Purpose
 from namoid.notify.messages import EmailMessage, SmsMessage
+from namoid.notify.overrides import NO_OVERRIDES, Overrides, render
 from namoid.web.templates import environment
 
 Locale = Literal["en", "hi"]
@@ -79,11 +80,18 @@ def web_otp_line(base_url: str, code: str) -> str:
 
 
 def sms(
-    to: str, code: str, purpose: Purpose, org_name: str, minutes: int, locale: Locale, base_url: str
+    to: str,
+    code: str,
+    purpose: Purpose,
+    org_name: str,
+    minutes: int,
+    locale: Locale,
+    base_url: str,
+    overrides: Overrides = NO_OVERRIDES,
 ) -> SmsMessage:
-    text = SMS_TEXT[locale].format(
-        code=code, org=org_name, purpose=PURPOSE_TEXT[locale][purpose], minutes=minutes
-    )
+    """The SMS; the org's wording if it has one (namoid.notify.overrides), then the WebOTP line."""
+    context = _context(code, purpose, org_name, minutes, locale)
+    text = render(overrides, "code_sms", locale, "text", context) or SMS_TEXT[locale].format(**context)
     return SmsMessage(to=to, text=f"{text}\n\n{web_otp_line(base_url, code)}", template=f"otp_{purpose}")
 
 
@@ -96,12 +104,22 @@ def email(
     locale: Locale,
     *,
     from_address: str | None = None,
+    overrides: Overrides = NO_OVERRIDES,
 ) -> EmailMessage:
-    context = {"code": code, "org": org_name, "purpose": PURPOSE_TEXT[locale][purpose], "minutes": minutes}
+    """The email (text and HTML); each part in the org's wording if it has one."""
+    context = _context(code, purpose, org_name, minutes, locale)
+
+    def part(name: str, built_in: str) -> str:
+        return render(overrides, "code_email", locale, name, context) or built_in
+
     return EmailMessage(
         to=to,
-        subject=SUBJECT[locale].format(code=code, org=org_name),
-        text=environment.get_template(f"messages/code_email.{locale}.txt").render(context),
-        html=environment.get_template(f"messages/code_email.{locale}.html").render(context),
+        subject=part("subject", SUBJECT[locale].format(**context)),
+        text=part("text", environment.get_template(f"messages/code_email.{locale}.txt").render(context)),
+        html=part("html", environment.get_template(f"messages/code_email.{locale}.html").render(context)),
         from_address=from_address,
     )
+
+
+def _context(code: str, purpose: Purpose, org_name: str, minutes: int, locale: Locale) -> dict[str, object]:
+    return {"code": code, "org": org_name, "purpose": PURPOSE_TEXT[locale][purpose], "minutes": minutes}

@@ -310,6 +310,7 @@ async def resend_code(request: Request, org: CurrentOrg) -> Response:
         return refused
     services = _services(request)
     deliver = await deliverable(request, step)
+    compose = await composer(request, step)
     async with services.db.tenant(org.id) as session:
         renewed = await codes.resend(
             session,
@@ -319,7 +320,7 @@ async def resend_code(request: Request, org: CurrentOrg) -> Response:
             challenge_id,
             interaction=step.browser.sid,
             deliver=deliver,
-            compose=composer(request, step),
+            compose=compose,
             now=utcnow(),
         )
     return entry_page(request, step, challenge_id, error=None if renewed else RESEND_REFUSED)

@@ -99,6 +99,11 @@ def _orgs_clients_users(cli: Session, slug: str) -> None:
     cli.run("org set-kyc", slug, "--enable", "--max-age-days", "7")
     cli.run("org set-kyc", slug, "--disable")
     cli.run("org set-sign-in", slug, "--method", "password", "--method", "email_otp", "--mfa", "required")
+    cli.run("org set-sign-in", slug, "--code-length", "8", "--email-from", "no-reply@example.com")
+    wording = Path(cli.keyring).parent / "code_sms.en.txt"
+    wording.write_text("{{ code }} is your {{ org }} code", encoding="utf-8")
+    cli.run("org set-template", slug, "--template", "code_sms", "--lang", "en", "--file", str(wording))
+    cli.run("org set-template", slug, "--template", "code_sms", "--lang", "en", "--reset")
     cli.run("org create", f"{slug}-test", "--test-mode")
     cli.run("org inbox", f"{slug}-test", "--json")
     cli.run("audit set-retention", "--org", slug, "--days", "500")
