@@ -128,6 +128,68 @@ async def set_password(
     return user
 
 
+MAX_NAME = 200  # users.name
+
+
+def validate_name(name: str) -> str:
+    """A display name: 1-200 printable characters, trimmed (OIDC Core §5.1 ``name``)."""
+    name = " ".join(name.split())
+    if not 0 < len(name) <= MAX_NAME or not name.isprintable():
+        raise ValueError(f"name must be 1-{MAX_NAME} printable characters")
+    return name
+
+
+async def set_name(db: Database, org_id: uuid.UUID, user_id: uuid.UUID, name: str, actor: audit.Actor) -> str:
+    """Change the user's name (ValueError if it is not acceptable); audited ``user.name_changed``."""
+    name = validate_name(name)
+    async with db.tenant(org_id) as session:
+        await users.set_name(session, org_id, user_id, name)
+        await audit.record(
+            session,
+            org_id,
+            actor=actor,
+            action="user.name_changed",
+            target_type="user",
+            target_id=str(user_id),
+        )
+    return name
+
+
+async def change_password(
+    db: Database, org_id: uuid.UUID, user_id: uuid.UUID, password: str, *, keep_sid: str, now: datetime
+) -> grant_revocation.Revoked:
+    """The user's own password change (account console, after a fresh sign-in).
+
+    As a reset (``accounts.codes.reset_password``) it ends every refresh family, access token
+    and browser session of the user (``grant_revocation.revoke_user``), except the session
+    ``keep_sid`` it was made in; raises ``password.changed`` (CAEP credential-change).
+    ValueError if the password is not acceptable; nothing changes then.
+    """
+    password_hash = await anyio.to_thread.run_sync(hash_password, validate_password(password))
+    actor = audit.Actor("user", str(user_id))
+    async with db.tenant(org_id) as session:
+        await users.set_password_hash(session, org_id, user_id, password_hash)
+        revoked = await grant_revocation.revoke_user(
+            session, org_id, user_id, now, actor=actor, reason="password_changed", keep_sid=keep_sid
+        )
+        await events.raise_event(
+            session,
+            org_id,
+            "password.changed",
+            actor=actor,
+            subject=events.user_subject(user_id),
+            target_type="user",
+            target_id=str(user_id),
+            detail={
+                "credential_type": "password",
+                "change_type": "update",
+                "families_revoked": revoked.families,
+                "sessions_ended": revoked.sessions,
+            },
+        )
+    return revoked
+
+
 async def list_active(db: Database, org_id: uuid.UUID) -> Sequence[User]:
     async with db.tenant(org_id) as session:
         return await users.list_active(session, org_id)

@@ -61,29 +61,41 @@ def _services(request: Request) -> Services:
 
 
 async def composer(request: Request, step: CodeStep) -> Compose:
-    """How the code's message is written: the step's channel, the language of the request or
-    browser, and the org's own wording if it has one (namoid.notify.overrides)."""
+    """How the step's code message is written (``compose_for``), in the request's language."""
+    return await compose_for(request, step.org, step.purpose, step.channel, step.destination, step.ui_locales)
+
+
+async def compose_for(
+    request: Request,
+    org: Organization,
+    purpose: otp.Purpose,
+    channel: Channel,
+    destination: str,
+    ui_locales: str | None = None,
+) -> Compose:
+    """How a code's message for ``purpose`` to ``destination`` is written: in the language of
+    ``ui_locales`` or the browser, and in the org's own wording if it has one
+    (namoid.notify.overrides), from the org's From address."""
     services = _services(request)
-    locale = code_messages.choose_locale(request.headers.get("accept-language"), step.ui_locales)
-    org = step.org
+    locale = code_messages.choose_locale(request.headers.get("accept-language"), ui_locales)
     wording = await overrides.load(services.db, org)
 
     def compose(code: str) -> Message:
-        if step.channel == "sms":
+        if channel == "sms":
+            base_url = services.settings.base_url
             return code_messages.sms(
-                step.destination,
-                code,
-                step.purpose,
-                org.name,
-                TTL_MINUTES,
-                locale,
-                services.settings.base_url,
-                wording,
+                destination, code, purpose, org.name, TTL_MINUTES, locale, base_url, wording
             )
         return code_messages.email(
-            step.destination, code, step.purpose, org.name, TTL_MINUTES, locale,
-            from_address=org.email_from, overrides=wording,
-        )  # fmt: skip
+            destination,
+            code,
+            purpose,
+            org.name,
+            TTL_MINUTES,
+            locale,
+            from_address=org.email_from,
+            overrides=wording,
+        )
 
     return compose
 

@@ -40,6 +40,21 @@ LIMITED_ROUTES = {
     ("GET", "/privacy"): "interaction.ip",
     ("POST", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc/withdraw"): "interaction.refused_ip",  # needs a session and a CSRF token
+    # The account console (namoid.web.account): every page counts against interaction.ip first.
+    ("GET", "/account"): "interaction.ip",
+    ("GET", "/account/signin"): "interaction.ip",
+    ("GET", "/account/callback"): "interaction.ip",
+    ("GET", "/account/sessions"): "interaction.ip",
+    ("POST", "/account/sessions/end"): "interaction.ip",
+    ("POST", "/account/sessions/end-all"): "interaction.ip",
+    ("GET", "/account/password"): "interaction.ip",
+    ("GET", "/account/profile"): "interaction.ip",
+    ("POST", "/account/profile/name"): "interaction.ip",
+    # A code is sent only after otp.send.* (namoid.ratelimit.otp.admit_send) admits it.
+    ("POST", "/account/profile/email"): "interaction.ip",
+    ("POST", "/account/profile/phone"): "interaction.ip",
+    ("POST", "/account/profile/verify"): "interaction.ip",
+    ("POST", "/account/password"): "interaction.ip",
     ("GET", "/providers/{name}/start"): "interaction.ip",
     ("GET", "/providers/{name}/connect"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
