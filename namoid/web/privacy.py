@@ -22,7 +22,7 @@ async def privacy_page(request: Request, org: CurrentOrg) -> Response:
         return refused
     context = {
         "org_name": org.name,
-        "account_url": f"/o/{org.slug}/account",
+        "account_url": f"/o/{org.slug}/account/grievances",
         **grievances.published(org),
     }
     return render(request, "privacy.html", context)

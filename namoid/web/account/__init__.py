@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from namoid.web.account import overview, password, profile, sessions, sign_in
+from namoid.web.account import grievances, overview, password, profile, sessions, sign_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(profile.router, ("Profile and contacts", "/profile")),
     Section(sessions.router, ("Where you are signed in", "/sessions")),
     Section(password.router, ("Password", "/password")),
+    Section(grievances.router, ("Grievances", "/grievances")),
 )
 
 NAV: tuple[tuple[str, str], ...] = tuple(section.nav for section in SECTIONS if section.nav is not None)

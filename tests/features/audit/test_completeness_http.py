@@ -263,6 +263,12 @@ async def console_verify_email(flow: Flow) -> Request:
     return post_to("/profile/verify", form_inputs(entry.text) | {"code": code_in(message)})
 
 
+async def console_raise_grievance(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/grievances")
+    ticket = {"category": "access", "subject": "My data", "text": "What do you hold about me?"}
+    return post_to("/grievances", {"csrf_token": fields["csrf_token"], **ticket})
+
+
 async def provider_callback_post(flow: Flow) -> Request:
     """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
     spec = registry.ProviderSpec(
@@ -369,6 +375,7 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/profile/email"): [console_ask_email_code],
     ("POST", "/o/{org}/account/profile/phone"): [console_ask_phone_code],
     ("POST", "/o/{org}/account/profile/verify"): [console_verify_email],
+    ("POST", "/o/{org}/account/grievances"): [console_raise_grievance],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
         code_verify_sign_in,

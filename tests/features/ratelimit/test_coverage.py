@@ -55,6 +55,8 @@ LIMITED_ROUTES = {
     ("POST", "/account/profile/phone"): "interaction.ip",
     ("POST", "/account/profile/verify"): "interaction.ip",
     ("POST", "/account/password"): "interaction.ip",
+    ("GET", "/account/grievances"): "interaction.ip",
+    ("POST", "/account/grievances"): "interaction.ip",  # then grievance.raise per user
     ("GET", "/providers/{name}/start"): "interaction.ip",
     ("GET", "/providers/{name}/connect"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
