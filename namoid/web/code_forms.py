@@ -25,7 +25,7 @@ from namoid.ratelimit.login import account_key
 from namoid.ratelimit.otp import admit_send
 from namoid.services import Services
 from namoid.storage.models import BrowserSession, Organization, User, utcnow
-from namoid.web import code_messages, limits
+from namoid.web import code_messages, code_texts, limits
 from namoid.web.csrf import csrf_token
 from namoid.web.responses import page
 
@@ -122,9 +122,17 @@ def entry_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The form for the code (and, for sign-up and reset, the new password)."""
+    """The form for the code (and, for sign-up and reset, the new password), in the request's
+    language; ``error`` is the key of what went wrong (``code_texts.ERRORS``)."""
     base = f"/o/{step.org.slug}"
+    locale = code_messages.choose_locale(request.headers.get("accept-language"), step.ui_locales)
+    text = code_texts.PAGE[locale]
+    digits = step.org.challenge_digits
+    shown = codes.masked(step.channel, step.destination)
     context = {
+        "lang": locale,
+        "t": text,
+        "lead": text["entry_lead"].format(destination=shown, client=step.client_name, digits=digits),
         "action": f"{base}/code/verify",
         "resend_action": f"{base}/code/resend",
         "back": f"{base}/login?req={step.handle}",
@@ -134,11 +142,11 @@ def entry_page(
         "purpose": step.purpose,
         "channel": step.channel,
         "destination": step.destination,
-        "shown_destination": codes.masked(step.channel, step.destination),
+        "shown_destination": shown,
         "challenge": str(challenge_id),
-        "digits": step.org.challenge_digits,
+        "digits": digits,
         "new_password": step.purpose in ("sign_up", "password_reset"),
-        "error": error,
+        "error": code_texts.error(locale, error, digits) if error else None,
     }
     return page(request, "code_entry.html", context, form_targets=step.form_targets, status_code=status_code)
 

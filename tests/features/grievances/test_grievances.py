@@ -18,7 +18,7 @@ from namoid.privacy.registry import DataPrincipal
 from namoid.privacy.sections import SECTIONS
 from namoid.services import Services
 from namoid.storage.models import AuditEntry, Grievance, Organization, User, utcnow
-from namoid.tenancy import organizations
+from namoid.tenancy import organizations, sign_in
 from tests.conftest import POSTGRES_ONLY
 from tests.features.conftest import ADMIN, MakeUser
 
@@ -77,6 +77,9 @@ async def test_the_response_period_is_at_most_90_days_and_every_change_is_audite
 async def test_a_ticket_is_due_after_the_period_answered_once_and_the_answer_is_emailed(
     services: Services, org: Organization, make_user: MakeUser
 ) -> None:
+    await sign_in.set_policy(
+        services.db, org.slug, sign_in.SignInPolicy(email_from="dpo@acme.example"), ADMIN
+    )
     org = await grievances.set_policy(services.db, org.slug, POLICY, ADMIN)
     user = await make_user()
     ticket = await _raise(services, org, user)
@@ -100,6 +103,7 @@ async def test_a_ticket_is_due_after_the_period_answered_once_and_the_answer_is_
         m.message for m in read_mailbox(mailbox_dir(services.settings.data_dir)) if m.message.to == user.email
     ]
     assert mail.kind == "email" and "answered" in mail.subject  # type: ignore[union-attr]
+    assert mail.from_address == "dpo@acme.example"  # type: ignore[union-attr]  # the org's own From
     assert "Your account data was erased on request." in mail.text
     assert "Asha Rao <dpo@example.com>" in mail.text and grievances.BOARD_URL in mail.text
     actions = await _actions(services, org)

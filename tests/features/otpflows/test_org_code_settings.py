@@ -104,3 +104,29 @@ async def test_the_orgs_from_address_reaches_the_smtp_server(
     assert mail["From"] == "no-reply@acme.example"
     reset = await set_policy(services, org, email_from="default")
     assert reset.email_from is None
+
+
+async def test_ui_locales_choose_the_language_of_the_code_pages_too(
+    code_flow: CodeFlow, services: Services, org: Organization
+) -> None:
+    await set_policy(services, org, methods=("password", "email_otp"))
+    code_flow.http.headers["Accept-Language"] = "en"
+    flow = code_flow.flow
+    login = await flow.follow(await flow.authorize(ui_locales="hi-IN en"))
+    req = re.search(r"req=([A-Za-z0-9_-]+)", login.text).group(1)  # type: ignore[union-attr]
+    page = await flow.http.get(
+        f"{flow.base}/code", params={"req": req, "purpose": "sign_in", "channel": "email"}
+    )
+    assert '<html lang="hi">' in page.text and "ईमेल पर कोड से साइन इन करें" in page.text
+    entry = await flow.http.post(
+        f"{flow.base}/code", data=form_inputs(page.text) | {"destination": flow.user.email}
+    )
+    assert '<html lang="hi">' in entry.text and "अपना कोड दर्ज करें" in entry.text
+    [message] = await delivered(services, org, flow.user.email)
+    wrong = await code_flow.enter(entry, "000000" if code_in(message) != "000000" else "111111")
+    assert wrong.status_code == 400 and "यह कोड सही नहीं है" in wrong.text
+    resend = await flow.http.post(f"{flow.base}/code/resend", data=form_inputs(entry.text))
+    assert "थोड़ा रुकें" in resend.text  # the cool-down, said in Hindi
+
+    english = await _ask(code_flow, flow.user.email, ui_locales="en")  # a new request, in English
+    assert '<html lang="en">' in english.text and "Enter your code" in english.text

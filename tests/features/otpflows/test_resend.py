@@ -13,7 +13,7 @@ from sqlalchemy import update
 from namoid.accounts import otp
 from namoid.services import Services
 from namoid.storage.models import Organization, OtpChallenge, utcnow
-from namoid.web.codes import RESEND_REFUSED
+from namoid.web.code_texts import ERRORS
 from tests.features.authorize.conftest import form_inputs
 from tests.features.otpflows.conftest import CodeFlow, code_in, delivered, set_policy
 from tests.features.ratelimit.conftest import UseLimits
@@ -30,6 +30,9 @@ async def _after_cooldown(services: Services, org: Organization) -> None:
         await session.execute(
             update(OtpChallenge).where(OtpChallenge.org_id == org.id).values(last_sent_at=earlier)
         )
+
+
+RESEND_REFUSED = ERRORS["en"]["resend_refused"]
 
 
 def _other(code: str) -> str:
