@@ -39,6 +39,8 @@ _NAME = re.compile(r"^[a-z_]{1,32}$")
 _CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43,128}$")
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3
 _MAX_AGE = re.compile(r"^[0-9]{1,9}$")
+#: The languages NamoID's pages and messages come in (the code pages and messages, web/code_texts.py).
+UI_LOCALES_SUPPORTED = ("en", "hi")
 #: Up to 10 BCP 47 tags (RFC 5646), space-separated (OIDC Core §3.1.2.1).
 _UI_LOCALES = re.compile(
     r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8}){0,4}( [A-Za-z]{1,8}(-[A-Za-z0-9]{1,8}){0,4}){0,9}"

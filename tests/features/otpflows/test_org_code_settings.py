@@ -15,6 +15,7 @@ from namoid.notify.senders import Senders
 from namoid.notify.smtp import SmtpSender
 from namoid.services import Services
 from namoid.storage.models import Organization
+from namoid.web import code_messages, code_texts
 from tests.conftest import Backend
 from tests.features.authorize.conftest import form_inputs
 from tests.features.notify.conftest import SmtpServer, smtp_settings
@@ -130,3 +131,10 @@ async def test_ui_locales_choose_the_language_of_the_code_pages_too(
 
     english = await _ask(code_flow, flow.user.email, ui_locales="en")  # a new request, in English
     assert '<html lang="en">' in english.text and "Enter your code" in english.text
+
+
+async def test_discovery_names_the_languages_the_pages_and_messages_come_in(
+    code_flow: CodeFlow, org: Organization
+) -> None:
+    meta = (await code_flow.http.get(f"/o/{org.slug}/.well-known/openid-configuration")).json()
+    assert meta["ui_locales_supported"] == list(code_messages.LOCALES) == list(code_texts.PAGE)
