@@ -45,11 +45,17 @@ ANONYMOUS = audit.Actor("user")
 async def user_for(
     session: AsyncSession, org_id: uuid.UUID, channel: Channel, destination: str
 ) -> User | None:
-    """The active account a normalized email or E.164 number belongs to, if any."""
+    """The active account a normalized email or a *verified* E.164 number belongs to, if any.
+
+    A phone an admin typed in and nobody verified is not the account's yet: it gets no sign-in
+    code (the number may be mistyped or recycled), so it cannot sign in, nor become verified
+    that way. The email is different: it is the account's identifier and its password-reset
+    channel, so a code sent to it and typed back both signs in and verifies it."""
     if channel == "email":
         user = await users.get_by_email(session, org_id, destination)
     else:
         user = await users.get_by_phone(session, org_id, destination)
+        user = user if user is not None and user.phone_verified else None
     return user if user is not None and user.status == "active" else None
 
 
@@ -74,8 +80,9 @@ async def send(
     """A challenge for ``destination``; its code is queued only if ``deliver`` (see the module doc)."""
     who = otp.Challenger(keyring.pepper, ANONYMOUS)
     issued = await otp.issue(
-        session, who, org.id, purpose=purpose, interaction=interaction, destination=destination, now=now
-    )
+        session, who, org.id, purpose=purpose, interaction=interaction, destination=destination, now=now,
+        digits=org.challenge_digits,
+    )  # fmt: skip
     if deliver:
         await outbox.enqueue(
             session, keyring, wakeup, org.id, compose(issued.code), ANONYMOUS, now, test_mode=org.test_mode

@@ -1,10 +1,10 @@
-"""``namoid``: server, worker, migrations; orgs, clients, users, keys, webhooks and the audit log."""
+"""``namoid``: server, worker, migrations; orgs, clients, users, keys, webhooks, grievances, audit."""
 
 from __future__ import annotations
 
 import typer
 
-from namoid.cli import audit, clients, dev, keys, orgs, providers, server, users, webhooks, worker
+from namoid.cli import audit, clients, dev, grievances, keys, orgs, providers, server, users, webhooks, worker
 
 app = typer.Typer(
     name="namoid",
@@ -24,6 +24,7 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dev.app, name="dev")
 app.add_typer(providers.app, name="providers")
+app.add_typer(grievances.app, name="grievances")
 
 
 def main() -> None:

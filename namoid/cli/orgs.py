@@ -9,9 +9,10 @@ import typer
 
 from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.kyc import service as kyc
+from namoid.notify import overrides
 from namoid.notify.messages import to_payload
 from namoid.notify.outbox import inbox as captured_messages
-from namoid.privacy import notices
+from namoid.privacy import grievances, notices
 from namoid.services import Services
 from namoid.tenancy import organizations, sign_in
 
@@ -129,14 +130,23 @@ def set_sign_in(
     sms_country: Annotated[
         list[str] | None, typer.Option("--sms-country", help="Calling code SMS may go to, e.g. +91 (repeat).")
     ] = None,
+    code_length: Annotated[
+        int | None, typer.Option(help="Digits of a one-time code: 6 (default), 7 or 8.")
+    ] = None,
+    email_from: Annotated[
+        str | None,
+        typer.Option(help="From address of the org's email (SES: a verified identity); 'default' to reset."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Set an organization's sign-in methods, sign-up, MFA and SMS countries."""
+    """Set an organization's sign-in methods, sign-up, MFA, SMS countries, code length and email From."""
     policy = sign_in.SignInPolicy(
         methods=tuple(method) if method else None,
         registration=registration,
         mfa=mfa,
         sms_countries=tuple(sms_country) if sms_country else None,
+        code_length=code_length,
+        email_from=email_from,
     )
 
     async def action(services: Services) -> None:
@@ -167,6 +177,60 @@ def set_notice(
         emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
 
     run(action)
+
+
+@app.command("set-grievance")
+def set_grievance(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    response_days: Annotated[
+        int | None, typer.Option(help="Published response period in days, 1-90 (default 30).")
+    ] = None,
+    contact_name: Annotated[str | None, typer.Option(help="The DPO or contact person.")] = None,
+    contact_email: Annotated[str | None, typer.Option(help="Their email address.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Publish an organization's grievance response period and DPO or contact person."""
+    policy = grievances.GrievancePolicy(response_days, contact_name, contact_email)
+
+    async def action(services: Services) -> None:
+        org = await grievances.set_policy(services.db, slug, policy, cli_actor())
+        current = grievances.published(org)
+        emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
+
+    run(action)
+
+
+@app.command("set-template")
+def set_template(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    template: Annotated[str, typer.Option(help="code_email or code_sms.")],
+    lang: Annotated[str, typer.Option(help="en or hi.")],
+    part: Annotated[str, typer.Option(help="code_email: subject, text or html; code_sms: text.")] = "text",
+    file: Annotated[
+        Path | None, typer.Option(help="The Jinja2 template; variables: code, org, purpose, minutes.")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Go back to NamoID's own wording.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Word an organization's code messages its own way (rendered in Jinja2's sandbox)."""
+    if (file is None) == (not reset):
+        fail("give exactly one of --file or --reset")
+    body = None if reset or file is None else _read_template(file)
+
+    async def action(services: Services) -> None:
+        org = await organizations.require(services.db, slug)
+        await overrides.set_override(services.db, org, template, lang, part, body, cli_actor())
+        change = {"template": template, "lang": lang, "part": part, "override": body is not None}
+        emit(as_json, change, f"{template} {lang} {part}: {'set' if body is not None else 'reset'}")
+
+    run(action)
+
+
+def _read_template(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")[: overrides.MAX_FILE + 1]
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}")
 
 
 @app.command("inbox")

@@ -30,6 +30,14 @@ def create(
     org: OrgOpt,
     email: Annotated[str, typer.Option()],
     phone: Annotated[str | None, typer.Option(help="E.164, e.g. +919812345678.")] = None,
+    phone_verified: Annotated[
+        bool,
+        typer.Option(
+            "--phone-verified",
+            help="You vouch that the number is the user's (checked elsewhere). Without it the phone "
+            "gets no sign-in codes until a code has verified it.",
+        ),
+    ] = False,
     name: Annotated[str | None, typer.Option()] = None,
     password_stdin: PasswordStdin = False,
     as_json: JsonFlag = False,
@@ -47,6 +55,7 @@ def create(
             phone=phone,
             name=name,
             actor=cli_actor(),
+            phone_verified=phone_verified,
         )
         emit(as_json, {"id": str(user.id), "email": user.email}, f"created user {user.email} ({user.id})")
 

@@ -39,6 +39,12 @@ _NAME = re.compile(r"^[a-z_]{1,32}$")
 _CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43,128}$")
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3
 _MAX_AGE = re.compile(r"^[0-9]{1,9}$")
+#: The languages NamoID's pages and messages come in (the code pages and messages, web/code_texts.py).
+UI_LOCALES_SUPPORTED = ("en", "hi")
+#: Up to 10 BCP 47 tags (RFC 5646), space-separated (OIDC Core §3.1.2.1).
+_UI_LOCALES = re.compile(
+    r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8}){0,4}( [A-Za-z]{1,8}(-[A-Za-z0-9]{1,8}){0,4}){0,9}"
+)
 # RFC 8252 §7.3: loopback IP literal, optional port, then path and query compared exactly.
 _LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|\[::1\])(?::([0-9]{1,5}))?(/[^#]*)?$")
 
@@ -104,6 +110,8 @@ class AuthorizationParams:
     verified_claims: tuple[str, ...] = ()
     #: The same, at UserInfo.
     userinfo_verified_claims: tuple[str, ...] = ()
+    #: The end user's preferred languages, BCP 47 tags by preference (OIDC Core §3.1.2.1).
+    ui_locales: str | None = None
 
     @property
     def scope(self) -> str:
@@ -127,6 +135,7 @@ class AuthorizationParams:
             "login_hint": self.login_hint,
             "verified_claims": list(self.verified_claims),
             "userinfo_verified_claims": list(self.userinfo_verified_claims),
+            "ui_locales": self.ui_locales,
         }
 
     @classmethod
@@ -154,6 +163,7 @@ class _Draft:
     login_hint: str | None = None
     verified_claims: tuple[str, ...] = ()
     userinfo_verified_claims: tuple[str, ...] = ()
+    ui_locales: str | None = None
 
     def get(self, name: str) -> str | None:
         return self.params.values.get(name)
@@ -181,6 +191,7 @@ class _Draft:
             login_hint=self.login_hint,
             verified_claims=self.verified_claims,
             userinfo_verified_claims=self.userinfo_verified_claims,
+            ui_locales=self.ui_locales,
         )
 
 
@@ -352,6 +363,12 @@ def _check_login_hint(draft: _Draft) -> None:
     draft.login_hint = hint if hint is not None and len(hint) <= MAX_LOGIN_HINT else None
 
 
+def _check_ui_locales(draft: _Draft) -> None:
+    """OIDC Core §3.1.2.1: a preference, so an implausible value is dropped, not refused."""
+    value = draft.get("ui_locales")
+    draft.ui_locales = value if value is not None and _UI_LOCALES.fullmatch(value) else None
+
+
 #: Order matters: until the client and redirect URI are trusted, errors go to an error page;
 #: then state and response_mode shape the reply every later error is sent on.
 CHECKS: tuple[Callable[[_Draft], None], ...] = (
@@ -370,6 +387,7 @@ CHECKS: tuple[Callable[[_Draft], None], ...] = (
     _check_prompt,
     _check_max_age,
     _check_login_hint,
+    _check_ui_locales,
 )
 
 

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from namoid.jose.keys import SIGNING_ALGORITHMS
 from namoid.kyc import claims as kyc_claims
+from namoid.oauth.authorize import UI_LOCALES_SUPPORTED
 from namoid.oauth.client_metadata import AUTH_METHODS, GRANT_TYPES
 from namoid.oauth.grants.token_exchange import TOKEN_EXCHANGE
 from namoid.providers import exchange_policy
@@ -80,6 +81,7 @@ def provider_metadata(issuer: str, *, token_exchange: bool = False) -> dict[str,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": True,
+        "ui_locales_supported": list(UI_LOCALES_SUPPORTED),
         # OpenID Connect for Identity Assurance 1.0 §8: verified_claims from Aadhaar offline KYC.
         "verified_claims_supported": True,
         "trust_frameworks_supported": [kyc_claims.TRUST_FRAMEWORK],

@@ -14,7 +14,7 @@ from namoid.audit import personal_data as audit
 from namoid.events import personal_data as events
 from namoid.kyc import personal_data as kyc
 from namoid.oauth import personal_data as oauth
-from namoid.privacy import consent_ledger, export_history
+from namoid.privacy import consent_ledger, export_history, grievances
 from namoid.privacy.registry import Section, check_sections
 from namoid.providers import personal_data as providers
 from namoid.storage.models import Base
@@ -29,5 +29,6 @@ SECTIONS: Final[tuple[Section, ...]] = (
     audit.AUDIT_EVENTS,
     events.SECURITY_EVENTS,
     export_history.DATA_EXPORTS,
+    grievances.SECTION,
 )
 check_sections(SECTIONS, Base.metadata)

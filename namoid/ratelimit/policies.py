@@ -67,6 +67,8 @@ DEFAULTS: dict[str, str] = {
     "password_reset.destination": "3/hour",
     "registration.ip": "10/hour",
     "registration.destination": "3/hour",
+    # Grievances one user may raise (namoid.web.account.grievances): a person's, not a flood's, pace.
+    "grievance.raise": "5/hour;20/day",
     # At most one audit entry per refusing (policy, key) and minute: a flood is one line, not a million.
     "ratelimit.refusal_audit": "1/minute",
 }

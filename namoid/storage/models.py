@@ -104,6 +104,14 @@ class Organization(Base):
     )
     #: A test-mode org never sends: its messages stay in its inbox (``namoid org inbox``).
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Digits of a one-time code (6-8, issue 11) and the org's own email From address.
+    challenge_digits: Mapped[int] = mapped_column(Integer, default=6, server_default="6")
+    email_from: Mapped[str | None] = mapped_column(String(320))
+    # --- grievances (issue 13, DPDP s.8(9)-(10), R.9, R.14(3)): namoid.privacy.grievances ---
+    #: The published response period in days (never more than 90) and the DPO or contact person.
+    grievance_response_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    dpo_name: Mapped[str | None] = mapped_column(String(200))
+    dpo_email: Mapped[str | None] = mapped_column(String(320))
 
 
 class User(Base):
@@ -806,3 +814,50 @@ class DataExport(Base):
 
 
 TENANT_TABLES += ("data_exports",)
+# --- Grievances (issue 13 item 7) and per-org message templates (issue 11). ----------------
+
+
+class Grievance(Base):
+    """A data principal's grievance (DPDP Act s.8(10), Rules R.14(3)): answered or rejected with a
+    reason by ``due_at`` (created + the org's published response period)."""
+
+    __tablename__ = "grievances"
+    __table_args__ = (Index("ix_grievances_org_id_status", "org_id", "status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    category: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    #: The language the user wrote in (en or hi): the answer's email is sent in it.
+    locale: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: open | answered | rejected
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    response: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The audit actor who answered (e.g. "admin:cli").
+    responder: Mapped[str | None] = mapped_column(String(200))
+
+
+class MessageTemplate(Base):
+    """An org's own wording of one message (issue 11 item 7), rendered in Jinja2's sandbox with
+    only the message's known variables (namoid.notify.overrides)."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("org_id", "template", "locale", "part"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    #: code_email | code_sms
+    template: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(8))
+    #: subject | text | html (an email's parts) or text (an SMS)
+    part: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+TENANT_TABLES += ("grievances", "message_templates")

@@ -18,13 +18,14 @@ from starlette.responses import Response
 
 from namoid.accounts import codes, otp
 from namoid.accounts.codes import Channel
+from namoid.notify import overrides
 from namoid.notify.messages import Message
 from namoid.ratelimit.keys import request_ip
 from namoid.ratelimit.login import account_key
 from namoid.ratelimit.otp import admit_send
 from namoid.services import Services
 from namoid.storage.models import BrowserSession, Organization, User, utcnow
-from namoid.web import code_messages, limits
+from namoid.web import code_messages, code_texts, limits
 from namoid.web.csrf import csrf_token
 from namoid.web.responses import page
 
@@ -50,6 +51,8 @@ class CodeStep:
     purpose: otp.Purpose
     channel: Channel
     destination: str
+    #: The relying party's ``ui_locales`` (OIDC Core §3.1.2.1), first in choosing the language.
+    ui_locales: str | None = None
 
 
 def _services(request: Request) -> Services:
@@ -57,23 +60,42 @@ def _services(request: Request) -> Services:
     return services
 
 
-def composer(request: Request, step: CodeStep) -> Compose:
-    """How the code's message is written: the step's channel, the browser's language."""
-    return compose_for(request, step.org, step.purpose, step.channel, step.destination)
+async def composer(request: Request, step: CodeStep) -> Compose:
+    """How the step's code message is written (``compose_for``), in the request's language."""
+    return await compose_for(request, step.org, step.purpose, step.channel, step.destination, step.ui_locales)
 
 
-def compose_for(
-    request: Request, org: Organization, purpose: otp.Purpose, channel: Channel, destination: str
+async def compose_for(
+    request: Request,
+    org: Organization,
+    purpose: otp.Purpose,
+    channel: Channel,
+    destination: str,
+    ui_locales: str | None = None,
 ) -> Compose:
-    """How a code's message for ``purpose`` to ``destination`` is written, in the browser's language."""
+    """How a code's message for ``purpose`` to ``destination`` is written: in the language of
+    ``ui_locales`` or the browser, and in the org's own wording if it has one
+    (namoid.notify.overrides), from the org's From address."""
     services = _services(request)
-    locale = code_messages.choose_locale(request.headers.get("accept-language"))
+    locale = code_messages.choose_locale(request.headers.get("accept-language"), ui_locales)
+    wording = await overrides.load(services.db, org)
 
     def compose(code: str) -> Message:
         if channel == "sms":
             base_url = services.settings.base_url
-            return code_messages.sms(destination, code, purpose, org.name, TTL_MINUTES, locale, base_url)
-        return code_messages.email(destination, code, purpose, org.name, TTL_MINUTES, locale)
+            return code_messages.sms(
+                destination, code, purpose, org.name, TTL_MINUTES, locale, base_url, wording
+            )
+        return code_messages.email(
+            destination,
+            code,
+            purpose,
+            org.name,
+            TTL_MINUTES,
+            locale,
+            from_address=org.email_from,
+            overrides=wording,
+        )
 
     return compose
 
@@ -100,9 +122,17 @@ def entry_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The form for the code (and, for sign-up and reset, the new password)."""
+    """The form for the code (and, for sign-up and reset, the new password), in the request's
+    language; ``error`` is the key of what went wrong (``code_texts.ERRORS``)."""
     base = f"/o/{step.org.slug}"
+    locale = code_messages.choose_locale(request.headers.get("accept-language"), step.ui_locales)
+    text = code_texts.PAGE[locale]
+    digits = step.org.challenge_digits
+    shown = codes.masked(step.channel, step.destination)
     context = {
+        "lang": locale,
+        "t": text,
+        "lead": text["entry_lead"].format(destination=shown, client=step.client_name, digits=digits),
         "action": f"{base}/code/verify",
         "resend_action": f"{base}/code/resend",
         "back": f"{base}/login?req={step.handle}",
@@ -112,11 +142,11 @@ def entry_page(
         "purpose": step.purpose,
         "channel": step.channel,
         "destination": step.destination,
-        "shown_destination": codes.masked(step.channel, step.destination),
+        "shown_destination": shown,
         "challenge": str(challenge_id),
-        "digits": otp.DEFAULT_DIGITS,
+        "digits": digits,
         "new_password": step.purpose in ("sign_up", "password_reset"),
-        "error": error,
+        "error": code_texts.error(locale, error, digits) if error else None,
     }
     return page(request, "code_entry.html", context, form_targets=step.form_targets, status_code=status_code)
 
@@ -136,6 +166,7 @@ async def send_and_ask(request: Request, step: CodeStep) -> Response:
         return refused
     services = _services(request)
     deliver = await deliverable(request, step)
+    compose = await composer(request, step)
     async with services.db.tenant(step.org.id) as session:
         challenge_id = await codes.send(
             session,
@@ -147,7 +178,7 @@ async def send_and_ask(request: Request, step: CodeStep) -> Response:
             destination=step.destination,
             interaction=step.browser.sid,
             deliver=deliver,
-            compose=composer(request, step),
+            compose=compose,
             now=utcnow(),
         )
     return entry_page(request, step, challenge_id)

@@ -24,8 +24,9 @@ from namoid.accounts.codes import CODE_AMR, Channel
 from namoid.accounts.phones import PhoneRefused, normalize_mobile
 from namoid.accounts.users import MAX_PASSWORD, MIN_PASSWORD, normalize_email
 from namoid.storage.models import BrowserSession, Organization, utcnow
-from namoid.web import limits
+from namoid.web import code_texts, limits
 from namoid.web.code_forms import CodeStep, admit, composer, deliverable, entry_page, send_and_ask
+from namoid.web.code_messages import choose_locale
 from namoid.web.cookies import read_session_token, set_session_cookie
 from namoid.web.csrf import csrf_token, csrf_valid
 from namoid.web.interaction import (
@@ -42,29 +43,12 @@ from namoid.web.responses import page, problem, request_pairs
 
 router = APIRouter()
 
-TITLES = {
-    ("sign_in", "email"): "Sign in with a code by email",
-    ("sign_in", "sms"): "Sign in with a code by SMS",
-    ("sign_up", "email"): "Create an account",
-    ("password_reset", "email"): "Reset your password",
-}
-#: What each verdict of a code tells the person who typed it.
-VERDICTS: dict[str, str] = {
-    "wrong": "That code is not right. Check the newest message and try again.",
-    "dead": "Too many wrong codes: this one no longer works. Send a new code.",
-    "expired": "That code has expired. Send a new code.",
-    "used": "That code was already used. Send a new code.",
-    "unknown": "That code does not belong to this sign-in. Go back and send a new code.",
-    "malformed": f"Enter the {otp.DEFAULT_DIGITS}-digit code from the message, digits 0-9 only.",
-}
-RESEND_REFUSED = "A new code can be sent 30 seconds after the last one, up to 5 codes. Wait a moment."
-PASSWORD_RULE = f"Choose a new password of {MIN_PASSWORD} to {MAX_PASSWORD} characters."
 NOT_OFFERED = ("This way of signing in is not offered here", "Go back and choose another way to sign in.")
 
 
 def offered(org: Organization, purpose: str, channel: str) -> bool:
     """Whether the org's sign-in policy offers codes for ``purpose`` by ``channel`` on these pages."""
-    if (purpose, channel) not in TITLES:
+    if (purpose, channel) not in code_texts.TITLES["en"]:
         return False
     if purpose == "sign_in":
         return f"{channel}_otp" in org.sign_in_methods
@@ -84,8 +68,13 @@ def _request_page(
     destination: str = "",
     error: str | None = None,
 ) -> Response:
+    locale = choose_locale(request.headers.get("accept-language"), pending.params.ui_locales)
+    text = code_texts.PAGE[locale]
     context = {
-        "title": TITLES[(purpose, channel)],
+        "lang": locale,
+        "t": text,
+        "title": code_texts.TITLES[locale][(purpose, channel)],
+        "lead": text["request_lead"].format(client=pending.client.name, digits=org.challenge_digits),
         "action": f"/o/{org.slug}/code",
         "back": f"/o/{org.slug}/login?req={pending.handle}",
         "req": pending.handle,
@@ -94,7 +83,7 @@ def _request_page(
         "purpose": purpose,
         "channel": channel,
         "destination": destination[:320],
-        "digits": otp.DEFAULT_DIGITS,
+        "digits": org.challenge_digits,
         "error": error,
     }
     status = 400 if error else 200
@@ -167,6 +156,7 @@ def _step(
         purpose=purpose,  # type: ignore[arg-type]  # checked by offered() / the challenge's binding
         channel=channel,  # type: ignore[arg-type]
         destination=destination,
+        ui_locales=pending.params.ui_locales,
     )
 
 
@@ -230,14 +220,16 @@ async def verify_code(request: Request, org: CurrentOrg) -> Response:
     form, step, challenge_id = posted
     services = _services(request)
     code = _field(form, "code")
-    if otp.well_formed(code):  # a guess: counted per challenge; anything else per IP, below
+    if otp.well_formed(
+        code, org.challenge_digits
+    ):  # a guess: counted per challenge; anything else per IP, below
         refused = await services.limiter.hit("otp.verify.challenge", str(challenge_id), org=org.slug)
         if not refused.allowed:
             return await limits.too_many(request, org, refused)
     password = _field(form, "password")
     password_hash = None
     if step.purpose in ("sign_up", "password_reset") and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        return entry_page(request, step, challenge_id, error=PASSWORD_RULE, status_code=400)
+        return entry_page(request, step, challenge_id, error="password_rule", status_code=400)
     now = utcnow()
     async with services.db.tenant(org.id) as session:
         verdict = await otp.verify(
@@ -252,10 +244,10 @@ async def verify_code(request: Request, org: CurrentOrg) -> Response:
             destination=step.destination,
         )
     if verdict == "malformed":
-        answer = entry_page(request, step, challenge_id, error=VERDICTS[verdict], status_code=400)
+        answer = entry_page(request, step, challenge_id, error=verdict, status_code=400)
         return await limits.refuse(request, org, answer)
     if verdict != "verified":
-        return entry_page(request, step, challenge_id, error=VERDICTS[verdict], status_code=400)
+        return entry_page(request, step, challenge_id, error=verdict, status_code=400)
     if step.purpose in ("sign_up", "password_reset"):
         password_hash = await codes.new_password_hash(password)
     return await _complete(request, step, password_hash, now)
@@ -270,10 +262,10 @@ async def _complete(request: Request, step: CodeStep, password_hash: str | None,
         user = await codes.user_for(session, org.id, channel, step.destination)
         if step.purpose == "sign_up":
             if user is not None or password_hash is None:
-                return entry_page(request, step, "", error=VERDICTS["unknown"], status_code=400)
+                return entry_page(request, step, "", error="unknown", status_code=400)
             user = await codes.sign_up(session, org.id, step.destination, password_hash)
         elif user is None:  # the account went away (or never was: then no code was sent)
-            return entry_page(request, step, "", error=VERDICTS["unknown"], status_code=400)
+            return entry_page(request, step, "", error="unknown", status_code=400)
         else:
             await codes.mark_verified(session, org.id, user, channel)
         if step.purpose == "password_reset" and password_hash is not None:
@@ -306,6 +298,7 @@ async def resend_code(request: Request, org: CurrentOrg) -> Response:
         return refused
     services = _services(request)
     deliver = await deliverable(request, step)
+    compose = await composer(request, step)
     async with services.db.tenant(org.id) as session:
         renewed = await codes.resend(
             session,
@@ -315,7 +308,7 @@ async def resend_code(request: Request, org: CurrentOrg) -> Response:
             challenge_id,
             interaction=step.browser.sid,
             deliver=deliver,
-            compose=composer(request, step),
+            compose=compose,
             now=utcnow(),
         )
-    return entry_page(request, step, challenge_id, error=None if renewed else RESEND_REFUSED)
+    return entry_page(request, step, challenge_id, error=None if renewed else "resend_refused")

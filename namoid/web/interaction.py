@@ -415,6 +415,7 @@ async def login(request: Request, org: CurrentOrg) -> Response:
         step = code_forms.CodeStep(
             org, pending.handle, pending.client.client_id, pending.client.name,
             _form_targets(pending.params), browser, "second_factor", *second,
+            ui_locales=pending.params.ui_locales,
         )  # fmt: skip
         return await code_forms.send_and_ask(request, step)
     response = _to_interaction(org, "consent", pending.handle)

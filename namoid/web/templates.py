@@ -14,7 +14,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=select_autoescape(default=True, default_for_string=True),
+    autoescape=select_autoescape(disabled_extensions=("txt",), default=True, default_for_string=True),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,

@@ -98,6 +98,7 @@ async def test_email_code_sms_code_and_mfa_orgs_with_authlib(idp: IdP, browser: 
         f"sms-{uuid.uuid4().hex[:6]}@example.com",
         "--phone",
         phone,
+        "--phone-verified",  # the admin vouches: an unverified phone gets no sign-in code
     )
     browser.http.cookies.clear()
     claims = await _sign_in_and_claims(

@@ -40,6 +40,6 @@ async def set_audit_retention(session: AsyncSession, org_id: uuid.UUID, days: in
     await session.execute(query)
 
 
-async def set_sign_in(session: AsyncSession, org_id: uuid.UUID, changes: dict[str, object]) -> None:
-    """Update the org's sign-in policy columns (namoid.tenancy.sign_in validated them)."""
+async def set_settings(session: AsyncSession, org_id: uuid.UUID, changes: dict[str, object]) -> None:
+    """Update settings columns of the org (validated by the service that owns them)."""
     await session.execute(update(Organization).where(Organization.id == org_id).values(**changes))

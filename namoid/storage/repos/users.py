@@ -20,12 +20,14 @@ async def create(
     password_hash: str | None,
     phone: str | None = None,
     name: str | None = None,
+    phone_verified: bool = False,
 ) -> User:
     user = User(
         org_id=org_id,
         email=email,
         email_verified=False,
         phone=phone,
+        phone_verified=phone_verified,
         name=name,
         password_hash=password_hash,
         status="active",

@@ -26,7 +26,18 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from namoid.web.account import consents, data, kyc, overview, password, profile, providers, sessions, sign_in
+from namoid.web.account import (
+    consents,
+    data,
+    grievances,
+    kyc,
+    overview,
+    password,
+    profile,
+    providers,
+    sessions,
+    sign_in,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +60,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(consents.access_router, ("Access summary", "/access")),
     Section(kyc.router, ("Aadhaar verification", "/kyc")),
     Section(data.router, ("Your data", "/data")),
+    Section(grievances.router, ("Grievances", "/grievances")),
 )
 
 NAV: tuple[tuple[str, str], ...] = tuple(section.nav for section in SECTIONS if section.nav is not None)

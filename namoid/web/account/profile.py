@@ -39,7 +39,7 @@ FreshCode = Annotated[Console, Depends(require_fresh_auth(CODE_MAX_AGE, return_t
 CHANNELS: dict[str, Channel] = {"email": "email", "sms": "sms"}
 VERDICTS = {
     "wrong": "That code is not right. Check the message and try again.",
-    "malformed": f"Enter the {otp.DEFAULT_DIGITS}-digit code from the message.",
+    "malformed": "Enter the {digits}-digit code from the message.",
 }
 EXPIRED = "That code can no longer be used. Ask for a new one."
 TAKEN = "That address cannot be used for your account. Nothing was changed."
@@ -99,7 +99,7 @@ def _code_page(
         "destination": destination,
         "shown_destination": codes.masked(channel, destination),
         "challenge": str(challenge),
-        "digits": otp.DEFAULT_DIGITS,
+        "digits": console.org.challenge_digits,
         "minutes": TTL_MINUTES,
         "error": error,
     }
@@ -114,11 +114,12 @@ async def _send(request: Request, console: Console, channel: Channel, destinatio
     if refused is not None:
         return await limits.too_many(request, console.org, refused)
     purpose = contacts.PURPOSES[channel]
+    compose = await compose_for(request, console.org, purpose, channel, destination)
     async with services.db.tenant(console.org.id) as session:
         challenge = await contacts.start_change(
             session, services.keyring, services.wakeup, console.org, console.user,
             channel=channel, destination=destination, interaction=console.browser.sid,
-            compose=compose_for(request, console.org, purpose, channel, destination), now=utcnow(),
+            compose=compose, now=utcnow(),
         )  # fmt: skip
     return _code_page(request, console, channel, destination, challenge)
 
@@ -167,7 +168,14 @@ async def verify_contact(request: Request, console: FreshCode) -> Response:
             interaction=console.browser.sid, now=utcnow(),
         )  # fmt: skip
     if outcome in VERDICTS:
-        return _code_page(request, console, channel, destination, challenge, VERDICTS[outcome])
+        return _code_page(
+            request,
+            console,
+            channel,
+            destination,
+            challenge,
+            VERDICTS[outcome].format(digits=console.org.challenge_digits),
+        )
     if outcome == "taken":
         return _profile(request, console, error=TAKEN)
     if outcome != "verified":

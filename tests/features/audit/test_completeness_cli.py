@@ -22,8 +22,11 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from namoid.cli.main import app
+from namoid.privacy import grievances
 from namoid.storage.db import Database
-from namoid.storage.models import AuditEntry
+from namoid.storage.models import AuditEntry, utcnow
+from namoid.storage.repos import users
+from namoid.tenancy import organizations
 from tests.conftest import ISOLATED, Backend
 from tests.features.audit.fingerprint import changed, fingerprint
 
@@ -39,6 +42,7 @@ READ_ONLY = {
     "providers list",
     "providers consents",
     "org inbox",
+    "grievances list",
 }
 EXEMPT = {"serve": "serves HTTP: every route is checked by test_completeness_http"}
 PASSWORD = "completeness test password"  # pragma: allowlist secret
@@ -99,6 +103,11 @@ def _orgs_clients_users(cli: Session, slug: str) -> None:
     notice = Path(tempfile.mkdtemp()) / "notice.md"
     notice.write_text("# Our notice\n\nWe share only what you allow.", encoding="utf-8")
     cli.run("org set-notice", slug, "--file", str(notice), "--lang", "hi")
+    cli.run("org set-sign-in", slug, "--code-length", "8", "--email-from", "no-reply@example.com")
+    wording = Path(cli.keyring).parent / "code_sms.en.txt"
+    wording.write_text("{{ code }} is your {{ org }} code", encoding="utf-8")
+    cli.run("org set-template", slug, "--template", "code_sms", "--lang", "en", "--file", str(wording))
+    cli.run("org set-template", slug, "--template", "code_sms", "--lang", "en", "--reset")
     cli.run("org create", f"{slug}-test", "--test-mode")
     cli.run("org inbox", f"{slug}-test", "--json")
     cli.run("audit set-retention", "--org", slug, "--days", "500")
@@ -156,6 +165,39 @@ def _providers(cli: Session, slug: str) -> None:
     cli.run("providers remove", "--org", slug, "--name", "corp")
 
 
+async def _raise_grievance(backend: Backend, slug: str, email: str) -> str:
+    """A user's ticket, raised as the account console does (no command raises one)."""
+    db = Database(backend.owner_url)
+    try:
+        org = await organizations.require(db, slug)
+        async with db.tenant(org.id) as session:
+            user = await users.get_by_email(session, org.id, email)
+            assert user is not None
+            ticket = await grievances.raise_ticket(
+                session, org, user, category="access", subject="My data", text="What do you hold?",
+                locale="en", now=utcnow(),
+            )  # fmt: skip
+        return str(ticket.id)
+    finally:
+        await db.dispose()
+
+
+def _grievances(cli: Session, slug: str) -> None:
+    """The grievance policy and tickets (issue 13 item 7)."""
+    cli.run("org set-grievance", slug, "--response-days", "20", "--contact-name", "DPO", "--contact-email",
+            "dpo@example.com", "--json")  # fmt: skip
+    email = f"principal-{uuid.uuid4().hex[:6]}@example.com"
+    cli.run("user create", "--org", slug, "--email", email, "--password-stdin", stdin=PASSWORD)
+    first = asyncio.run(_raise_grievance(cli.backend, slug, email))
+    second = asyncio.run(_raise_grievance(cli.backend, slug, email))
+    assert [t["id"] for t in cli.run("grievances list", "--org", slug, "--status", "open", "--json")] == [
+        first, second
+    ]  # fmt: skip
+    cli.run("grievances respond", "--org", slug, "--id", first, "--text", "We hold your email only.")
+    reject = ("--id", second, "--text-stdin", "--reject")
+    cli.run("grievances respond", "--org", slug, *reject, stdin="A duplicate.")
+
+
 @ISOLATED
 def test_every_command_is_exercised_and_audits_its_changes(
     backend: Backend, tmp_path: Path, keyring_file: Path
@@ -173,7 +215,7 @@ def test_every_command_is_exercised_and_audits_its_changes(
 
     cli.run("migrate")
     cli.run("keys init", "--file", str(tmp_path / "another-deployment" / "keyring.json"))
-    for exercise in (_orgs_clients_users, _keys_and_webhooks, _providers):
+    for exercise in (_orgs_clients_users, _keys_and_webhooks, _providers, _grievances):
         exercise(cli, slug)
     cli.run("worker", "--once")
     cli.run("audit seal")

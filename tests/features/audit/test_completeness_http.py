@@ -301,6 +301,12 @@ async def console_verify_email(flow: Flow) -> Request:
     return post_to("/profile/verify", form_inputs(entry.text) | {"code": code_in(message)})
 
 
+async def console_raise_grievance(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/grievances")
+    ticket = {"category": "access", "subject": "My data", "text": "What do you hold about me?"}
+    return post_to("/grievances", {"csrf_token": fields["csrf_token"], **ticket})
+
+
 async def _unreachable_provider(flow: Flow) -> None:
     spec = registry.ProviderSpec(
         name="up", preset="oidc", issuer="https://idp.example", client_id="c", client_secret="s"
@@ -479,6 +485,7 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/profile/verify"): [console_verify_email],
     ("POST", "/o/{org}/account/providers/{name}/connect"): [console_connect_provider],
     ("POST", "/o/{org}/account/providers/{name}/disconnect"): [console_disconnect_provider],
+    ("POST", "/o/{org}/account/grievances"): [console_raise_grievance],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
         code_verify_sign_in,

@@ -76,7 +76,7 @@ async def test_sms_code_through_end_user_messaging_with_dlt_parameters(
     code_flow: CodeFlow, services: Services, org: Organization, tmp_path: Path, make_user: MakeUser
 ) -> None:
     await set_policy(services, org, methods=("sms_otp",))
-    await make_user(phone="+919812345670")
+    await make_user(phone="+919812345670", phone_verified=True)
     sms, calls = _sms_sender(tmp_path)
     delivery = MessageDelivery(services, Senders(email=SesSender(aws_settings(tmp_path)), sms=sms))
     entry = await code_flow.ask("sign_in", "sms", "+91 98123 45670")

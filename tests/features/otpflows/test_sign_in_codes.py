@@ -35,7 +35,7 @@ async def test_sms_code_sign_in_says_sms_and_ends_with_the_web_otp_line(
     code_flow: CodeFlow, services: Services, org: Organization, make_user: MakeUser
 ) -> None:
     await set_policy(services, org, methods=("sms_otp",))
-    user = await make_user(phone="+919812345678")
+    user = await make_user(phone="+919812345678", phone_verified=True)
     login = await code_flow.login_page()
     assert 'name="password"' not in login.text and "by SMS" in login.text
     entry = await code_flow.ask("sign_in", "sms", "098123 45678")  # a national form, normalized to E.164

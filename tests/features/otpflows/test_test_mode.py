@@ -40,7 +40,7 @@ async def test_every_message_lands_in_the_inbox_and_none_reaches_a_sender(
 ) -> None:  # fmt: skip
     smtp_server.start()
     await set_policy(services, org, methods=("password", "email_otp", "sms_otp"), registration="open")
-    await make_user(phone="+919812345671")
+    await make_user(phone="+919812345671", phone_verified=True)
     sms, calls = _sms_sender(tmp_path)
     email = SmtpSender(smtp_settings(backend, tmp_path, keyring_file, smtp_server))
     delivery = MessageDelivery(services, Senders(email=email, sms=sms))

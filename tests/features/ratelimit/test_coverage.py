@@ -37,6 +37,7 @@ LIMITED_ROUTES = {
     ("GET", "/userinfo"): "userinfo.ip",
     ("POST", "/userinfo"): "userinfo.ip",
     ("GET", "/account/kyc"): "interaction.ip",
+    ("GET", "/privacy"): "interaction.ip",
     ("POST", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc/withdraw"): "interaction.ip",
     # The account console (namoid.web.account): every page counts against interaction.ip first.
@@ -66,6 +67,8 @@ LIMITED_ROUTES = {
     ("POST", "/account/data"): "interaction.ip",
     ("GET", "/account/data/download/{token}"): "interaction.ip",
     ("GET", "/account/data/summary"): "interaction.ip",
+    ("GET", "/account/grievances"): "interaction.ip",
+    ("POST", "/account/grievances"): "interaction.ip",  # then grievance.raise per user
     ("GET", "/providers/{name}/start"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
     ("POST", "/providers/{name}/callback"): "interaction.ip",
