@@ -5,7 +5,10 @@ The ``client_id`` a request claims is public, so nothing keyed on the claim alon
 the real client:
 
 - A client's budget (``token.client``, ``revoke.client``, ``introspect.client``) is spent only
-  by requests that *authenticated* as that client, after the check.
+  by requests that *authenticated* as that client, after the check. A public client (RFC 6749
+  §2.1, ``none``) authenticates with nothing but its public ``client_id``, so its budget is kept
+  per (client, IP): otherwise anyone could spend the whole budget of, say, the account console's
+  client with bogus requests and turn its sign-in off for everybody.
 - Failed authentications are counted per (claimed client, IP) (``client_auth.failures_client_ip``)
   and per IP across clients (``client_auth.failures_ip``). Both are checked before any secret
   or signature work: an address that keeps failing gets 429 without another check, so it
@@ -138,7 +141,8 @@ async def authenticate(
     except OAuthError:
         await _count_failure(session, limiter, org, claimed, ip)
         raise
-    budget = await limiter.hit(BUDGETS[endpoint], client.client_id, org=org.slug)
+    spender = f"{client.client_id}|{ip}" if client.client_type == "public" else client.client_id
+    budget = await limiter.hit(BUDGETS[endpoint], spender, org=org.slug)
     if not budget.allowed:
         raise RateLimited(budget)
     return client

@@ -45,6 +45,28 @@ async def test_a_clients_budget_is_spent_only_by_authenticated_requests(
     assert refused.headers["ratelimit"] == f'"token.client";r=0;t={refused.headers["retry-after"]}'
 
 
+async def test_a_public_clients_budget_is_kept_per_address(
+    org: Organization, make_client: MakeClient, use_limits: UseLimits, client_at: ClientAt
+) -> None:
+    """A public client proves nothing but its public id: one address spending its budget with
+    bogus codes must not refuse the client's requests from everybody else."""
+    await use_limits({"token.client": "2/minute"})
+    app = await make_client(client_type="public", grant_types=["authorization_code"])
+    url = f"/o/{org.slug}/token"
+    bogus = {
+        "grant_type": "authorization_code",
+        "client_id": app.client.client_id,
+        "code": "bogus",
+        "redirect_uri": "https://rp.example/callback",
+        "code_verifier": "v" * 43,
+    }
+    async with client_at("198.51.100.44") as attacker, client_at("198.51.100.45") as user:
+        spent = [(await attacker.post(url, data=bogus)).status_code for _ in range(3)]
+        theirs = await user.post(url, data=bogus)
+    assert spent == [400, 400, 429]  # the attacker's own share of the budget, spent by itself
+    assert theirs.status_code == 400 and theirs.json()["error"] == "invalid_grant"
+
+
 async def test_wrong_secrets_are_refused_per_client_and_ip_before_any_check(
     services: Services, org: Organization, make_client: MakeClient, client_at: ClientAt
 ) -> None:
