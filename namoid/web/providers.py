@@ -46,9 +46,10 @@ def _services(request: Request) -> Services:
     return services
 
 
-async def sign_in_buttons(session: AsyncSession, org: Organization) -> Sequence[str]:
-    """The names of the org's enabled providers, for the login page."""
-    return [p.name for p in await upstream_providers.list_all(session, org.id) if p.enabled]
+async def sign_in_buttons(session: AsyncSession, org: Organization) -> Sequence[tuple[str, str]]:
+    """The org's enabled providers for the login page: (name in the URL, name people know)."""
+    enabled = [p for p in await upstream_providers.list_all(session, org.id) if p.enabled]
+    return [(p.name, registry.display_name(p)) for p in enabled]
 
 
 async def enabled_provider(request: Request, org: Organization, name: str) -> UpstreamProvider | None:

@@ -73,7 +73,7 @@ async def _start_connect(flow: Flow, upstream: Upstream) -> Trip:
 
 async def _sign_in_trip(flow: Flow, upstream: Upstream) -> Trip:
     login_page = await flow.follow(await flow.authorize())
-    assert "Sign in with up" in login_page.text
+    assert "/providers/up/start?req=" in login_page.text  # its button, named as people know it
     handle = form_inputs(login_page.text)["req"]
     return await _start(flow, upstream, f"{flow.base}/providers/up/start?req={handle}")
 
@@ -118,6 +118,13 @@ async def _connect_trip(flow: Flow, upstream: Upstream, sub: str) -> tuple[Trip,
 
 async def _connect(flow: Flow, upstream: Upstream, sub: str = "upstream-user-1") -> httpx.Response:
     return (await _connect_trip(flow, upstream, sub))[1]
+
+
+async def test_the_login_page_names_a_provider_as_people_know_it(
+    flow: Flow, upstream: Upstream, upstream_provider: UpstreamProvider
+) -> None:
+    login_page = await flow.follow(await flow.authorize())
+    assert "Sign in with up (127.0.0.1)</a>" in login_page.text  # any OIDC provider: name and host
 
 
 async def test_connect_then_sign_in_with_the_provider(
