@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from namoid.cli import audit, clients, dev, keys, orgs, providers, server, users, webhooks, worker
+from namoid.cli import admin, audit, clients, dev, keys, orgs, providers, server, users, webhooks, worker
 
 app = typer.Typer(
     name="namoid",
@@ -24,6 +24,7 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dev.app, name="dev")
 app.add_typer(providers.app, name="providers")
+app.add_typer(admin.app, name="admin")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``namoid user create|list|set-password|disable|enable|delete``."""
+"""``namoid user create|list|set-password|disable|enable|delete|revoke-sessions|grant-role``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from namoid.accounts import users
+from namoid.accounts import roles, users
 from namoid.cli.runtime import cli_actor, emit, read_password_stdin, run
 from namoid.services import Services
 from namoid.storage.models import User
@@ -130,5 +130,34 @@ def delete(org: OrgOpt, email: EmailOpt, reason: ReasonOpt = None, as_json: Json
         organization = await organizations.require(services.db, org)
         user = await users.delete(services.db, organization.id, email, cli_actor(), reason)
         emit(as_json, _status(user), f"deleted {user.email}; their sessions and tokens are revoked")
+
+    run(action)
+
+
+@app.command("revoke-sessions")
+def revoke_sessions(org: OrgOpt, email: EmailOpt, as_json: JsonFlag = False) -> None:
+    """End every session, grant and token of a user (the account stays as it is)."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await users.revoke_sessions(services.db, organization.id, email, cli_actor())
+        emit(as_json, _status(user), f"ended every session and token of {user.email}")
+
+    run(action)
+
+
+@app.command("grant-role")
+def grant_role(
+    org: OrgOpt,
+    email: EmailOpt,
+    role: Annotated[str, typer.Option(help="org_admin (every admin scope) or auditor (read only).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Give a user an administrative role in their organization (for the admin console)."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await roles.grant(services.db, organization.id, email, role, cli_actor())
+        emit(as_json, _status(user) | {"role": role}, f"{user.email} is now {role} of {org}")
 
     run(action)

@@ -43,6 +43,8 @@ class Grant:
     sid: str | None = None
     code_id: uuid.UUID | None = None
     family_id: uuid.UUID | None = None
+    #: ``aud`` when the token is for a resource other than the issuer (RFC 8707: the admin API).
+    audience: str | None = None
 
     @property
     def subject(self) -> str:
@@ -125,7 +127,7 @@ async def mint_access_token(
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": grant.subject,
-        "aud": issuer,
+        "aud": grant.audience or issuer,
         "client_id": grant.client_id,
         "scope": grant.scope,
         "jti": jti,
@@ -203,12 +205,14 @@ async def verify_access_token(
     published: Sequence[dict[str, Any]],
     token: str,
     now: datetime,
+    *,
+    audience: str | None = None,
 ) -> VerifiedAccessToken:
     """The one check of our own access tokens (RFC 9068 §4); InvalidToken if anything fails.
 
     Signature by the org's published keys with the RS256 allow-list, ``typ`` at+jwt, the exact
-    issuer and audience, expiry; then the ``jti`` row must exist in this org, unrevoked and
-    unexpired, and agree with the claims.
+    issuer and audience (the issuer unless another resource is named, e.g. the admin API), expiry;
+    then the ``jti`` row must exist in this org, unrevoked and unexpired, and agree with the claims.
     """
     try:
         claims = jwt.verify(
@@ -216,7 +220,8 @@ async def verify_access_token(
             published,
             algorithms=(ACCESS_TOKEN_ALG,),
             issuer=issuer,
-            audience=issuer,
+            audience=audience or issuer,
+            sole_audience=True,
             typ=ACCESS_TOKEN_TYP,
             now=now.timestamp(),
         )
