@@ -104,6 +104,21 @@ async def authenticate(services: Services, token: str) -> Admin:
     return Admin(org=org, scopes=scopes, client_id=found.client_id, user_id=found.user_id)
 
 
+async def _record_denial(services: Services, admin: Admin, scope: str, request: Request) -> None:
+    """A refusal is a security decision (DESIGN.md §6): audited in the caller's org."""
+    async with services.db.tenant(admin.org.id) as session:
+        await audit.record(
+            session,
+            admin.org.id,
+            actor=admin.actor,
+            action="admin.access_denied",
+            target_type="admin_api",
+            target_id=f"{request.method} {request.url.path}"[:200],
+            outcome="denied",
+            detail={"missing_scope": scope},
+        )
+
+
 def requires(scope: str) -> Callable[..., Awaitable[Admin]]:
     """A FastAPI dependency: the caller, holding ``scope`` (else 403 ``insufficient_scope``)."""
 
@@ -112,8 +127,10 @@ def requires(scope: str) -> Callable[..., Awaitable[Admin]]:
     ) -> Admin:
         if credentials is None:
             raise unauthorized()
-        admin = await authenticate(request.app.state.services, credentials.credentials)
+        services: Services = request.app.state.services
+        admin = await authenticate(services, credentials.credentials)
         if scope not in admin.scopes:
+            await _record_denial(services, admin, scope, request)
             challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
             raise Problem(
                 403, f"the access token lacks the scope {scope}", headers={"WWW-Authenticate": challenge}

@@ -83,5 +83,7 @@ def create_admin_app(services: Services) -> ASGIApp:
 
     app = _api(lifespan)
     app.state.services = services
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes, refuse=problems.problem_response
+    )
     return RequestContextMiddleware(SecurityHeadersMiddleware(app), services.settings.trusted_proxies)

@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from namoid.accounts import roles
 from namoid.admin import scopes
 from namoid.jose import jwt
 from namoid.oauth import client_registry, tokens
 from namoid.services import Services
-from namoid.storage.models import Organization, utcnow
+from namoid.storage.models import AuditEntry, Organization, utcnow
 from namoid.tenancy.resolve import issuer_for
 from tests.features.admin.conftest import API, AdminClient, admin_client, admin_token, bearer, token_response
 from tests.features.conftest import ADMIN, MakeClient, MakeUser
@@ -136,6 +137,16 @@ async def test_a_missing_scope_is_403_with_insufficient_scope(
     assert response.status_code == 403 and response.headers["content-type"] == "application/problem+json"
     assert 'error="insufficient_scope", scope="admin:clients:write"' in response.headers["www-authenticate"]
     assert (await admin_http.get(f"{API}/users", headers=bearer(token))).status_code == 403
+    async with services.db.tenant(org_admin.org.id) as session:
+        query = select(AuditEntry).where(AuditEntry.request_id == response.headers["x-request-id"])
+        denial = (await session.scalars(query)).one()
+    assert (denial.action, denial.outcome, denial.actor_id) == (
+        "admin.access_denied",
+        "denied",
+        f"client:{org_admin.client_id}",
+    )
+    assert denial.detail == {"missing_scope": "admin:clients:write"}
+    assert (await admin_http.get(f"{API}/clients", headers=bearer(token))).status_code == 200
 
 
 async def test_an_admin_token_is_useless_at_the_public_endpoints(

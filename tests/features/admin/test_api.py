@@ -177,6 +177,15 @@ async def test_the_audit_log_filters_and_pages(
     assert since.status_code == 200 and since.json() == {"items": [], "next_cursor": None}
 
 
+async def test_an_oversized_body_is_a_413_problem(admin_http: httpx.AsyncClient, token: str) -> None:
+    body = b'{"name": "' + b"x" * 70_000 + b'", "type": "public"}'
+    response = await admin_http.post(
+        f"{API}/clients", content=body, headers=bearer(token) | {"content-type": "application/json"}
+    )
+    assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 413
+
+
 @pytest.mark.parametrize(
     ("method", "path", "content", "status"),
     [
