@@ -47,7 +47,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def _api(lifespan: Lifespan | None = None) -> FastAPI:
+def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
     """The routes and error handlers, without the services they run on."""
     app = FastAPI(
         title=TITLE,
@@ -69,7 +69,7 @@ def _api(lifespan: Lifespan | None = None) -> FastAPI:
 
 def published_document() -> str:
     """The OpenAPI document as checked in (``docs/admin-openapi.json``): stable JSON text."""
-    return json.dumps(openapi_document(_api()), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(openapi_document(admin_api()), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def create_admin_app(services: Services) -> ASGIApp:
@@ -81,7 +81,7 @@ def create_admin_app(services: Services) -> ASGIApp:
             await services.db.assert_role_cannot_bypass_rls()
         yield
 
-    app = _api(lifespan)
+    app = admin_api(lifespan)
     app.state.services = services
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes, refuse=problems.problem_response
