@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -206,12 +206,12 @@ async def verify_access_token(
     token: str,
     now: datetime,
     *,
-    audience: str | None = None,
+    audience: str | Collection[str] | None = None,
 ) -> VerifiedAccessToken:
     """The one check of our own access tokens (RFC 9068 §4); InvalidToken if anything fails.
 
     Signature by the org's published keys with the RS256 allow-list, ``typ`` at+jwt, the exact
-    issuer and audience (the issuer unless another resource is named, e.g. the admin API), expiry;
+    issuer and sole audience (the issuer, unless other resources are named: e.g. the admin API), expiry;
     then the ``jti`` row must exist in this org, unrevoked and unexpired, and agree with the claims.
     """
     try:
@@ -272,13 +272,17 @@ async def lookup(
     value: str,
     hint: str | None,
     now: datetime,
+    *,
+    resources: Sequence[str] = (),
 ) -> IssuedToken | None:
-    """A token this org issued (RFC 7009 §2.1, RFC 7662 §2.1): a valid access token, or a
-    refresh token in any state. ``hint`` only orders the search; an unknown hint is ignored."""
+    """A token this org issued (RFC 7009 §2.1, RFC 7662 §2.1): a valid access token (for the
+    issuer or one of ``resources``, RFC 8707), or a refresh token in any state. ``hint`` only
+    orders the search; an unknown hint is ignored."""
 
     async def access() -> IssuedToken | None:
         try:
-            return await verify_access_token(session, org, issuer, published, value, now)
+            audiences = (issuer, *resources)
+            return await verify_access_token(session, org, issuer, published, value, now, audience=audiences)
         except InvalidToken:
             return None
 

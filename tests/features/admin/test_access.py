@@ -206,3 +206,22 @@ async def test_admin_scopes_of_a_client_are_for_its_own_org_only(
     token = await admin_token(http, services, admin_b)
     listed = await admin_http.get(f"{API}/clients", headers=bearer(token))
     assert [c["client_id"] for c in listed.json()["items"]] == [admin_b.client_id]
+
+
+async def test_an_admin_token_is_introspected_and_revoked_like_any_other(
+    http: httpx.AsyncClient,
+    admin_http: httpx.AsyncClient,
+    services: Services,
+    org_admin: AdminClient,
+    org: Organization,
+) -> None:
+    """RFC 7662 and RFC 7009 know the admin API's tokens too: its client can end one at once."""
+    token = await admin_token(http, services, org_admin)
+    credentials = basic(org_admin.client_id, org_admin.registered.secret)
+    seen = await http.post(f"/o/{org.slug}/introspect", data={"token": token}, headers=credentials)
+    assert seen.json()["active"] is True and seen.json()["aud"] == services.settings.admin_resource
+    revoked = await http.post(f"/o/{org.slug}/revoke", data={"token": token}, headers=credentials)
+    assert revoked.status_code == 200
+    _assert_unauthorized(await admin_http.get(f"{API}/clients", headers=bearer(token)))
+    after = await http.post(f"/o/{org.slug}/introspect", data={"token": token}, headers=credentials)
+    assert after.json() == {"active": False}
