@@ -25,6 +25,10 @@ from namoid.admin.scopes import role_scopes
 from namoid.jose import jwt
 from namoid.oauth import tokens
 from namoid.oauth.errors import InvalidToken
+from namoid.ratelimit import refusals
+from namoid.ratelimit.keys import request_ip
+from namoid.ratelimit.limiter import Decision
+from namoid.ratelimit.responses import TOO_MANY_REQUESTS, rate_limit_headers
 from namoid.services import Services
 from namoid.storage.models import Organization, utcnow
 from namoid.storage.repos import clients
@@ -104,6 +108,17 @@ async def authenticate(services: Services, token: str) -> Admin:
     return Admin(org=org, scopes=scopes, client_id=found.client_id, user_id=found.user_id)
 
 
+async def _within(services: Services, decision: Decision, admin: Admin | None = None) -> None:
+    """A 429 problem once ``decision`` refuses (the first refusal of its window audited in the
+    caller's org, when the caller is known)."""
+    if decision.allowed:
+        return
+    if admin is not None and await refusals.first_in_window(services.limiter, admin.org.slug, decision):
+        async with services.db.tenant(admin.org.id) as session:
+            await refusals.record(session, admin.org.id, decision, admin.actor)
+    raise Problem(TOO_MANY_REQUESTS, "too many requests; retry later", headers=rate_limit_headers(decision))
+
+
 async def _record_denial(services: Services, admin: Admin, scope: str, request: Request) -> None:
     """A refusal is a security decision (DESIGN.md §6): audited in the caller's org."""
     async with services.db.tenant(admin.org.id) as session:
@@ -128,7 +143,12 @@ def requires(scope: str) -> Callable[..., Awaitable[Admin]]:
         if credentials is None:
             raise unauthorized()
         services: Services = request.app.state.services
+        await _within(services, await services.limiter.hit("admin.ip", request_ip(request)))
         admin = await authenticate(services, credentials.credentials)
+        caller = await services.limiter.hit(
+            "admin.caller", str(admin.org.id), admin.actor.id or "", org=admin.org.slug
+        )
+        await _within(services, caller, admin)
         if scope not in admin.scopes:
             await _record_denial(services, admin, scope, request)
             challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'

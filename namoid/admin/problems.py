@@ -3,7 +3,8 @@
 Every refusal is a ``Problem`` (or an exception mapped to one here): invalid JSON → 400,
 a body or query that does not fit the schema → 422, no valid token → 401 with an RFC 6750
 ``WWW-Authenticate`` challenge, a missing scope → 403, anything not in the caller's org → 404,
-a conflict with the current state → 409. Nothing else escapes as a 500 without being logged.
+a duplicate → 409, a rate limit → 429 with ``Retry-After``. Nothing else escapes as a 500
+without being logged.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal server error",
 }
 

@@ -65,6 +65,10 @@ DEFAULTS: dict[str, str] = {
     "password_reset.destination": "3/hour",
     "registration.ip": "10/hour",
     "registration.destination": "3/hour",
+    # The admin API (issue 16): every request from one IP (before its token is checked) …
+    "admin.ip": "1200/minute",
+    # … and each authenticated caller's own budget (per org and client or user).
+    "admin.caller": "600/minute",
     # At most one audit entry per refusing (policy, key) and minute: a flood is one line, not a million.
     "ratelimit.refusal_audit": "1/minute",
 }

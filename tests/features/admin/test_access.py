@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from namoid.accounts import roles
 from namoid.admin import scopes
+from namoid.admin.app import create_admin_app
 from namoid.jose import jwt
 from namoid.oauth import client_registry, tokens
 from namoid.services import Services
@@ -225,3 +226,43 @@ async def test_an_admin_token_is_introspected_and_revoked_like_any_other(
     _assert_unauthorized(await admin_http.get(f"{API}/clients", headers=bearer(token)))
     after = await http.post(f"/o/{org.slug}/introspect", data={"token": token}, headers=credentials)
     assert after.json() == {"active": False}
+
+
+async def test_the_admin_api_is_rate_limited_per_ip_and_per_caller(
+    http: httpx.AsyncClient, services: Services, org_admin: AdminClient, org: Organization
+) -> None:
+    token = await admin_token(http, services, org_admin)
+    limited = Services(
+        settings=services.settings.model_copy(update={"rate_limits": {"admin.caller": "2/minute"}}),
+        db=services.db,
+        keyring=services.keyring,
+    )
+    transport = httpx.ASGITransport(app=create_admin_app(limited), client=("198.51.100.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=services.settings.admin_base_url) as admin:
+        answers = [await admin.get(f"{API}/clients", headers=bearer(token)) for _ in range(4)]
+        nobody = await admin.get(f"{API}/clients")
+    assert [a.status_code for a in answers] == [200, 200, 429, 429]
+    refused = answers[2]
+    assert (
+        refused.headers["content-type"] == "application/problem+json"
+        and int(refused.headers["retry-after"]) > 0
+    )
+    assert nobody.status_code == 401  # the caller's budget is its own, not the address's
+    async with services.db.tenant(org.id) as session:
+        query = select(AuditEntry).where(
+            AuditEntry.org_id == org.id, AuditEntry.action == "ratelimit.refused"
+        )
+        entries = (await session.scalars(query)).all()
+    assert [(e.actor_id, e.target_id) for e in entries] == [(f"client:{org_admin.client_id}", "admin.caller")]
+
+    by_ip = Services(
+        settings=services.settings.model_copy(update={"rate_limits": {"admin.ip": "1/minute"}}),
+        db=services.db,
+        keyring=services.keyring,
+    )
+    transport = httpx.ASGITransport(app=create_admin_app(by_ip), client=("198.51.100.10", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=services.settings.admin_base_url) as admin:
+        first, second = [await admin.get(f"{API}/clients", headers=bearer("not-a-token")) for _ in range(2)]
+    assert (first.status_code, second.status_code) == (401, 429)
+    await limited.limiter.close()
+    await by_ip.limiter.close()
