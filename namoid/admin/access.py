@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from namoid import audit
 from namoid.accounts import roles
 from namoid.admin.problems import Problem
-from namoid.admin.scopes import role_scopes
+from namoid.admin.scopes import grantable, role_scopes
 from namoid.jose import jwt
 from namoid.oauth import tokens
 from namoid.oauth.errors import InvalidToken
@@ -79,7 +79,7 @@ async def _usable_scopes(
     session: AsyncSession, org: Organization, found: tokens.VerifiedAccessToken
 ) -> frozenset[str] | None:
     """The token's scopes its holder still has; None if the client or user is no longer active."""
-    carried = frozenset(str(found.claims.get("scope", "")).split())
+    carried = frozenset(str(found.claims.get("scope", "")).split()) & frozenset(grantable(org.platform))
     client = await clients.get(session, org.id, found.client_id)
     if client is None or client.status != "active":
         return None
@@ -87,7 +87,7 @@ async def _usable_scopes(
         return carried & frozenset(client.admin_scopes)
     if await tokens.active_user(session, org.id, found.user_id) is None:
         return None
-    return carried & role_scopes(await roles.of_user(session, org.id, found.user_id))
+    return carried & role_scopes(await roles.of_user(session, org.id, found.user_id), platform=org.platform)
 
 
 async def authenticate(services: Services, token: str) -> Admin:

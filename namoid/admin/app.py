@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
-from namoid.admin import audit_log, clients, problems, users
+from namoid.admin import audit_log, clients, orgs, problems, users
 from namoid.services import Services
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 
@@ -60,7 +60,7 @@ def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
     )
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
-    for router in (clients.router, users.router, audit_log.router):
+    for router in (clients.router, users.router, audit_log.router, orgs.router):
         api.include_router(router)
     app.include_router(api)
     for exception, handler in problems.HANDLERS:
@@ -74,7 +74,7 @@ def published_document() -> str:
 
 
 def create_admin_app(services: Services) -> ASGIApp:
-    """The admin API: ``/admin/v1/clients``, ``/users``, ``/audit`` and ``/openapi.json``."""
+    """The admin API: ``/admin/v1/clients``, ``/users``, ``/audit``, ``/orgs`` and ``/openapi.json``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -126,3 +126,23 @@ class AuditEntryOut(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEntryOut]
     next_cursor: str | None
+
+
+class OrgCreate(Strict):
+    slug: str = Field(min_length=1, max_length=63)
+    name: str | None = Field(None, min_length=1, max_length=200)
+    test_mode: bool = False
+
+
+class OrgOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: str
+    platform: bool
+    test_mode: bool
+    created_at: datetime
+
+
+class OrgList(BaseModel):
+    items: list[OrgOut]

@@ -15,8 +15,12 @@ CLIENTS_WRITE = "admin:clients:write"
 USERS_READ = "admin:users:read"
 USERS_WRITE = "admin:users:write"
 AUDIT_READ = "admin:audit:read"
+ORGS_READ = "admin:orgs:read"
+ORGS_WRITE = "admin:orgs:write"
 
 ADMIN_SCOPES: tuple[str, ...] = (CLIENTS_READ, CLIENTS_WRITE, USERS_READ, USERS_WRITE, AUDIT_READ)
+#: Scopes over every organization: held only in the platform org (``namoid admin bootstrap``).
+PLATFORM_SCOPES: tuple[str, ...] = (ORGS_READ, ORGS_WRITE)
 PREFIX = "admin:"
 
 #: role → the admin scopes it carries.
@@ -31,12 +35,18 @@ def is_admin_scope(scope: str) -> bool:
     return scope.startswith(PREFIX)
 
 
-def validate_admin_scopes(scopes: Iterable[str]) -> list[str]:
-    """The known admin scopes, deduplicated in order; ValueError naming an unknown one."""
+def grantable(platform: bool) -> tuple[str, ...]:
+    """The admin scopes a client or user of an org may hold: platform scopes in the platform org only."""
+    return ADMIN_SCOPES + PLATFORM_SCOPES if platform else ADMIN_SCOPES
+
+
+def validate_admin_scopes(scopes: Iterable[str], *, platform: bool) -> list[str]:
+    """The admin scopes an org may grant, deduplicated in order; ValueError naming another one."""
+    allowed = grantable(platform)
     result = list(dict.fromkeys(scopes))
     for scope in result:
-        if scope not in ADMIN_SCOPES:
-            raise ValueError(f"unknown admin scope {scope!r}; use {', '.join(ADMIN_SCOPES)}")
+        if scope not in allowed:
+            raise ValueError(f"admin scope {scope!r} cannot be granted here; use {', '.join(allowed)}")
     return result
 
 
@@ -46,6 +56,9 @@ def validate_role(role: str) -> str:
     return role
 
 
-def role_scopes(roles: Iterable[str]) -> frozenset[str]:
-    """The admin scopes that ``roles`` carry together."""
-    return frozenset().union(*(ROLES.get(role, frozenset()) for role in roles))
+def role_scopes(roles: Iterable[str], *, platform: bool) -> frozenset[str]:
+    """The admin scopes that ``roles`` carry together; an ``org_admin`` of the platform org also
+    manages organizations."""
+    roles = set(roles)
+    carried = frozenset().union(*(ROLES.get(role, frozenset()) for role in roles))
+    return carried | frozenset(PLATFORM_SCOPES) if platform and "org_admin" in roles else carried

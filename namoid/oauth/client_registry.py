@@ -168,8 +168,8 @@ async def set_admin_scopes(
 ) -> Client:
     """Grant a confidential client_credentials client exactly ``scopes`` of the admin API (none:
     take them all away); tokens already issued keep their scope until they expire or are revoked."""
-    granted = validate_admin_scopes(scopes)
     async with db.tenant(org_id) as session:
+        granted = validate_admin_scopes(scopes, platform=(await _org(session, org_id)).platform)
         client = await _require(session, org_id, client_id)
         if granted and (
             client.client_type != "confidential" or "client_credentials" not in client.grant_types
