@@ -238,6 +238,8 @@ def deployment(backend: str, work: Path, database_url: str, extra: dict[str, str
         # but its per-client and per-IP ceilings are raised so that one load generator is not refused.
         "NAMOID_RATE_LIMITS": json.dumps(BENCH_RATE_LIMITS),
         "NAMOID_RATELIMIT_SINGLE_NODE": "1",
+        # Only the public app: the admin app (its own port) takes no part in these scenarios.
+        "NAMOID_SERVE_ADMIN": "0",
         **extra,
     }
     return Deployment(backend, work, env, base_url, cert)

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         "https://localhost:8443",
         description="Public HTTPS origin; issuers are {base_url}/o/{org}. The server listens on its port.",
     )
+    admin_base_url: str = Field(
+        "https://localhost:8444",
+        description="HTTPS origin of the admin API ({admin_base_url}/admin/v1), served on its port by "
+        "its own app (never on the public one) with the same TLS certificate.",
+    )
+    serve_public: bool = Field(True, description="`namoid serve` serves the public app.")
+    serve_admin: bool = Field(True, description="`namoid serve` serves the admin API.")
     data_dir: Path = Field(Path(".namoid"), description="Directory for embedded-mode state.")
     database_url: str | None = Field(
         None,
@@ -204,7 +211,7 @@ class Settings(BaseSettings):
     )
     aws_timeout: float = Field(10.0, gt=0, le=120, description="Connect and read timeout of AWS calls (s).")
 
-    @field_validator("base_url")
+    @field_validator("base_url", "admin_base_url")
     @classmethod
     def _https_origin(cls, value: str) -> str:
         parts = urlsplit(value)
@@ -252,6 +259,14 @@ class Settings(BaseSettings):
         return _network_list(value, strict=True)  # host bits set in an allow-list is a mistake
 
     @model_validator(mode="after")
+    def _admin_apart(self) -> Settings:
+        """DESIGN.md §6: the admin API never shares the public origin (nor, on one host, its port)."""
+        public, admin = urlsplit(self.base_url), urlsplit(self.admin_base_url)
+        if (public.hostname, public.port or 443) == (admin.hostname, admin.port or 443):
+            raise ValueError("NAMOID_ADMIN_BASE_URL must be another origin than NAMOID_BASE_URL")
+        return self
+
+    @model_validator(mode="after")
     def _senders_configured(self) -> Settings:
         if self.email_sender != "dev" and "@localhost" in self.email_from:
             raise ValueError("NAMOID_EMAIL_FROM must be set for the smtp and ses senders")
@@ -283,9 +298,25 @@ class Settings(BaseSettings):
 
     @cached_property
     def bind_host(self) -> str:
+        return self._bind_host(self.base_url)
+
+    @cached_property
+    def admin_port(self) -> int:
+        return urlsplit(self.admin_base_url).port or 443
+
+    @cached_property
+    def admin_bind_host(self) -> str:
+        return self._bind_host(self.admin_base_url)
+
+    @cached_property
+    def admin_resource(self) -> str:
+        """The admin API's resource identifier (RFC 8707): the ``aud`` of admin access tokens."""
+        return f"{self.admin_base_url}/admin/v1"
+
+    def _bind_host(self, origin: str) -> str:
         if self.host:
             return self.host
-        hostname = urlsplit(self.base_url).hostname or "localhost"
+        hostname = urlsplit(origin).hostname or "localhost"
         return "127.0.0.1" if hostname in ("localhost", "127.0.0.1") else "0.0.0.0"  # noqa: S104
 
     @cached_property

@@ -33,6 +33,10 @@ _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MIN_PASSWORD = 8  # NIST SP 800-63B §3.1.1.2
 MAX_PASSWORD = 1024
 MAX_REASON = 200  # users.deletion_reason
+MAX_SEARCH = 200
+
+#: Which user: their email address (CLI) or their id (admin API).
+UserRef = str | uuid.UUID
 
 
 class UserExists(ValueError):
@@ -195,6 +199,22 @@ async def list_active(db: Database, org_id: uuid.UUID) -> Sequence[User]:
         return await users.list_active(session, org_id)
 
 
+async def search(
+    db: Database, org_id: uuid.UUID, text: str | None, *, after: str | None, limit: int
+) -> Sequence[User]:
+    """Live users whose email or name contains ``text`` (case-insensitive), by email, after ``after``."""
+    if text is not None and len(text) > MAX_SEARCH:
+        raise ValueError(f"search text must be at most {MAX_SEARCH} characters")
+    async with db.tenant(org_id) as session:
+        return await users.search(session, org_id, text.lower() if text else None, after=after, limit=limit)
+
+
+async def get(db: Database, org_id: uuid.UUID, who: UserRef) -> User:
+    """A live (not deleted) user; LookupError if there is none."""
+    async with db.tenant(org_id) as session:
+        return await require_in(session, org_id, who)
+
+
 def validate_reason(reason: str | None) -> str | None:
     """An optional free-text reason: 1-200 printable characters, or None."""
     if reason is None:
@@ -205,26 +225,24 @@ def validate_reason(reason: str | None) -> str | None:
     return reason
 
 
-async def _require(session: AsyncSession, org_id: uuid.UUID, email: str) -> User:
-    user = await users.get_by_email(session, org_id, normalize_email(email))
+async def require_in(session: AsyncSession, org_id: uuid.UUID, who: UserRef) -> User:
+    if isinstance(who, uuid.UUID):
+        user = await users.get(session, org_id, who)
+        user = None if user is None or user.deleted_at is not None else user
+    else:
+        user = await users.get_by_email(session, org_id, normalize_email(who))
     if user is None:
-        raise LookupError(f"no user {email!r} in this organization")
+        raise LookupError(f"no user {str(who)!r} in this organization")
     return user
 
 
-async def find(db: Database, org_id: uuid.UUID, email: str) -> User:
-    """The org's user with ``email``; LookupError if there is none."""
-    async with db.tenant(org_id) as session:
-        return await _require(session, org_id, email)
-
-
 async def disable(
-    db: Database, org_id: uuid.UUID, email: str, actor: audit.Actor, reason: str | None = None
+    db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Actor, reason: str | None = None
 ) -> User:
     """Disable an active user and end everything they hold; raises ``user.disabled``."""
     reason = validate_reason(reason)
     async with db.tenant(org_id) as session:
-        user = await _require(session, org_id, email)
+        user = await require_in(session, org_id, who)
         if user.status != "active":
             raise ValueError(f"user {user.email!r} is already {user.status}")
         await users.set_status(session, org_id, user.id, "disabled")
@@ -232,10 +250,10 @@ async def disable(
     return user
 
 
-async def enable(db: Database, org_id: uuid.UUID, email: str, actor: audit.Actor) -> User:
+async def enable(db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Actor) -> User:
     """Enable a disabled user (deleted users stay deleted); raises ``user.enabled``."""
     async with db.tenant(org_id) as session:
-        user = await _require(session, org_id, email)
+        user = await require_in(session, org_id, who)
         if user.status != "disabled":
             raise ValueError(f"user {user.email!r} is not disabled")
         await users.set_status(session, org_id, user.id, "active")
@@ -252,16 +270,39 @@ async def enable(db: Database, org_id: uuid.UUID, email: str, actor: audit.Actor
 
 
 async def delete(
-    db: Database, org_id: uuid.UUID, email: str, actor: audit.Actor, reason: str | None = None
+    db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Actor, reason: str | None = None
 ) -> User:
     """Soft-delete a user (active or disabled) and end everything they hold; raises ``user.deleted``."""
     reason = validate_reason(reason)
     now = utcnow()
     async with db.tenant(org_id) as session:
-        user = await _require(session, org_id, email)
+        user = await require_in(session, org_id, who)
         await users.mark_deleted(session, org_id, user.id, now, reason)
         await kyc.erase_in(session, org_id, user.id, actor)  # the KYC record goes with the account
         await _end_everything(session, org_id, user, actor, "user.deleted", reason, now)
+    return user
+
+
+async def revoke_sessions(db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Actor) -> User:
+    """End every session, grant and token the user holds; the account stays as it is."""
+    async with db.tenant(org_id) as session:
+        user = await require_in(session, org_id, who)
+        revoked = await grant_revocation.revoke_user(
+            session, org_id, user.id, utcnow(), actor=actor, reason="sessions_revoked"
+        )
+        await audit.record(
+            session,
+            org_id,
+            actor=actor,
+            action="user.sessions_revoked",
+            target_type="user",
+            target_id=str(user.id),
+            detail={
+                "families": revoked.families,
+                "access_revoked": revoked.access_tokens,
+                "sessions_ended": revoked.sessions,
+            },
+        )
     return user
 
 

@@ -1,4 +1,4 @@
-"""``namoid client create|list|rotate-secret|set-lifetimes|set-token-exchange|disable|enable``."""
+"""``namoid client create|list|rotate-secret|set-lifetimes|set-token-exchange|allow-admin|disable|enable``."""
 
 from __future__ import annotations
 
@@ -55,28 +55,6 @@ def _load_jwks(path: Path | None) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         fail(f"JWKS file {path} must hold a JSON object with 'keys'")
     return data
-
-
-def _summary(client: Client) -> dict[str, Any]:
-    return {
-        "client_id": client.client_id,
-        "name": client.name,
-        "type": client.client_type,
-        "auth_method": client.token_endpoint_auth_method,
-        "redirect_uris": client.redirect_uris,
-        "post_logout_redirect_uris": client.post_logout_redirect_uris,
-        "grant_types": client.grant_types,
-        "scopes": client.scopes,
-        "first_party": client.first_party,
-        "id_token_signed_response_alg": client.id_token_signed_response_alg,
-        "introspect_any": client.introspect_any,
-        "refresh_tokens": client.refresh_tokens,
-        "refresh_token_ttl": client.refresh_token_ttl,
-        "refresh_idle_ttl": client.refresh_idle_ttl,
-        "refresh_reuse_window": client.refresh_reuse_window,
-        "offline_access_on_logout": client.offline_access_on_logout,
-        "status": client.status,
-    }
 
 
 @app.command("create")
@@ -172,7 +150,9 @@ def list_(org: OrgOpt, as_json: JsonFlag = False) -> None:
 
     async def action(services: Services) -> None:
         organization = await organizations.require(services.db, org)
-        rows = [_summary(c) for c in await client_registry.list_all(services.db, organization.id)]
+        rows = [
+            client_registry.describe(c) for c in await client_registry.list_all(services.db, organization.id)
+        ]
         human = "\n".join(f"{r['client_id']}\t{r['type']}\t{r['name']}" for r in rows) or "no clients"
         emit(as_json, rows, human)
 
@@ -247,6 +227,36 @@ def set_token_exchange(
             as_json,
             {"client_id": client_id, "token_exchange": names},
             f"{client_id}: {' '.join(names) or 'none'}",
+        )
+
+    run(action)
+
+
+@app.command("allow-admin")
+def allow_admin(
+    org: OrgOpt,
+    client_id: ClientIdOpt,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="Admin API scope the client may get by client_credentials, e.g. admin:clients:read "
+            "(repeatable; none given: take every admin scope away).",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set exactly which admin API scopes a confidential client_credentials client may get."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        client = await client_registry.set_admin_scopes(
+            services.db, organization.id, client_id, scope or [], cli_actor()
+        )
+        emit(
+            as_json,
+            {"client_id": client_id, "admin_scopes": client.admin_scopes},
+            f"{client_id}: {' '.join(client.admin_scopes) or 'no admin scopes'}",
         )
 
     run(action)

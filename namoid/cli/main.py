@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from namoid.cli import audit, clients, dev, grievances, keys, orgs, providers, server, users, webhooks, worker
+from namoid.cli import (
+    admin,
+    audit,
+    clients,
+    dev,
+    grievances,
+    keys,
+    orgs,
+    providers,
+    server,
+    users,
+    webhooks,
+    worker,
+)
 
 app = typer.Typer(
     name="namoid",
@@ -25,6 +38,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(dev.app, name="dev")
 app.add_typer(providers.app, name="providers")
 app.add_typer(grievances.app, name="grievances")
+app.add_typer(admin.app, name="admin")
 
 
 def main() -> None:

@@ -1,8 +1,11 @@
-"""``namoid serve`` (HTTPS only) and ``namoid migrate``."""
+"""``namoid serve`` (HTTPS only: the public app and the admin API) and ``namoid migrate``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from pathlib import Path
 
 import anyio
 import typer
@@ -12,7 +15,7 @@ from namoid.cli.runtime import cli_actor, fail, migrate_database, settings
 from namoid.crypto.keyring import Keyring, KeyringError
 from namoid.notify.dev import startup_notice
 from namoid.preflight import StartupRefused, check_production
-from namoid.services import build_services, connect_redis
+from namoid.services import Services, build_services, connect_redis
 from namoid.settings import Settings
 from namoid.storage.db import Database
 from namoid.tenancy import demo
@@ -68,15 +71,14 @@ def refuse_unusable_services(config: Settings, keyring: Keyring) -> None:
 
 
 def serve() -> None:
-    """Serve the public app over HTTPS on NAMOID_BASE_URL's port (migrating an embedded DB first)."""
+    """Serve the public app on NAMOID_BASE_URL's port and the admin API on NAMOID_ADMIN_BASE_URL's,
+    both over HTTPS with the same certificate (migrating an embedded DB first)."""
     # The web stack is imported only by the command that serves it: the other commands start faster.
-    import uvicorn
-
-    from namoid.app import create_public_app
     from namoid.crypto.tls import check_pair, ensure_dev_certificate
-    from namoid.logs import uvicorn_log_config
 
     config = settings()
+    if not (config.serve_public or config.serve_admin):
+        fail("nothing to serve: NAMOID_SERVE_PUBLIC and NAMOID_SERVE_ADMIN are both off")
     if config.is_dev:
         anyio.run(
             migrate_database,
@@ -95,7 +97,7 @@ def serve() -> None:
     if not config.is_dev and (problem := check_pair(cert, key)):
         fail(f"refusing to start: NAMOID_TLS_KEY_FILE: {problem}")
     try:
-        if config.is_dev:
+        if config.is_dev and config.serve_public:
             typer.echo(demo.console_message(anyio.run(demo.bootstrap, config), config.base_url))
         services = build_services(config)
     except KeyringError as exc:
@@ -104,18 +106,53 @@ def serve() -> None:
         refuse_unusable_services(config, services.keyring)
     if notice := startup_notice(config):
         log.warning("%s", notice)
-    log.info("NamoID listening on %s (bind %s:%d)", config.base_url, config.bind_host, config.port)
-    uvicorn.run(
-        create_public_app(services),
-        host=config.bind_host,
-        port=config.port,
-        ssl_certfile=str(cert),
-        ssl_keyfile=str(key),
-        log_config=uvicorn_log_config(),
-        server_header=False,
-        proxy_headers=False,
-        forwarded_allow_ips="",
-    )
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the signal it stopped for
+        asyncio.run(_serve_apps(services, cert, key))
+
+
+async def _serve_apps(services: Services, cert: Path, key: Path) -> None:
+    """One uvicorn server per enabled app on this event loop (they share the services); when
+    one stops (a signal, a failed bind), the other stops too."""
+    import uvicorn
+
+    from namoid.admin.app import create_admin_app
+    from namoid.app import create_public_app
+    from namoid.logs import uvicorn_log_config
+
+    config = services.settings
+    apps = []
+    if config.serve_public:
+        log.info("NamoID listening on %s (bind %s:%d)", config.base_url, config.bind_host, config.port)
+        apps.append((create_public_app(services), config.bind_host, config.port))
+    if config.serve_admin:
+        log.info(
+            "NamoID admin API on %s (bind %s:%d)",
+            config.admin_resource,
+            config.admin_bind_host,
+            config.admin_port,
+        )
+        apps.append((create_admin_app(services), config.admin_bind_host, config.admin_port))
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                ssl_certfile=str(cert),
+                ssl_keyfile=str(key),
+                log_config=uvicorn_log_config(),
+                server_header=False,
+                proxy_headers=False,
+                forwarded_allow_ips="",
+            )
+        )
+        for app, host, port in apps
+    ]
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks)
 
 
 def migrate() -> None:

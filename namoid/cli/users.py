@@ -1,4 +1,4 @@
-"""``namoid user create|list|set-password|disable|enable|delete|export``."""
+"""``namoid user create|list|set-password|disable|enable|delete|export|revoke-sessions|grant-role``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from namoid.accounts import users
+from namoid.accounts import roles, users
 from namoid.cli.runtime import cli_actor, emit, read_password_stdin, run
 from namoid.privacy import export_jobs
 from namoid.services import Services
@@ -157,12 +157,41 @@ def export(
 
     async def action(services: Services) -> None:
         organization = await organizations.require(services.db, org)
-        user = await users.find(services.db, organization.id, email)
+        user = await users.get(services.db, organization.id, email)
         if out.exists():
             raise ValueError(f"{out} exists; choose a new file")
         body = await export_jobs.export_now(services.db, organization.id, user.id, cli_actor())
         with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
             file.write(body)
         emit(as_json, {"id": str(user.id), "file": str(out)}, f"wrote {user.email}'s data export to {out}")
+
+    run(action)
+
+
+@app.command("revoke-sessions")
+def revoke_sessions(org: OrgOpt, email: EmailOpt, as_json: JsonFlag = False) -> None:
+    """End every session, grant and token of a user (the account stays as it is)."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await users.revoke_sessions(services.db, organization.id, email, cli_actor())
+        emit(as_json, _status(user), f"ended every session and token of {user.email}")
+
+    run(action)
+
+
+@app.command("grant-role")
+def grant_role(
+    org: OrgOpt,
+    email: EmailOpt,
+    role: Annotated[str, typer.Option(help="org_admin (every admin scope) or auditor (read only).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Give a user an administrative role in their organization (for the admin console)."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await roles.grant(services.db, organization.id, email, role, cli_actor())
+        emit(as_json, _status(user) | {"role": role}, f"{user.email} is now {role} of {org}")
 
     run(action)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from namoid.admin.scopes import is_admin_scope
 from namoid.jose.keys import SIGNING_ALGORITHMS
 from namoid.oauth.grant_revocation import OFFLINE_ACCESS_POLICIES
 
@@ -95,6 +96,13 @@ def validate_scope(scope: str) -> str:
     return scope
 
 
+def validate_client_scope(scope: str) -> str:
+    """A scope a client may be registered with: admin scopes are granted on their own (issue 16)."""
+    if is_admin_scope(scope):
+        raise ValueError(f"{scope!r}: admin scopes are granted on their own (namoid client allow-admin)")
+    return validate_scope(scope)
+
+
 def _default_auth_method(client_type: ClientType) -> str:
     return "client_secret_basic" if client_type == "confidential" else "none"
 
@@ -157,7 +165,7 @@ def validate(
         redirect_uris=uris,
         post_logout_redirect_uris=logout_uris,
         grant_types=grants,
-        scopes=list(dict.fromkeys(validate_scope(s) for s in scopes or DEFAULT_SCOPES)),
+        scopes=list(dict.fromkeys(validate_client_scope(s) for s in scopes or DEFAULT_SCOPES)),
         jwks=jwks,
         first_party=first_party,
         id_token_signed_response_alg=id_token_alg,

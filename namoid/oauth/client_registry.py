@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit, events
+from namoid.admin.scopes import validate_admin_scopes
 from namoid.crypto.keyring import Keyring
 from namoid.crypto.secrets import hash_client_secret, new_token
 from namoid.oauth import grant_revocation
@@ -187,6 +188,52 @@ async def enable(db: Database, org_id: uuid.UUID, client_id: str, actor: audit.A
         await clients.set_status(session, org_id, client_id, "active")
         await _client_event(session, org_id, "client.enabled", client_id, actor)
     return client
+
+
+async def set_admin_scopes(
+    db: Database, org_id: uuid.UUID, client_id: str, scopes: Sequence[str], actor: audit.Actor
+) -> Client:
+    """Grant a confidential client_credentials client exactly ``scopes`` of the admin API (none:
+    take them all away); tokens already issued keep their scope until they expire or are revoked."""
+    async with db.tenant(org_id) as session:
+        granted = validate_admin_scopes(scopes, platform=(await _org(session, org_id)).platform)
+        client = await _require(session, org_id, client_id)
+        if granted and (
+            client.client_type != "confidential" or "client_credentials" not in client.grant_types
+        ):
+            raise ValueError("admin scopes need a confidential client with the client_credentials grant")
+        await clients.set_admin_scopes(session, org_id, client_id, granted)
+        await _client_event(session, org_id, "client.updated", client_id, actor, {"admin_scopes": granted})
+    return client
+
+
+def describe(client: Client) -> dict[str, Any]:
+    """A client's registration as shown to its org's admins (never its secret)."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "type": client.client_type,
+        "auth_method": client.token_endpoint_auth_method,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "grant_types": client.grant_types,
+        "scopes": client.scopes,
+        "admin_scopes": client.admin_scopes,
+        "first_party": client.first_party,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "introspect_any": client.introspect_any,
+        "refresh_tokens": client.refresh_tokens,
+        "refresh_token_ttl": client.refresh_token_ttl,
+        "refresh_idle_ttl": client.refresh_idle_ttl,
+        "refresh_reuse_window": client.refresh_reuse_window,
+        "offline_access_on_logout": client.offline_access_on_logout,
+        "status": client.status,
+    }
+
+
+async def get(db: Database, org_id: uuid.UUID, client_id: str) -> Client:
+    async with db.tenant(org_id) as session:
+        return await _require(session, org_id, client_id)
 
 
 async def list_all(db: Database, org_id: uuid.UUID) -> Sequence[Client]:

@@ -120,6 +120,12 @@ class RequestUriNotSupported(OAuthError):
     error = "request_uri_not_supported"
 
 
+class InvalidTarget(OAuthError):
+    """RFC 8707 §2, RFC 8693 §2.2.2: the resource (or audience) is unknown or unacceptable."""
+
+    error = "invalid_target"
+
+
 class InvalidToken(OAuthError):
     """RFC 6750 §3.1: the access token is expired, revoked, malformed or invalid."""
 

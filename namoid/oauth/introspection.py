@@ -89,5 +89,14 @@ async def introspect(
         value = form.get("token")
         if value is None:
             raise InvalidRequest("token is required")
-        found = await tokens.lookup(session, org, issuer, published, value, form.get("token_type_hint"), now)
+        found = await tokens.lookup(
+            session,
+            org,
+            issuer,
+            published,
+            value,
+            form.get("token_type_hint"),
+            now,
+            resources=(services.settings.admin_resource,),
+        )
         return INACTIVE if found is None else await _describe(session, org, client, found, issuer, now)

@@ -90,6 +90,8 @@ async def revoke(
         if value is None:
             raise InvalidRequest("token is required")
         hint = form.get("token_type_hint")
-        found = await tokens.lookup(session, org, issuer, published, value, hint, now)
+        found = await tokens.lookup(
+            session, org, issuer, published, value, hint, now, resources=(services.settings.admin_resource,)
+        )
         if found is not None:
             await _revoke(session, org, client, found, now)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +45,8 @@ class Grant:
     family_id: uuid.UUID | None = None
     #: Verified claims (IDA 1.0) the user consented to release at UserInfo for this grant.
     userinfo_verified_claims: tuple[str, ...] = ()
+    #: ``aud`` when the token is for a resource other than the issuer (RFC 8707: the admin API).
+    audience: str | None = None
 
     @property
     def subject(self) -> str:
@@ -127,7 +129,7 @@ async def mint_access_token(
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": grant.subject,
-        "aud": issuer,
+        "aud": grant.audience or issuer,
         "client_id": grant.client_id,
         "scope": grant.scope,
         "jti": jti,
@@ -206,12 +208,14 @@ async def verify_access_token(
     published: Sequence[dict[str, Any]],
     token: str,
     now: datetime,
+    *,
+    audience: str | Collection[str] | None = None,
 ) -> VerifiedAccessToken:
     """The one check of our own access tokens (RFC 9068 §4); InvalidToken if anything fails.
 
     Signature by the org's published keys with the RS256 allow-list, ``typ`` at+jwt, the exact
-    issuer and audience, expiry; then the ``jti`` row must exist in this org, unrevoked and
-    unexpired, and agree with the claims.
+    issuer and sole audience (the issuer, unless other resources are named: e.g. the admin API), expiry;
+    then the ``jti`` row must exist in this org, unrevoked and unexpired, and agree with the claims.
     """
     try:
         claims = jwt.verify(
@@ -219,7 +223,8 @@ async def verify_access_token(
             published,
             algorithms=(ACCESS_TOKEN_ALG,),
             issuer=issuer,
-            audience=issuer,
+            audience=audience or issuer,
+            sole_audience=True,
             typ=ACCESS_TOKEN_TYP,
             now=now.timestamp(),
         )
@@ -270,13 +275,17 @@ async def lookup(
     value: str,
     hint: str | None,
     now: datetime,
+    *,
+    resources: Sequence[str] = (),
 ) -> IssuedToken | None:
-    """A token this org issued (RFC 7009 §2.1, RFC 7662 §2.1): a valid access token, or a
-    refresh token in any state. ``hint`` only orders the search; an unknown hint is ignored."""
+    """A token this org issued (RFC 7009 §2.1, RFC 7662 §2.1): a valid access token (for the
+    issuer or one of ``resources``, RFC 8707), or a refresh token in any state. ``hint`` only
+    orders the search; an unknown hint is ignored."""
 
     async def access() -> IssuedToken | None:
         try:
-            return await verify_access_token(session, org, issuer, published, value, now)
+            audiences = (issuer, *resources)
+            return await verify_access_token(session, org, issuer, published, value, now, audience=audiences)
         except InvalidToken:
             return None
 

@@ -69,6 +69,10 @@ DEFAULTS: dict[str, str] = {
     "registration.destination": "3/hour",
     # Grievances one user may raise (namoid.web.account.grievances): a person's, not a flood's, pace.
     "grievance.raise": "5/hour;20/day",
+    # The admin API (issue 16): every request from one IP (before its token is checked) …
+    "admin.ip": "1200/minute",
+    # … and each authenticated caller's own budget (per org and client or user).
+    "admin.caller": "600/minute",
     # At most one audit entry per refusing (policy, key) and minute: a flood is one line, not a million.
     "ratelimit.refusal_audit": "1/minute",
 }

@@ -112,6 +112,8 @@ class Organization(Base):
     grievance_response_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     dpo_name: Mapped[str | None] = mapped_column(String(200))
     dpo_email: Mapped[str | None] = mapped_column(String(320))
+    #: The platform org (``namoid admin bootstrap``, issue 16): its admins manage organizations.
+    platform: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class User(Base):
@@ -167,6 +169,9 @@ class Client(Base):
     refresh_reuse_window: Mapped[int | None] = mapped_column(Integer)
     #: What logging out does to this client's ``offline_access`` grants: "keep" or "end".
     offline_access_on_logout: Mapped[str] = mapped_column(String(8), default="keep")
+    #: Admin API scopes the org granted this client explicitly (``namoid client allow-admin``,
+    #: issue 16), for client_credentials tokens addressed to the admin API (RFC 8707).
+    admin_scopes: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default="[]")
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -861,3 +866,20 @@ class MessageTemplate(Base):
 
 
 TENANT_TABLES += ("grievances", "message_templates")
+# --- Admin API (issue 16): roles of users in their organization. Kept together in this block.
+
+
+class UserRole(Base):
+    """A user's administrative role in their org (``org_admin`` or ``auditor``), for the console."""
+
+    __tablename__ = "user_roles"
+    __table_args__ = (UniqueConstraint("org_id", "user_id", "role"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+TENANT_TABLES += ("user_roles",)

@@ -39,6 +39,7 @@ async def create(
     actor: audit.Actor,
     *,
     test_mode: bool = False,
+    platform: bool = False,
 ) -> Organization:
     """Create an org with its first RS256 signing key (private half encrypted), audited.
 
@@ -52,7 +53,11 @@ async def create(
         async with db.tenant(org_id) as session:
             if await organizations.get_by_slug(session, slug) is not None:
                 raise OrganizationExists(f"organization {slug!r} already exists")
-            org = Organization(id=org_id, slug=slug, name=name, status="active", test_mode=test_mode)
+            if platform and await organizations.get_platform(session) is not None:
+                raise OrganizationExists("the platform organization already exists")
+            org = Organization(
+                id=org_id, slug=slug, name=name, status="active", test_mode=test_mode, platform=platform
+            )
             session.add(org)
             await session.flush()
             await audit.record(
@@ -62,7 +67,7 @@ async def create(
                 action="org.created",
                 target_type="org",
                 target_id=slug,
-                detail={"test_mode": True} if test_mode else None,
+                detail={"test_mode": test_mode, "platform": platform} if test_mode or platform else None,
             )
             await create_key(session, keyring, org_id, ORG_KEY_ALG, actor)
     except IntegrityError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -125,6 +125,10 @@ def declared_length(headers: Headers) -> int | None:
     return int(value)
 
 
+#: Builds the response refusing a request body: (status, description) → response.
+RefusalFactory = Callable[[int, str], Response]
+
+
 def _oauth_error(status_code: int, description: str) -> Response:
     """An RFC 6749 §5.2-style JSON error (``invalid_request``), never cached."""
     body = {"error": "invalid_request", "error_description": description}
@@ -231,8 +235,11 @@ class _BodyTooLarge(Exception):
 class _CappedExchange:
     """One request whose body is counted while streaming; past the cap, answer 413 and stop."""
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+    def __init__(
+        self, scope: Scope, receive: Receive, send: Send, max_bytes: int, refuse: RefusalFactory
+    ) -> None:
         self._scope, self._receive, self._send, self._max = scope, receive, send, max_bytes
+        self._refusal = refuse
         self.received = 0
         self.started = False
         self.refused = False
@@ -250,7 +257,7 @@ class _CappedExchange:
         if self.started:
             return
         self.started = self.refused = True
-        await _oauth_error(413, "request body too large")(self._scope, self._receive, self._send)
+        await self._refusal(413, "request body too large")(self._scope, self._receive, self._send)
 
     async def send(self, message: Message) -> None:
         if self.refused:
@@ -269,11 +276,17 @@ class BodySizeLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, path_caps: Sequence[tuple[re.Pattern[str], int]] = ()
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        path_caps: Sequence[tuple[re.Pattern[str], int]] = (),
+        refuse: RefusalFactory = _oauth_error,
     ) -> None:
         if max_bytes < 0 or any(cap < 0 for _, cap in path_caps):
             raise ValueError("max_bytes must be >= 0")
         self.app = app
+        #: The refusal in the app's own error format (an OAuth-style JSON error by default).
+        self.refuse = refuse
         self.max_bytes = max_bytes
         #: Routes with a cap of their own (e.g. the offline e-KYC upload), by full path.
         self.path_caps = tuple(path_caps)
@@ -289,12 +302,12 @@ class BodySizeLimitMiddleware:
         try:
             declared = declared_length(Headers(scope=scope))
         except ValueError:
-            await _oauth_error(400, "malformed Content-Length")(scope, receive, send)
+            await self.refuse(400, "malformed Content-Length")(scope, receive, send)
             return
         if declared is not None and declared > max_bytes:
-            await _oauth_error(413, "request body too large")(scope, receive, send)
+            await self.refuse(413, "request body too large")(scope, receive, send)
             return
-        exchange = _CappedExchange(scope, receive, send, max_bytes)
+        exchange = _CappedExchange(scope, receive, send, max_bytes, self.refuse)
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except _BodyTooLarge:

@@ -35,6 +35,7 @@ class Server:
     base_url: str
     cafile: Path
     log_path: Path
+    admin_url: str | None = None
 
     @property
     def context(self) -> ssl.SSLContext:
@@ -61,7 +62,10 @@ def start(tmp_path: Path, cafile: Path | None = None, **settings: str) -> Server
     base_url = f"https://localhost:{port}"
     data_dir = tmp_path / "data"
     log_path = tmp_path / "server.log"
-    env = _env(NAMOID_BASE_URL=base_url, NAMOID_DATA_DIR=str(data_dir), **settings)
+    admin_url = f"https://localhost:{free_port()}"
+    env = _env(
+        NAMOID_BASE_URL=base_url, NAMOID_ADMIN_BASE_URL=admin_url, NAMOID_DATA_DIR=str(data_dir), **settings
+    )
     with log_path.open("w") as log:
         process = subprocess.Popen(  # stopped by pid in the fixture
             [sys.executable, "-m", "namoid", "serve"],
@@ -70,7 +74,7 @@ def start(tmp_path: Path, cafile: Path | None = None, **settings: str) -> Server
             stderr=subprocess.STDOUT,
             text=True,
         )
-    server = Server(process, base_url, cafile or data_dir / "tls" / "cert.pem", log_path)
+    server = Server(process, base_url, cafile or data_dir / "tls" / "cert.pem", log_path, admin_url)
     try:
         _wait_until_healthy(server)
     except BaseException:
@@ -125,6 +129,28 @@ def test_embedded_default_serves_https_with_its_dev_certificate(embedded: Server
     assert embedded.base_url.startswith("https://")
     log = embedded.log()
     assert "DEVELOPMENT" in log and str(embedded.cafile.resolve()) in log
+
+
+def test_the_admin_api_has_its_own_port_and_never_the_public_one(embedded: Server) -> None:
+    assert embedded.admin_url is not None
+    with httpx.Client(base_url=embedded.admin_url, verify=embedded.context, timeout=10) as admin:
+        document = admin.get("/admin/v1/openapi.json")
+        unauthenticated = admin.get("/admin/v1/clients")
+        public_route = admin.get("/healthz")
+    assert document.status_code == 200 and document.json()["openapi"] == "3.1.0"
+    assert unauthenticated.status_code == 401 and unauthenticated.headers["www-authenticate"]
+    assert unauthenticated.headers["content-type"] == "application/problem+json"
+    assert "strict-transport-security" in unauthenticated.headers and public_route.status_code == 404
+    with embedded.client() as client:
+        assert client.get("/admin/v1/openapi.json").status_code == 404
+        assert client.get("/admin/v1/clients").status_code == 404
+
+
+def test_serve_refuses_when_both_apps_are_off(tmp_path: Path) -> None:
+    result = _refused(
+        {"NAMOID_SERVE_PUBLIC": "false", "NAMOID_SERVE_ADMIN": "0", "NAMOID_DATA_DIR": str(tmp_path / "data")}
+    )
+    assert result.returncode == 2 and "nothing to serve" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_plain_http_is_not_served(embedded: Server) -> None:

@@ -58,7 +58,18 @@ RULES = [
     ("namoid.ratelimit", "namoid.oauth"),
     ("namoid.ratelimit", "namoid.web"),
     ("namoid.events", "namoid.oauth"),
+    # DESIGN.md §6: the public and admin apps stay apart; neither is built from the other.
+    ("namoid.app", "namoid.admin"),
+    ("namoid.web", "namoid.admin"),
+    ("namoid.oauth", "namoid.admin.app"),
+    ("namoid.admin", "namoid.app"),
+    ("namoid.admin", "namoid.web.pages"),
+    ("namoid.admin", "namoid.web.interaction"),
+    ("namoid.admin", "namoid.oauth.endpoints"),
 ]
+
+#: What of ``namoid.web`` the admin app may use: the middleware every HTTPS app wears, nothing else.
+ADMIN_MAY_USE_FROM_WEB = {"namoid.web.middleware"}
 
 
 @pytest.mark.parametrize(("lower", "upper"), RULES)
@@ -72,3 +83,18 @@ def test_the_walker_sees_imports() -> None:
     assert "namoid.audit.chain" in IMPORTS["namoid.audit.verification"]
     assert "namoid.oauth.tokens" in IMPORTS["namoid.oauth.grants"]  # `from namoid.oauth import tokens`
     assert _wrong_way("namoid.oauth", "namoid.audit")  # the protocol writes audit entries
+
+
+def test_the_admin_app_takes_only_the_middleware_from_the_web_layer() -> None:
+    used = {
+        target
+        for module, targets in IMPORTS.items()
+        if _inside(module, "namoid.admin")
+        for target in targets
+        if _inside(target, "namoid.web")
+    }
+    assert used == ADMIN_MAY_USE_FROM_WEB | {
+        f"{module}.{name}"
+        for module in ADMIN_MAY_USE_FROM_WEB
+        for name in ("BodySizeLimitMiddleware", "RequestContextMiddleware", "SecurityHeadersMiddleware")
+    }

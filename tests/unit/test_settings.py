@@ -23,6 +23,9 @@ def test_embedded_defaults() -> None:
     assert settings.is_dev
     assert settings.base_url == "https://localhost:8443"
     assert settings.port == 8443 and settings.bind_host == "127.0.0.1"
+    assert settings.admin_base_url == "https://localhost:8444" and settings.admin_port == 8444
+    assert settings.admin_bind_host == "127.0.0.1" and settings.serve_public and settings.serve_admin
+    assert settings.admin_resource == "https://localhost:8444/admin/v1"
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{Path('.namoid').resolve() / 'namoid.db'}"
     assert settings.resolved_keyring_file == Path(".namoid/keyring.json")
     assert settings.redis_url is None and not settings.json_logs
@@ -38,11 +41,24 @@ def test_production_when_a_database_is_configured(monkeypatch: pytest.MonkeyPatc
     assert settings.trusted_proxies == ["10.0.0.0/8", "192.168.1.7"]
 
 
+def test_admin_api_has_its_own_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAMOID_ADMIN_BASE_URL", "https://admin.example.com:9443/")
+    monkeypatch.setenv("NAMOID_SERVE_PUBLIC", "false")
+    settings = load_settings()
+    assert settings.admin_base_url == "https://admin.example.com:9443" and settings.admin_port == 9443
+    assert settings.admin_bind_host == "0.0.0.0" and not settings.serve_public  # noqa: S104
+    monkeypatch.setenv("NAMOID_ADMIN_BASE_URL", "https://localhost:8443")
+    with pytest.raises(SettingsError, match="NAMOID_ADMIN_BASE_URL must be another origin"):
+        load_settings()
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("NAMOID_BASE_URL", "http://localhost:8443"),
         ("NAMOID_BASE_URL", "https://id.example.com/path"),
+        ("NAMOID_ADMIN_BASE_URL", "http://localhost:8444"),
+        ("NAMOID_SERVE_ADMIN", "perhaps"),
         ("NAMOID_DATABASE_URL", "mysql://x"),
         ("NAMOID_REDIS_URL", "http://cache"),
         ("NAMOID_TRUSTED_PROXIES", "not-an-ip"),

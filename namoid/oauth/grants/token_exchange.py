@@ -19,7 +19,7 @@ from typing import Final
 
 from namoid.crypto.keyring import KeyringError
 from namoid.oauth import tokens
-from namoid.oauth.errors import InvalidRequest, InvalidToken, OAuthError, UnauthorizedClient
+from namoid.oauth.errors import InvalidRequest, InvalidTarget, InvalidToken, UnauthorizedClient
 from namoid.oauth.grants import TokenRequest
 from namoid.providers import access, exchange_policy
 from namoid.providers.upstream import UpstreamError, client_for
@@ -28,12 +28,6 @@ from namoid.storage.repos import provider_connections, token_exchange_permission
 
 TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)
 ACCESS_TOKEN_TYPE: Final = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a URN)
-
-
-class InvalidTarget(OAuthError):
-    """RFC 8693 §2.2.2: the audience or resource is unknown or unacceptable."""
-
-    error = "invalid_target"
 
 
 def _check_types(request: TokenRequest) -> None:

@@ -63,3 +63,7 @@ async def set_redirect_uris(
     session: AsyncSession, org_id: uuid.UUID, client_id: str, uris: list[str]
 ) -> bool:
     return await _update(session, org_id, client_id, {"redirect_uris": list(uris)})
+async def set_admin_scopes(
+    session: AsyncSession, org_id: uuid.UUID, client_id: str, scopes: list[str]
+) -> bool:
+    return await _update(session, org_id, client_id, {"admin_scopes": scopes})

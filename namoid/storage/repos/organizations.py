@@ -26,6 +26,11 @@ async def get_by_slug(session: AsyncSession, slug: str) -> Organization | None:
     return await session.scalar(select(Organization).where(Organization.slug == slug))
 
 
+async def get_platform(session: AsyncSession) -> Organization | None:
+    """The platform organization (issue 16), if it was bootstrapped."""
+    return await session.scalar(select(Organization).where(Organization.platform.is_(True)))
+
+
 async def list_all(session: AsyncSession) -> Sequence[Organization]:
     return (await session.scalars(select(Organization).order_by(Organization.slug))).all()
 

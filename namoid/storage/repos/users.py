@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import User, utcnow
@@ -50,6 +50,24 @@ async def get(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> U
 async def list_active(session: AsyncSession, org_id: uuid.UUID) -> Sequence[User]:
     query = select(User).where(User.org_id == org_id, User.deleted_at.is_(None)).order_by(User.email)
     return (await session.scalars(query)).all()
+
+
+async def search(
+    session: AsyncSession, org_id: uuid.UUID, text: str | None, *, after: str | None, limit: int
+) -> Sequence[User]:
+    """Live users whose email or name contains ``text`` (lower case), ordered by email, after ``after``."""
+    query = select(User).where(User.org_id == org_id, User.deleted_at.is_(None))
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                func.lower(User.email).like(pattern, escape="\\"),
+                func.lower(User.name).like(pattern, escape="\\"),
+            )
+        )
+    if after is not None:
+        query = query.where(User.email > after)
+    return (await session.scalars(query.order_by(User.email).limit(limit))).all()
 
 
 async def _update(

@@ -43,6 +43,7 @@ READ_ONLY = {
     "providers consents",
     "org inbox",
     "grievances list",
+    "admin openapi",
 }
 EXEMPT = {"serve": "serves HTTP: every route is checked by test_completeness_http"}
 PASSWORD = "completeness test password"  # pragma: allowlist secret
@@ -128,7 +129,20 @@ def _orgs_clients_users(cli: Session, slug: str) -> None:
     cli.run("user disable", "--org", slug, "--email", email, "--reason", "test")
     cli.run("user enable", "--org", slug, "--email", email)
     cli.run("user export", "--org", slug, "--email", email, "--out", str(cli.keyring.parent / f"{slug}.json"))
+    cli.run("user revoke-sessions", "--org", slug, "--email", email)
+    cli.run("user grant-role", "--org", slug, "--email", email, "--role", "auditor")
     cli.run("user delete", "--org", slug, "--email", email, "--reason", "test")
+    robot = cli.run(
+        "client create", "--org", slug, "--name", "Robot", "--type", "confidential",
+        "--grant-type", "client_credentials", "--json",
+    )  # fmt: skip
+    cli.run(
+        "client allow-admin", "--org", slug, "--client-id", robot["client_id"], "--scope", "admin:audit:read"
+    )
+    cli.run(
+        "admin bootstrap", "--email", f"root-{uuid.uuid4().hex[:6]}@example.com", "--slug", f"{slug}-platform"
+    )
+    cli.run("admin openapi")
 
 
 def _keys_and_webhooks(cli: Session, slug: str) -> None:

@@ -1,0 +1,94 @@
+"""Fixtures for the admin API: the real admin app over ASGI, and admin tokens from the real
+token endpoint (client_credentials with the admin API as the resource, RFC 8707)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from namoid.admin.app import create_admin_app
+from namoid.admin.scopes import ADMIN_SCOPES
+from namoid.oauth import client_registry
+from namoid.services import Services
+from namoid.storage.models import Organization
+from namoid.tenancy import organizations
+from tests.features.conftest import ADMIN, MakeClient, RegisteredClient
+from tests.features.token.conftest import basic
+
+API = "/admin/v1"
+
+
+@dataclass(frozen=True)
+class AdminClient:
+    registered: RegisteredClient
+    org: Organization
+
+    @property
+    def client_id(self) -> str:
+        return self.registered.client_id
+
+
+async def admin_client(
+    services: Services, make_client: MakeClient, org: Organization, scopes: Sequence[str] = ADMIN_SCOPES
+) -> AdminClient:
+    """A confidential client_credentials client of ``org`` granted ``scopes`` of the admin API."""
+    registered = await make_client(
+        org, grant_types=["client_credentials"], redirect_uris=[], scopes=["profile"]
+    )
+    await client_registry.set_admin_scopes(services.db, org.id, registered.client_id, scopes, ADMIN)
+    return AdminClient(registered, org)
+
+
+async def token_response(
+    http: httpx.AsyncClient, services: Services, client: AdminClient, **form: str
+) -> httpx.Response:
+    form.setdefault("grant_type", "client_credentials")
+    form.setdefault("resource", services.settings.admin_resource)
+    return await http.post(
+        f"/o/{client.org.slug}/token",
+        data=form,
+        headers=basic(client.client_id, client.registered.secret),
+    )
+
+
+async def admin_token(http: httpx.AsyncClient, services: Services, client: AdminClient, **form: str) -> str:
+    response = await token_response(http, services, client, **form)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def admin_http(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """The real admin app in-process, at the configured admin origin."""
+    transport = httpx.ASGITransport(app=create_admin_app(services), client=("198.51.100.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=services.settings.admin_base_url) as client:
+        yield client
+
+
+@pytest.fixture
+async def other_org(services: Services) -> Organization:
+    return await organizations.create(services.db, services.keyring, "org-b-" + _suffix(), "Org B", ADMIN)
+
+
+def _suffix() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+async def org_admin(services: Services, make_client: MakeClient, org: Organization) -> AdminClient:
+    return await admin_client(services, make_client, org)
+
+
+@pytest.fixture
+async def token(http: httpx.AsyncClient, services: Services, org_admin: AdminClient) -> str:
+    """An access token of ``org`` for the admin API with every admin scope."""
+    return await admin_token(http, services, org_admin)
