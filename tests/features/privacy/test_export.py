@@ -103,9 +103,10 @@ async def test_the_export_holds_every_section_validates_and_holds_no_secret(
         "scopes": ["openid", "email"], "expires_at": None, "refresh_token_held": True,
     }  # fmt: skip
     ledger = sections["consent_records"]
-    assert (ledger[0]["kind"], ledger[0]["event"], ledger[0]["counterparty"]) == (
-        "provider_connection", "granted", "upstream",
-    )  # fmt: skip
+    assert {(r["kind"], r["event"], r["counterparty"]) for r in ledger} == {
+        ("client_grant", "granted", principal.flow.rp.client_id),  # the relying party's grant
+        ("provider_connection", "granted", "upstream"),
+    }
     assert all(r["notice_version"] for r in ledger)
     kyc = sections["identity_verification"]
     assert (kyc["aadhaar_last4"], kyc["result"]) == (fx.LAST4, "valid")
