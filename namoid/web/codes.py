@@ -286,9 +286,12 @@ async def _complete(request: Request, step: CodeStep, password_hash: str | None,
         amr = CODE_AMR[channel]
         if step.purpose == "second_factor":
             amr = (password_login.PASSWORD_AMR, *amr, "mfa")
-        started = await password_login.sign_in(
-            session, org, user, previous=step.browser, client_id=step.client_id, now=now, amr=amr
-        )
+        try:
+            started = await password_login.sign_in(
+                session, org, user, previous=step.browser, client_id=step.client_id, now=now, amr=amr
+            )
+        except password_login.AccountInactive:  # deleted or disabled while the code was on its way
+            return entry_page(request, step, "", error=VERDICTS["unknown"], status_code=400)
     response = _to_interaction(org, "consent", step.handle)
     set_session_cookie(response, org.slug, started.token, started.row.expires_at, now)
     return response

@@ -43,3 +43,8 @@ async def set_audit_retention(session: AsyncSession, org_id: uuid.UUID, days: in
 async def set_sign_in(session: AsyncSession, org_id: uuid.UUID, changes: dict[str, object]) -> None:
     """Update the org's sign-in policy columns (namoid.tenancy.sign_in validated them)."""
     await session.execute(update(Organization).where(Organization.id == org_id).values(**changes))
+
+
+async def set_erasure_grace(session: AsyncSession, org_id: uuid.UUID, days: int) -> None:
+    query = update(Organization).where(Organization.id == org_id).values(erasure_grace_days=days)
+    await session.execute(query)
