@@ -15,9 +15,21 @@ from typing import Final, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.audit import request_meta_var
+from namoid.privacy.registry import (
+    STRING,
+    STRINGS,
+    TIME,
+    UUID,
+    DataPrincipal,
+    Json,
+    Section,
+    array_of,
+    nullable,
+    obj,
+)
 from namoid.storage.db import Database
 from namoid.storage.models import ConsentRecord, utcnow
-from namoid.storage.repos import consent_records
+from namoid.storage.repos import consent_records, personal_data
 
 ConsentKind = Literal["provider_connection", "client_grant"]
 KINDS: Final = ("provider_connection", "client_grant")
@@ -103,3 +115,35 @@ def summary(record: ConsentRecord) -> dict[str, object]:
         "user_agent": record.user_agent,
         "withdrawn_by": record.withdrawn_by,
     }
+
+
+async def _export(session: AsyncSession, who: DataPrincipal) -> Json:
+    rows = await personal_data.rows_of_user(
+        session, who.org_id, ConsentRecord.user_id, who.user_id, ConsentRecord.seq
+    )
+    return [summary(row) for row in rows]
+
+
+#: The ledger's part of the data export (DESIGN.md §8).
+SECTION: Final = Section(
+    name="consent_records",
+    title="Consent history",
+    tables=("consent_records",),
+    schema=array_of(
+        obj(
+            consent_id=UUID,
+            kind={"enum": list(KINDS)},
+            event={"enum": ["granted", "withdrawn"]},
+            user_id=UUID,
+            counterparty=STRING,
+            purposes=STRINGS,
+            scopes=STRINGS,
+            notice_version=nullable(STRING),
+            occurred_at=TIME,
+            ip=nullable(STRING),
+            user_agent=nullable(STRING),
+            withdrawn_by=nullable(STRING),
+        )
+    ),
+    export=_export,
+)
