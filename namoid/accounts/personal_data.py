@@ -17,6 +17,7 @@ from namoid.privacy.registry import (
     TIME,
     UUID,
     DataPrincipal,
+    Erasure,
     Json,
     Section,
     array_of,
@@ -24,7 +25,7 @@ from namoid.privacy.registry import (
     nullable,
     obj,
 )
-from namoid.storage.models import BrowserSession
+from namoid.storage.models import BrowserSession, User
 from namoid.storage.repos import organizations, personal_data, users
 
 CONTACT = obj(type={"enum": ["email", "phone"]}, value=STRING, verified=BOOLEAN)
@@ -76,18 +77,26 @@ async def _sessions(session: AsyncSession, who: DataPrincipal) -> Json:
     ]
 
 
+async def _erase_account(session: AsyncSession, who: DataPrincipal) -> None:
+    """The user row itself: the purge runs this section last, when nothing refers to it."""
+    await personal_data.delete_rows_of_user(session, who.org_id, User.id, who.user_id)
+
+
+async def _erase_sessions(session: AsyncSession, who: DataPrincipal) -> None:
+    await personal_data.delete_rows_of_user(session, who.org_id, BrowserSession.user_id, who.user_id)
+
+
 ACCOUNT: Final = Section(
     name="account",
     title="Profile, contact details and sign-in methods",
     tables=("users",),
     schema=obj(
-        profile=obj(
-            id=UUID, name=nullable(STRING), status=STRING, created_at=TIME, updated_at=TIME
-        ),
+        profile=obj(id=UUID, name=nullable(STRING), status=STRING, created_at=TIME, updated_at=TIME),
         contacts=array_of(CONTACT),
         sign_in_methods=array_of(METHOD),
     ),
     export=_account,
+    erasure=Erasure("delete", _erase_account),
 )
 
 SESSIONS: Final = Section(
@@ -105,4 +114,5 @@ SESSIONS: Final = Section(
         )
     ),
     export=_sessions,
+    erasure=Erasure("delete", _erase_sessions),
 )
