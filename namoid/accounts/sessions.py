@@ -7,6 +7,7 @@ login, a new one: a new token, a new ``sid``, the old row ended (OWASP session f
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -122,3 +123,61 @@ async def replace(
         return
     actor = audit.Actor("user", str(successor.user_id))
     await end(session, org_id, previous, now, actor=actor, reason="another_user_signed_in")
+
+
+async def live_of_user(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> Sequence[BrowserSession]:
+    """The user's signed-in browsers (account console, issue 13)."""
+    return await browser_sessions.live_of_user(session, org_id, user_id, now)
+
+
+async def _sign_out(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    browser: BrowserSession,
+    now: datetime,
+    *,
+    actor: audit.Actor,
+    reason: str,
+) -> bool:
+    if not await end(session, org_id, browser, now, actor=actor, reason=reason):
+        return False
+    await audit.record(
+        session,
+        org_id,
+        actor=actor,
+        action="session.ended",
+        target_type="session",
+        target_id=browser.sid,
+        detail={"reason": reason},
+    )
+    return True
+
+
+async def sign_out(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    now: datetime,
+    *,
+    actor: audit.Actor,
+) -> bool:
+    """End one of the user's own live sessions (and its bound grants, ``end``), audited as
+    ``session.ended``; False if the user has no such live session."""
+    live = await browser_sessions.live_of_user(session, org_id, user_id, now)
+    browser = next((row for row in live if row.id == session_id), None)
+    if browser is None:
+        return False
+    return await _sign_out(session, org_id, browser, now, actor=actor, reason="signed_out_from_account")
+
+
+async def sign_out_everywhere(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime, *, actor: audit.Actor
+) -> int:
+    """End every live session of the user, each as ``sign_out``; returns how many."""
+    ended = 0
+    for browser in await browser_sessions.live_of_user(session, org_id, user_id, now):
+        ended += await _sign_out(session, org_id, browser, now, actor=actor, reason="signed_out_everywhere")
+    return ended

@@ -123,6 +123,41 @@ async def set_password(
     return user
 
 
+async def change_password(
+    db: Database, org_id: uuid.UUID, user_id: uuid.UUID, password: str, *, keep_sid: str, now: datetime
+) -> grant_revocation.Revoked:
+    """The user's own password change (account console, after a fresh sign-in).
+
+    As a reset (``accounts.codes.reset_password``) it ends every refresh family, access token
+    and browser session of the user (``grant_revocation.revoke_user``), except the session
+    ``keep_sid`` it was made in; raises ``password.changed`` (CAEP credential-change).
+    ValueError if the password is not acceptable; nothing changes then.
+    """
+    password_hash = await anyio.to_thread.run_sync(hash_password, validate_password(password))
+    actor = audit.Actor("user", str(user_id))
+    async with db.tenant(org_id) as session:
+        await users.set_password_hash(session, org_id, user_id, password_hash)
+        revoked = await grant_revocation.revoke_user(
+            session, org_id, user_id, now, actor=actor, reason="password_changed", keep_sid=keep_sid
+        )
+        await events.raise_event(
+            session,
+            org_id,
+            "password.changed",
+            actor=actor,
+            subject=events.user_subject(user_id),
+            target_type="user",
+            target_id=str(user_id),
+            detail={
+                "credential_type": "password",
+                "change_type": "update",
+                "families_revoked": revoked.families,
+                "sessions_ended": revoked.sessions,
+            },
+        )
+    return revoked
+
+
 async def list_active(db: Database, org_id: uuid.UUID) -> Sequence[User]:
     async with db.tenant(org_id) as session:
         return await users.list_active(session, org_id)

@@ -30,6 +30,8 @@ EVENT_TYPES: dict[str, str] = {
     "client.bruteforce_suspected": NAMOID + "client.bruteforce_suspected",
     "otp.flood_suspected": NAMOID + "otp.flood_suspected",
     "password.reset": RISC + "account-credential-change-required",
+    "password.changed": CAEP + "credential-change",
+    "user.identifier_changed": RISC + "identifier-changed",
     "ratelimit.degraded": NAMOID + "ratelimit.degraded",
     "client.created": NAMOID + "client.created",
     "client.updated": NAMOID + "client.updated",

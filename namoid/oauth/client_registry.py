@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit, events
@@ -98,6 +99,32 @@ async def register(
         }
         await _client_event(session, org_id, "client.created", client.client_id, actor, detail)
     return client, secret
+
+
+async def ensure_registered(db: Database, org_id: uuid.UUID, client_id: str, meta: ClientMetadata) -> Client:
+    """The org's public first-party client ``client_id`` (one NamoID itself uses, such as the
+    account console): registered on first use, its redirect URIs kept equal to ``meta``'s (they
+    follow NAMOID_BASE_URL). Idempotent and safe when two first uses race; audited as
+    ``client.created`` / ``client.updated`` by the system."""
+    if meta.client_type != "public":
+        raise ValueError("only public clients are registered implicitly (they have no secret to show)")
+    actor = audit.Actor("system")
+    try:
+        async with db.tenant(org_id) as session:
+            client = await clients.get(session, org_id, client_id)
+            if client is None:
+                client = Client(client_id=client_id, secret_hash=None, status="active", **asdict(meta))
+                await clients.create(session, org_id, client)
+                created = {"first_party": True}
+                await _client_event(session, org_id, "client.created", client_id, actor, created)
+            elif client.redirect_uris != meta.redirect_uris:
+                await clients.set_redirect_uris(session, org_id, client_id, meta.redirect_uris)
+                changed = {"changed": ["redirect_uris"]}
+                await _client_event(session, org_id, "client.updated", client_id, actor, changed)
+            return client
+    except IntegrityError:  # a concurrent first use registered it: use theirs
+        async with db.tenant(org_id) as session:
+            return await _require(session, org_id, client_id)
 
 
 async def rotate_secret(

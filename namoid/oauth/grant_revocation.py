@@ -1,7 +1,8 @@
 """Revocation links, in one place: what dies with a user, a client or a browser session.
 
-- A user disabled or deleted: every refresh family and access token of the user, at every
-  client, and every browser session of the user.
+- A user disabled or deleted, or their password reset or changed: every refresh family and
+  access token of the user, at every client, and every browser session of the user (a change
+  made in the account console keeps the session it was made in).
 - A client disabled: every refresh family and access token issued to it.
 - A browser session ended (RP-initiated logout, another user signing in in that browser):
   the refresh families authorized in it without ``offline_access``, which are bound to the
@@ -81,13 +82,18 @@ async def revoke_user(
     *,
     actor: audit.Actor,
     reason: str,
+    keep_sid: str | None = None,
 ) -> Revoked:
-    """End everything a user holds: refresh families, access tokens and browser sessions."""
+    """End everything a user holds: refresh families, access tokens and browser sessions.
+
+    ``keep_sid``: the browser session in which the user changed their own password stays
+    signed in; every grant, even one authorized in that session, ends all the same.
+    """
     families = await refresh_tokens.revoke_families_of_user(session, org_id, user_id, now, reason)
     revoked = Revoked(
         families=len(families),
         access_tokens=await access_tokens.revoke_for_user(session, org_id, user_id, now),
-        sessions=await browser_sessions.end_for_user(session, org_id, user_id, now),
+        sessions=await browser_sessions.end_for_user(session, org_id, user_id, now, keep_sid),
     )
     return await _record(session, org_id, revoked, actor=actor, target=("user", str(user_id)), reason=reason)
 

@@ -102,3 +102,30 @@ def set_trip_cookie(response: Response, org_slug: str, value: str, max_age: int)
 
 def clear_trip_cookie(response: Response, org_slug: str) -> None:
     response.delete_cookie(trip_cookie_name(org_slug), path="/", secure=True, httponly=True, samesite="none")
+
+
+# --- the account console: its session cookie and the cookie of a sign-in in progress -------
+
+#: ``_`` cannot occur in a slug: neither name can equal any other cookie's.
+CONSOLE_PREFIX = PREFIX + "console_"
+CONSOLE_START_PREFIX = PREFIX + "consolestart_"
+
+
+def console_cookie_name(org_slug: str) -> str:
+    return CONSOLE_PREFIX + org_slug
+
+
+def console_start_cookie_name(org_slug: str) -> str:
+    return CONSOLE_START_PREFIX + org_slug
+
+
+def set_console_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+    """One of the console's cookies (``console_cookie_name``, ``console_start_cookie_name``),
+    with the session cookie's attributes."""
+    response.set_cookie(
+        name, value, max_age=max(0, max_age), path="/", secure=True, httponly=True, samesite="lax"
+    )
+
+
+def clear_console_cookie(response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", secure=True, httponly=True, samesite="lax")

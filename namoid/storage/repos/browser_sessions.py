@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
@@ -62,17 +63,18 @@ async def end(session: AsyncSession, org_id: uuid.UUID, session_id: uuid.UUID, n
     return await rows.stamp_once(session, org_id, BrowserSession.id, session_id, BrowserSession.ended_at, now)
 
 
-async def end_for_user(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> int:
-    """End every live session of a user; returns how many."""
-    result = await session.execute(
-        update(BrowserSession)
-        .where(
-            BrowserSession.org_id == org_id,
-            BrowserSession.user_id == user_id,
-            BrowserSession.ended_at.is_(None),
-        )
-        .values(ended_at=now)
+async def end_for_user(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime, keep_sid: str | None = None
+) -> int:
+    """End every live session of a user, except ``keep_sid`` if given; returns how many."""
+    query = update(BrowserSession).where(
+        BrowserSession.org_id == org_id,
+        BrowserSession.user_id == user_id,
+        BrowserSession.ended_at.is_(None),
     )
+    if keep_sid is not None:
+        query = query.where(BrowserSession.sid != keep_sid)
+    result = await session.execute(query.values(ended_at=now))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -88,3 +90,20 @@ async def find_live_by_sid(
 ) -> BrowserSession | None:
     """The session with ``sid``, unless it ended or expired (a provider trip records the sid)."""
     return await _find_live(session, org_id, BrowserSession.sid == sid, now)
+
+
+async def live_of_user(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> Sequence[BrowserSession]:
+    """The user's live sessions, the most recent sign-in first."""
+    query = (
+        select(BrowserSession)
+        .where(
+            BrowserSession.org_id == org_id,
+            BrowserSession.user_id == user_id,
+            BrowserSession.ended_at.is_(None),
+            BrowserSession.expires_at > now,
+        )
+        .order_by(BrowserSession.auth_time.desc(), BrowserSession.created_at.desc())
+    )
+    return (await session.scalars(query)).all()

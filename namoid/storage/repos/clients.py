@@ -57,3 +57,9 @@ async def set_refresh_lifetimes(
     if not set(lifetimes) <= {"refresh_token_ttl", "refresh_idle_ttl", "refresh_reuse_window"}:
         raise ValueError("only refresh_token_ttl, refresh_idle_ttl and refresh_reuse_window can be set here")
     return await _update(session, org_id, client_id, dict(lifetimes))
+
+
+async def set_redirect_uris(
+    session: AsyncSession, org_id: uuid.UUID, client_id: str, uris: list[str]
+) -> bool:
+    return await _update(session, org_id, client_id, {"redirect_uris": list(uris)})

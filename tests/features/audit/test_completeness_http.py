@@ -185,6 +185,61 @@ async def kyc_withdraw(flow: Flow) -> Request:
     return lambda: flow.http.post(f"{flow.base}/account/kyc/withdraw", data=fields)
 
 
+async def console_sign_in_start(flow: Flow) -> Request:
+    """The first console sign-in of an org registers its console client (audited)."""
+    return lambda: flow.http.get(f"{flow.base}/account/signin")
+
+
+async def console_callback(flow: Flow) -> Request:
+    """The console's callback redeems its code (token.issued) and sets its cookie."""
+    from tests.features.account.conftest import ConsoleBrowser
+
+    browser = ConsoleBrowser(flow.http, flow.services, flow.org, flow.user)
+    location = (await browser.until_callback()).headers["location"]
+    return lambda: flow.http.get(browser.path(location))
+
+
+async def _console(flow: Flow, path: str) -> tuple[dict[str, str], Callable[[str, dict[str, str]], Request]]:
+    """The form inputs of console page ``path`` (signed in as the flow's user), and a poster."""
+    from tests.features.account.conftest import ConsoleBrowser
+
+    browser = ConsoleBrowser(flow.http, flow.services, flow.org, flow.user)
+    fields = await browser.form(path)
+    return fields, lambda to, data: lambda: browser.post(to, data)
+
+
+async def console_end_session(flow: Flow) -> Request:
+    from namoid.accounts import sessions
+
+    fields, post_to = await _console(flow, "/sessions")
+    async with flow.services.db.tenant(flow.org.id) as session:  # the user's sign-in elsewhere
+        other = await sessions.start(session, flow.org, user=flow.user, amr=["pwd"], now=utcnow())
+    return post_to("/sessions/end", fields | {"session": str(other.row.id)})
+
+
+async def console_end_all_sessions(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/sessions")
+    return post_to("/sessions/end-all", fields)
+
+
+async def console_forged_form(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/sessions")
+    return post_to("/sessions/end-all", fields | {"csrf_token": "forged"})
+
+
+async def console_change_password(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/password")
+    return post_to("/password", fields | {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+
+
+async def console_stale_password(flow: Flow) -> Request:
+    from tests.features.account.conftest import ConsoleBrowser
+
+    fields, post_to = await _console(flow, "/password")
+    await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).age_sign_in(3600)
+    return post_to("/password", fields | {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+
+
 async def provider_callback_post(flow: Flow) -> Request:
     """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
     spec = registry.ProviderSpec(
@@ -282,6 +337,11 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/kyc"): [kyc_upload],
     ("POST", "/o/{org}/account/kyc/withdraw"): [kyc_withdraw],
     ("POST", "/o/{org}/providers/{name}/callback"): [provider_callback_post],
+    ("GET", "/o/{org}/account/signin"): [console_sign_in_start],
+    ("GET", "/o/{org}/account/callback"): [console_callback],
+    ("POST", "/o/{org}/account/sessions/end"): [console_end_session, console_forged_form],
+    ("POST", "/o/{org}/account/sessions/end-all"): [console_end_all_sessions],
+    ("POST", "/o/{org}/account/password"): [console_change_password, console_stale_password],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
         code_verify_sign_in,

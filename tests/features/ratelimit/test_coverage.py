@@ -39,6 +39,15 @@ LIMITED_ROUTES = {
     ("GET", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc/withdraw"): "interaction.refused_ip",  # needs a session and a CSRF token
+    # The account console (namoid.web.account): every page counts against interaction.ip first.
+    ("GET", "/account"): "interaction.ip",
+    ("GET", "/account/signin"): "interaction.ip",
+    ("GET", "/account/callback"): "interaction.ip",
+    ("GET", "/account/sessions"): "interaction.ip",
+    ("POST", "/account/sessions/end"): "interaction.ip",
+    ("POST", "/account/sessions/end-all"): "interaction.ip",
+    ("GET", "/account/password"): "interaction.ip",
+    ("POST", "/account/password"): "interaction.ip",
     ("GET", "/providers/{name}/start"): "interaction.ip",
     ("GET", "/providers/{name}/connect"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",

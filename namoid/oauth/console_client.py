@@ -1,0 +1,95 @@
+"""The account console as a relying party of its own org (issue 13): an ordinary NamoID sign-in.
+
+Each org has the public first-party client ``namoid-account``, registered on first use
+(``client_registry.ensure_registered``) with the redirect URI ``{issuer}/account/callback``,
+so it follows NAMOID_BASE_URL without a migration. The console signs in with the
+authorization code flow and PKCE S256 (OAuth 2.1 §4.1), redeems the code through the token
+endpoint's own service (``oauth.token.exchange``) and validates the ID token as any relying
+party must (OIDC Core §3.1.3.7): signature, ``iss``, ``aud`` (sole), ``azp``, ``exp``,
+``nonce``, and ``auth_time`` against the requested ``max_age`` (§3.1.2.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from namoid.crypto.secrets import constant_time_equals
+from namoid.jose import jwt
+from namoid.oauth import client_metadata, client_registry
+from namoid.signing import ORG_KEY_ALG
+from namoid.storage.db import Database
+from namoid.storage.models import Client, Organization
+
+CONSOLE_CLIENT_ID = "namoid-account"
+CONSOLE_CLIENT_NAME = "Your account"
+CONSOLE_SCOPE = "openid"
+#: Seconds an ``auth_time`` may exceed a requested ``max_age`` by: the time between the
+#: sign-in and the callback, on a slow link.
+AUTH_TIME_LEEWAY = 60
+
+
+class ConsoleSignInFailed(ValueError):
+    """The console's sign-in response did not validate; nothing is signed in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a validated ID token says: who, in which browser session, authenticated when."""
+
+    subject: str
+    sid: str
+    auth_time: int
+
+
+def redirect_uri(issuer: str) -> str:
+    return f"{issuer}/account/callback"
+
+
+async def ensure(db: Database, org: Organization, issuer: str) -> Client:
+    """The org's console client, registered if it is not yet (idempotent)."""
+    meta = client_metadata.validate(
+        name=CONSOLE_CLIENT_NAME,
+        client_type="public",
+        redirect_uris=[redirect_uri(issuer)],
+        grant_types=["authorization_code"],
+        scopes=[CONSOLE_SCOPE],
+        first_party=True,
+    )
+    return await client_registry.ensure_registered(db, org.id, CONSOLE_CLIENT_ID, meta)
+
+
+def verify_id_token(
+    id_token: str,
+    published: Sequence[dict[str, Any]],
+    *,
+    issuer: str,
+    nonce: str,
+    max_age: int | None,
+    now: int,
+) -> Identity:
+    """OIDC Core §3.1.3.7 for the console's ID token; ConsoleSignInFailed if any check fails."""
+    try:
+        claims = jwt.verify(
+            id_token,
+            published,
+            algorithms=(ORG_KEY_ALG,),
+            issuer=issuer,
+            audience=CONSOLE_CLIENT_ID,
+            sole_audience=True,
+            now=now,
+        )
+    except jwt.JWTError as exc:
+        raise ConsoleSignInFailed("the ID token did not verify") from exc
+    given_nonce, sid, subject = claims.get("nonce"), claims.get("sid"), claims.get("sub")
+    if not isinstance(given_nonce, str) or not constant_time_equals(given_nonce, nonce):
+        raise ConsoleSignInFailed("the ID token's nonce does not match")
+    if claims.get("azp", CONSOLE_CLIENT_ID) != CONSOLE_CLIENT_ID:
+        raise ConsoleSignInFailed("the ID token was issued to another client")
+    auth_time = claims.get("auth_time")
+    if not isinstance(sid, str) or not isinstance(subject, str) or not isinstance(auth_time, int):
+        raise ConsoleSignInFailed("the ID token lacks sub, sid or auth_time")
+    if max_age is not None and now - auth_time > max_age + AUTH_TIME_LEEWAY:
+        raise ConsoleSignInFailed("the sign-in is older than the requested max_age")
+    return Identity(subject, sid, auth_time)
