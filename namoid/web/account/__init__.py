@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from namoid.web.account import overview, password, sessions, sign_in
+from namoid.web.account import delete, overview, password, sessions, sign_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(overview.router, ("Overview", "")),
     Section(sessions.router, ("Where you are signed in", "/sessions")),
     Section(password.router, ("Password", "/password")),
+    Section(delete.router, ("Delete account", "/delete")),
 )
 
 NAV: tuple[tuple[str, str], ...] = tuple(section.nav for section in SECTIONS if section.nav is not None)

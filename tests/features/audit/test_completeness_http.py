@@ -240,6 +240,24 @@ async def console_stale_password(flow: Flow) -> Request:
     return post_to("/password", fields | {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
 
 
+async def console_delete_account(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/delete")
+    return post_to("/delete", fields | {"confirm": "DELETE"})
+
+
+async def console_delete_unconfirmed(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/delete")
+    return post_to("/delete", fields | {"confirm": "delete it"})
+
+
+async def console_stale_delete(flow: Flow) -> Request:
+    from tests.features.account.conftest import ConsoleBrowser
+
+    fields, post_to = await _console(flow, "/delete")
+    await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).age_sign_in(3600)
+    return post_to("/delete", fields | {"confirm": "DELETE"})
+
+
 async def provider_callback_post(flow: Flow) -> Request:
     """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
     spec = registry.ProviderSpec(
@@ -342,6 +360,11 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/sessions/end"): [console_end_session, console_forged_form],
     ("POST", "/o/{org}/account/sessions/end-all"): [console_end_all_sessions],
     ("POST", "/o/{org}/account/password"): [console_change_password, console_stale_password],
+    ("POST", "/o/{org}/account/delete"): [
+        console_delete_account,
+        console_delete_unconfirmed,
+        console_stale_delete,
+    ],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
         code_verify_sign_in,

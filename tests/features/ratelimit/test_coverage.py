@@ -48,6 +48,8 @@ LIMITED_ROUTES = {
     ("POST", "/account/sessions/end-all"): "interaction.ip",
     ("GET", "/account/password"): "interaction.ip",
     ("POST", "/account/password"): "interaction.ip",
+    ("GET", "/account/delete"): "interaction.ip",
+    ("POST", "/account/delete"): "interaction.ip",
     ("GET", "/providers/{name}/start"): "interaction.ip",
     ("GET", "/providers/{name}/connect"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
