@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit
 from namoid.crypto.keyring import Keyring, aad_for
+from namoid.privacy import export_jobs
 from namoid.providers import vault
 from namoid.providers.registry import SECRET_COLUMN
 from namoid.storage.db import Database
 from namoid.storage.repos import (
+    data_exports,
     event_outbox,
     organizations,
     provider_tokens,
@@ -70,6 +72,13 @@ async def _provider_secrets(session: AsyncSession, org_id: uuid.UUID) -> list[En
     ]
 
 
+async def _export_documents(session: AsyncSession, org_id: uuid.UUID) -> list[EncryptedValue]:
+    return [
+        EncryptedValue(export_id, envelope, export_jobs.row_binding(user_id, export_id))
+        for export_id, user_id, envelope in await data_exports.sealed_payloads(session, org_id)
+    ]
+
+
 def _vault_column(column: str) -> EncryptedColumn:
     async def read(session: AsyncSession, org_id: uuid.UUID) -> list[EncryptedValue]:
         rows = await provider_tokens.list_all(session, org_id)
@@ -109,6 +118,9 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     # Bound to the message id (notify.outbox.payload_aad), the row id of this column's associated data.
     EncryptedColumn(
         "event_outbox", "payload_enc", _queued_messages, _by_row_id(event_outbox.set_payload_enc)
+    ),
+    EncryptedColumn(
+        export_jobs.TABLE, export_jobs.COLUMN, _export_documents, _by_row_id(data_exports.reseal_payload)
     ),
 )
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from namoid import audit
+from namoid.privacy import export_jobs
 from namoid.storage.db import Database
 from namoid.storage.models import Organization
 from namoid.storage.repos import (
@@ -53,6 +54,8 @@ async def sweep_org(db: Database, org_id: uuid.UUID, now: datetime) -> dict[str,
             # Destroyed (set to NULL), not deleted: the consumed token itself stays.
             "refresh_tokens.successor_enc": await refresh_tokens.forget_successors(session, org_id, now),
             "event_outbox": await event_outbox.delete_settled_before(session, org_id, now - OUTBOX_RETENTION),
+            # Destroyed (set to NULL) at once when nobody downloaded it in time; the job row stays.
+            "data_exports.payload_enc": await export_jobs.expire_documents(session, org_id, now),
         }
         deleted = {table: count for table, count in counts.items() if count}
         if deleted:

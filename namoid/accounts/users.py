@@ -123,6 +123,33 @@ async def set_password(
     return user
 
 
+MAX_NAME = 200  # users.name
+
+
+def validate_name(name: str) -> str:
+    """A display name: 1-200 printable characters, trimmed (OIDC Core §5.1 ``name``)."""
+    name = " ".join(name.split())
+    if not 0 < len(name) <= MAX_NAME or not name.isprintable():
+        raise ValueError(f"name must be 1-{MAX_NAME} printable characters")
+    return name
+
+
+async def set_name(db: Database, org_id: uuid.UUID, user_id: uuid.UUID, name: str, actor: audit.Actor) -> str:
+    """Change the user's name (ValueError if it is not acceptable); audited ``user.name_changed``."""
+    name = validate_name(name)
+    async with db.tenant(org_id) as session:
+        await users.set_name(session, org_id, user_id, name)
+        await audit.record(
+            session,
+            org_id,
+            actor=actor,
+            action="user.name_changed",
+            target_type="user",
+            target_id=str(user_id),
+        )
+    return name
+
+
 async def change_password(
     db: Database, org_id: uuid.UUID, user_id: uuid.UUID, password: str, *, keep_sid: str, now: datetime
 ) -> grant_revocation.Revoked:
@@ -178,6 +205,12 @@ async def _require(session: AsyncSession, org_id: uuid.UUID, email: str) -> User
     if user is None:
         raise LookupError(f"no user {email!r} in this organization")
     return user
+
+
+async def find(db: Database, org_id: uuid.UUID, email: str) -> User:
+    """The org's user with ``email``; LookupError if there is none."""
+    async with db.tenant(org_id) as session:
+        return await _require(session, org_id, email)
 
 
 async def disable(

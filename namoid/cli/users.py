@@ -1,14 +1,16 @@
-"""``namoid user create|list|set-password|disable|enable|delete``."""
+"""``namoid user create|list|set-password|disable|enable|delete|export``."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from namoid.accounts import users
 from namoid.cli.runtime import cli_actor, emit, read_password_stdin, run
-from namoid.privacy import erasure
+from namoid.privacy import erasure, export_jobs
 from namoid.services import Services
 from namoid.storage.models import User
 from namoid.tenancy import organizations
@@ -138,5 +140,27 @@ def delete(org: OrgOpt, email: EmailOpt, reason: ReasonOpt = None, as_json: Json
             f"deleted {user.email}; their sessions, tokens and provider connections are revoked; "
             f"purged after {purge_at}",
         )
+
+    run(action)
+
+
+@app.command("export")
+def export(
+    org: OrgOpt,
+    email: EmailOpt,
+    out: Annotated[Path, typer.Option("--out", help="File to create (never overwritten), mode 0600.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Write everything NamoID stores about a user to a new file: the data export (JSON; audited)."""
+
+    async def action(services: Services) -> None:
+        organization = await organizations.require(services.db, org)
+        user = await users.find(services.db, organization.id, email)
+        if out.exists():
+            raise ValueError(f"{out} exists; choose a new file")
+        body = await export_jobs.export_now(services.db, organization.id, user.id, cli_actor())
+        with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+            file.write(body)
+        emit(as_json, {"id": str(user.id), "file": str(out)}, f"wrote {user.email}'s data export to {out}")
 
     run(action)

@@ -40,7 +40,7 @@ IDENTITY_VERIFICATION: Final = Section(
     schema=nullable(
         obj(
             method={"const": "aadhaar_offline_ekyc"},
-            aadhaar_last4={"type": "string", "pattern": "^[0-9]{4}$"},
+            aadhaar_last4={"type": "string", "pattern": "^[0-9]{4}$", "examples": ["1234"]},
             result=STRING,
             signer_certificate_sha256=STRING,
             file_generated_at=TIME,

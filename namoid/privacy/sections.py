@@ -14,7 +14,7 @@ from namoid.audit import personal_data as audit
 from namoid.events import personal_data as events
 from namoid.kyc import personal_data as kyc
 from namoid.oauth import personal_data as oauth
-from namoid.privacy import consent_ledger
+from namoid.privacy import consent_ledger, export_history
 from namoid.privacy.registry import Section, check_sections
 from namoid.providers import personal_data as providers
 from namoid.storage.models import Base
@@ -28,5 +28,6 @@ SECTIONS: Final[tuple[Section, ...]] = (
     kyc.IDENTITY_VERIFICATION,
     audit.AUDIT_EVENTS,
     events.SECURITY_EVENTS,
+    export_history.DATA_EXPORTS,
 )
 check_sections(SECTIONS, Base.metadata)

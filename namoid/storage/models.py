@@ -727,6 +727,46 @@ PROVIDER_TENANT_TABLES: tuple[str, ...] = (
 TENANT_TABLES += PROVIDER_TENANT_TABLES
 
 
+# --- Data export (issue 13): one job per requested export, produced by the worker -----------
+
+
+class DataExport(Base):
+    """A user's data export (DPDP Act s.11): requested, produced by the worker, downloaded once.
+
+    The document is a keyring envelope bound to the org, the user and this row
+    (namoid.privacy.export_jobs) until it is downloaded or expires, then destroyed (NULL).
+    The download link's token is kept only as SHA-256 (``link_hash``), single use, short-lived.
+    ``active_user_id`` is the user's id while the export is pending or ready, NULL after:
+    its unique constraint lets a user have one export under way at a time, on every backend.
+    """
+
+    __tablename__ = "data_exports"
+    __table_args__ = (UniqueConstraint("org_id", "active_user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    active_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: pending | ready | downloaded | expired | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: Who asked: user (the account console) or admin.
+    requested_by: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    produced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The document's size in bytes (UTF-8 JSON), once produced.
+    size: Mapped[int | None] = mapped_column(Integer)
+    payload_enc: Mapped[str | None] = mapped_column(Text)
+    #: Until when the produced document may be downloaded; then the sweep destroys it.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the document was destroyed (downloaded, expired or failed).
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+TENANT_TABLES += ("data_exports",)
 # --- Erasure (issue 13): what remains of a purged account. Kept together in this block.
 
 

@@ -59,21 +59,21 @@ def _services(request: Request) -> Services:
 
 def composer(request: Request, step: CodeStep) -> Compose:
     """How the code's message is written: the step's channel, the browser's language."""
+    return compose_for(request, step.org, step.purpose, step.channel, step.destination)
+
+
+def compose_for(
+    request: Request, org: Organization, purpose: otp.Purpose, channel: Channel, destination: str
+) -> Compose:
+    """How a code's message for ``purpose`` to ``destination`` is written, in the browser's language."""
     services = _services(request)
     locale = code_messages.choose_locale(request.headers.get("accept-language"))
 
     def compose(code: str) -> Message:
-        if step.channel == "sms":
-            return code_messages.sms(
-                step.destination,
-                code,
-                step.purpose,
-                step.org.name,
-                TTL_MINUTES,
-                locale,
-                services.settings.base_url,
-            )
-        return code_messages.email(step.destination, code, step.purpose, step.org.name, TTL_MINUTES, locale)
+        if channel == "sms":
+            base_url = services.settings.base_url
+            return code_messages.sms(destination, code, purpose, org.name, TTL_MINUTES, locale, base_url)
+        return code_messages.email(destination, code, purpose, org.name, TTL_MINUTES, locale)
 
     return compose
 

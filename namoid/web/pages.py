@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from namoid.privacy import export
 from namoid.settings import Settings
 from namoid.tenancy import organizations
 from namoid.web import security_claims
@@ -82,6 +83,12 @@ async def security_txt_file(request: Request) -> PlainTextResponse:
     """RFC 9116 §3: served as ``text/plain; charset=utf-8`` at the well-known path."""
     body = security_txt(_settings(request).base_url, datetime.now(UTC))
     return PlainTextResponse(body, media_type="text/plain; charset=utf-8")
+
+
+@router.get(export.SCHEMA_PATH, include_in_schema=False)
+async def export_schema() -> Response:
+    """The data export's JSON Schema (Draft 2020-12): the file checked into the repository."""
+    return Response(export.SCHEMA_FILE.read_bytes(), media_type="application/schema+json")
 
 
 @router.get("/security", response_class=HTMLResponse, include_in_schema=False)

@@ -155,3 +155,28 @@ async def mark_verified(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.
     if column not in ("email_verified", "phone_verified"):
         raise ValueError(f"not a verification flag: {column}")
     return await _update(session, org_id, user_id, {column: True})
+
+
+async def contact_in_use(
+    session: AsyncSession, org_id: uuid.UUID, column: str, value: str, except_user: uuid.UUID
+) -> bool:
+    """Whether another account (deleted ones too, until purged) has ``value`` as its email or phone."""
+    if column not in ("email", "phone"):
+        raise ValueError(f"not a contact column: {column}")
+    query = select(User.id).where(
+        User.org_id == org_id, getattr(User, column) == value, User.id != except_user
+    )
+    return (await session.scalar(query.limit(1))) is not None
+
+
+async def set_verified_contact(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, column: str, value: str
+) -> bool:
+    """Replace the user's email or phone with ``value``, verified (only a returned code calls this)."""
+    if column not in ("email", "phone"):
+        raise ValueError(f"not a contact column: {column}")
+    return await _update(session, org_id, user_id, {column: value, f"{column}_verified": True})
+
+
+async def set_name(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, name: str) -> bool:
+    return await _update(session, org_id, user_id, {"name": name})

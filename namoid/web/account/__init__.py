@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from namoid.web.account import delete, overview, password, sessions, sign_in
+from namoid.web.account import data, delete, overview, password, profile, sessions, sign_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +40,10 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section(sign_in.router, None),
     Section(overview.router, ("Overview", "")),
+    Section(profile.router, ("Profile and contacts", "/profile")),
     Section(sessions.router, ("Where you are signed in", "/sessions")),
     Section(password.router, ("Password", "/password")),
+    Section(data.router, ("Your data", "/data")),
     Section(delete.router, ("Delete account", "/delete")),
 )
 

@@ -204,7 +204,8 @@ def require_fresh_auth(
 
     A stale GET is sent through ``/authorize`` with ``max_age`` (OIDC Core §3.1.2.1) and comes
     back to the page; a stale POST is refused and changes nothing; its page links to that
-    step-up, returning to ``return_to`` (default: the POST's own path, which should show the form).
+    step-up, returning to the console page ``return_to`` (a path under ``/account``, such as
+    ``"/profile"``; by default the POST's own path, which should then show the form on GET).
     """
 
     async def fresh(request: Request, console: ConsoleUser) -> Console:
@@ -212,7 +213,7 @@ def require_fresh_auth(
             return console
         if request.method in ("GET", "HEAD"):
             raise _redirect(sign_in_url(console.org, _here(request), max_age_seconds))
-        back = return_to if return_to is not None else request.url.path
+        back = console.url(return_to) if return_to is not None else request.url.path
         raise Interrupted(await _step_up_refused(request, console, max_age_seconds, back))
 
     return fresh

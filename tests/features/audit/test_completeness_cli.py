@@ -115,6 +115,7 @@ def _orgs_clients_users(cli: Session, slug: str) -> None:
     cli.run("user set-password", "--org", slug, "--email", email, "--password-stdin", stdin=PASSWORD + "!")
     cli.run("user disable", "--org", slug, "--email", email, "--reason", "test")
     cli.run("user enable", "--org", slug, "--email", email)
+    cli.run("user export", "--org", slug, "--email", email, "--out", str(cli.keyring.parent / f"{slug}.json"))
     cli.run("user delete", "--org", slug, "--email", email, "--reason", "test")
 
 

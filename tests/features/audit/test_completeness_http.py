@@ -240,6 +240,64 @@ async def console_stale_password(flow: Flow) -> Request:
     return post_to("/password", fields | {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
 
 
+async def console_export_request(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/data")
+    return post_to("/data", fields | {"do": "export"})
+
+
+async def _ready_export(flow: Flow) -> tuple[dict[str, str], Callable[[str, dict[str, str]], Request]]:
+    from namoid.privacy import export_jobs
+
+    fields, post_to = await _console(flow, "/data")
+    actor = audit.Actor("user", str(flow.user.id))
+    await export_jobs.request(flow.services.db, flow.org.id, flow.user.id, actor)
+    await export_jobs.produce_pending(flow.services.db, flow.services.keyring, flow.org, utcnow())
+    return fields, post_to
+
+
+async def console_export_link(flow: Flow) -> Request:
+    fields, post_to = await _ready_export(flow)
+    return post_to("/data", fields | {"do": "download"})
+
+
+async def console_export_download(flow: Flow) -> Request:
+    """The GET that destroys the document (a state change, so it is listed here too)."""
+    from namoid.privacy import export_jobs
+
+    await _ready_export(flow)
+    link = await export_jobs.issue_link(flow.services.db, flow.org.id, flow.user.id)
+    return lambda: flow.http.get(f"{flow.base}/account/data/download/{link.token}")
+
+
+async def console_export_stale(flow: Flow) -> Request:
+    from tests.features.account.conftest import ConsoleBrowser
+
+    fields, post_to = await _console(flow, "/data")
+    await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).age_sign_in(3600)
+    return post_to("/data", fields | {"do": "export"})
+
+
+async def console_change_name(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    return post_to("/profile/name", {"csrf_token": fields["csrf_token"], "name": "New Name"})
+
+
+async def console_ask_email_code(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    return post_to("/profile/email", {"csrf_token": fields["csrf_token"], "email": "new@example.org"})
+
+
+async def console_ask_phone_code(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    return post_to("/profile/phone", {"csrf_token": fields["csrf_token"], "phone": "+919812345678"})
+
+
+async def console_verify_email(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/profile")
+    ask = {"csrf_token": fields["csrf_token"], "email": "new@example.org"}
+    entry = await post_to("/profile/email", ask)()
+    [message] = await delivered(flow.services, flow.org, "new@example.org")
+    return post_to("/profile/verify", form_inputs(entry.text) | {"code": code_in(message)})
 async def console_delete_account(flow: Flow) -> Request:
     fields, post_to = await _console(flow, "/delete")
     return post_to("/delete", fields | {"confirm": "DELETE"})
@@ -360,6 +418,12 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/sessions/end"): [console_end_session, console_forged_form],
     ("POST", "/o/{org}/account/sessions/end-all"): [console_end_all_sessions],
     ("POST", "/o/{org}/account/password"): [console_change_password, console_stale_password],
+    ("POST", "/o/{org}/account/data"): [console_export_request, console_export_link, console_export_stale],
+    ("GET", "/o/{org}/account/data/download/{token}"): [console_export_download],
+    ("POST", "/o/{org}/account/profile/name"): [console_change_name],
+    ("POST", "/o/{org}/account/profile/email"): [console_ask_email_code],
+    ("POST", "/o/{org}/account/profile/phone"): [console_ask_phone_code],
+    ("POST", "/o/{org}/account/profile/verify"): [console_verify_email],
     ("POST", "/o/{org}/account/delete"): [
         console_delete_account,
         console_delete_unconfirmed,

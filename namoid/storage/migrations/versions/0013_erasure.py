@@ -1,10 +1,11 @@
 """Erasure: the org's grace period, a deleted account's purge time, and tombstones (issue 13)
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-07
 
-``down_revision`` is 0010 while 0011-0012 are written in parallel; it is re-chained at merge.
+Chained after 0012 (data exports, merged into this branch); 0011 is written in parallel, so the
+chain is set again at merge.
 Tombstones are append-only (like the audit log): the app role may read and add them only.
 """
 
@@ -18,7 +19,7 @@ from namoid.storage.migrations import policy
 from namoid.storage.models import UTCDateTime
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
