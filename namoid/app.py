@@ -16,8 +16,8 @@ from starlette.types import ASGIApp
 from namoid.health import router as health_router
 from namoid.oauth import discovery, endpoints
 from namoid.services import Services
-from namoid.web import account, codes, demo, interaction, kyc, mailbox, pages, providers
-from namoid.web.account import console_auth
+from namoid.web import account, codes, demo, interaction, mailbox, pages, providers
+from namoid.web.account import console_auth, kyc
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from namoid.web.templates import error_page
 from namoid.worker import in_background
@@ -94,7 +94,7 @@ def create_public_app(services: Services) -> ASGIApp:
     app.include_router(demo.router)
     app.include_router(mailbox.router)
     protocol = (discovery.router, endpoints.router, interaction.router)
-    for router in (*protocol, codes.router, kyc.router, providers.router, account.router):
+    for router in (*protocol, codes.router, providers.router, account.router):
         app.include_router(router, prefix="/o/{org}")
     app.mount("/static", pages.static_app, name="static")
     app.add_exception_handler(console_auth.Interrupted, console_auth.interrupted)

@@ -1,9 +1,11 @@
 """Browser routes of connected providers under ``/o/{org}/providers/{name}``.
 
-``start?req=`` (a sign-in button on the login page) and ``connect`` (a signed-in user)
-send the browser to the upstream; ``callback`` (GET, or POST for ``form_post``) runs the
-checks of namoid.providers.signin and the decision of namoid.providers.linking. Every
-refusal is one clear page and one audit entry; nothing is linked or stored then.
+``start?req=`` (a sign-in button on the login page) sends the browser to the upstream; a
+signed-in user connects a provider from the account console (a CSRF-protected POST,
+namoid.web.account.providers, which calls ``to_upstream``). ``callback`` (GET, or POST for
+``form_post``) runs the checks of namoid.providers.signin and the decision of
+namoid.providers.linking. Every refusal is one clear page and one audit entry; nothing is
+linked or stored then.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ async def sign_in_buttons(session: AsyncSession, org: Organization) -> Sequence[
     return [p.name for p in await upstream_providers.list_all(session, org.id) if p.enabled]
 
 
-async def _provider(request: Request, org: Organization, name: str) -> UpstreamProvider | None:
+async def enabled_provider(request: Request, org: Organization, name: str) -> UpstreamProvider | None:
     provider = await registry.get(_services(request).db, org.id, name[:40])
     return provider if provider is not None and provider.enabled else None
 
@@ -68,7 +70,7 @@ def _redirect_uri(request: Request, org: Organization, provider: UpstreamProvide
     return registry.redirect_uri(issuer_for(_services(request).settings.base_url, org.slug), provider.name)
 
 
-async def _go(
+async def to_upstream(
     request: Request,
     org: Organization,
     provider: UpstreamProvider,
@@ -78,6 +80,7 @@ async def _go(
     handle: str | None,
     started: sessions.Started | None,
 ) -> Response:
+    """Begin the trip (namoid.providers.signin.begin) and send the browser to the upstream."""
     services, now = _services(request), utcnow()
     try:
         trip = await signin.begin(
@@ -108,7 +111,7 @@ async def start(request: Request, org: CurrentOrg, name: str) -> Response:
     """A sign-in button: go to the upstream for the pending authorization request ``req``."""
     if (limited := await limits.ceiling(request, org, "interaction.ip")) is not None:
         return limited
-    provider = await _provider(request, org, name)
+    provider = await enabled_provider(request, org, name)
     if provider is None:
         return _unknown(request)
     handle, now, started = request.query_params.get("req", "")[:MAX_HANDLE], utcnow(), None
@@ -124,23 +127,9 @@ async def start(request: Request, org: CurrentOrg, name: str) -> Response:
         if browser is None:
             started = await sessions.start(session, org, user=None, amr=[], now=now)
             browser = started.row
-    return await _go(request, org, provider, browser, purpose="sign_in", handle=handle, started=started)
-
-
-@router.get("/providers/{name}/connect", include_in_schema=False)
-async def connect(request: Request, org: CurrentOrg, name: str) -> Response:
-    """Connect the provider to the signed-in account."""
-    if (limited := await limits.ceiling(request, org, "interaction.ip")) is not None:
-        return limited
-    provider = await _provider(request, org, name)
-    if provider is None:
-        return _unknown(request)
-    async with _services(request).db.tenant(org.id) as session:
-        browser = await sessions.find(session, org.id, read_session_token(request, org.slug), utcnow())
-        user = await sessions.signed_in(session, org.id, browser)
-    if user is None:
-        return problem(request, 401, "Sign in first", "Sign in to your account, then connect the provider.")
-    return await _go(request, org, provider, user.browser, purpose="connect", handle=None, started=None)
+    return await to_upstream(
+        request, org, provider, browser, purpose="sign_in", handle=handle, started=started
+    )
 
 
 @router.api_route("/providers/{name}/callback", methods=["GET", "POST"], include_in_schema=False)
@@ -157,7 +146,7 @@ async def callback(request: Request, org: CurrentOrg, name: str) -> Response:
 async def _callback(request: Request, org: Organization, name: str) -> Response:
     if (limited := await limits.ceiling(request, org, "interaction.ip")) is not None:
         return limited
-    provider = await _provider(request, org, name)
+    provider = await enabled_provider(request, org, name)
     if provider is None:
         return _unknown(request)
     services, now = _services(request), utcnow()
@@ -178,7 +167,11 @@ async def _callback(request: Request, org: Organization, name: str) -> Response:
         await signin.record_refusal(services.db, provider, refused, None)
         return _refused(request, provider, str(refused))
     if resolution.started is None:
-        context = {"provider": provider.name, "user_email": resolution.user.email}
+        context = {
+            "provider": provider.name,
+            "user_email": resolution.user.email,
+            "account_url": f"/o/{org.slug}/account/providers",
+        }
         return page(request, "provider_connected.html", context)
     response = await _continue(request, org, provider, identity.trip.request_handle or "")
     set_session_cookie(response, org.slug, resolution.started.token, resolution.started.row.expires_at, now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -141,6 +142,17 @@ async def _upstream_pages(browser: Browser, response: httpx.Response, email: str
     return response
 
 
+async def _connect(browser: Browser, home: str, name: str) -> httpx.Response:
+    """Connect from the account console (its sign-in passes through, the browser is signed in):
+    a CSRF-protected POST, on its way to the upstream."""
+    providers = await browser.get(f"{home}/account/providers")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', providers.text)
+    assert token is not None, providers.text
+    connect_url = f"{home}/account/providers/{name}/connect"
+    connect = await browser.http.post(connect_url, data={"csrf_token": token[1]})
+    return await browser.follow(connect)
+
+
 async def test_connect_sign_in_and_exchange_through_a_real_upstream(
     idp: IdP, world: World, browser: Browser
 ) -> None:
@@ -150,9 +162,7 @@ async def test_connect_sign_in_and_exchange_through_a_real_upstream(
     assert (
         await browser.sign_in(authorize_url(idp, world, challenge), world.home_email, PASSWORD)
     ).startswith(REDIRECT_URI)
-    connected = await _upstream_pages(
-        browser, await browser.get(f"{home}/providers/friends/connect"), world.upstream_email
-    )
+    connected = await _upstream_pages(browser, await _connect(browser, home, "friends"), world.upstream_email)
     assert connected.status_code == 200, connected.text
     assert "friends is connected" in connected.text
     ledger = idp.cli("providers", "consents", "--org", world.home)

@@ -84,7 +84,8 @@ def test_connect_then_sign_in_with_the_upstream_in_chromium(browser: Browser, id
     home = idp.issuer(world.home)
     first = _context(browser, arrivals)
     page = _signed_in_at_home(first, idp, world)
-    page.goto(f"{home}/providers/friends/connect")
+    page.goto(f"{home}/account/providers")  # the console's own sign-in passes through
+    page.get_by_role("button", name="Connect friends").click()
     _password(page, world.upstream, world.upstream_email)
     _allow_if_asked(page)
     page.wait_for_url("**/providers/friends/callback?*")
@@ -131,7 +132,8 @@ def test_a_cross_site_form_post_connects_and_signs_in_in_chromium(
     arrivals: list[str] = []
     first = _context(browser, arrivals)
     page = _signed_in_at_home(first, idp, world)
-    page.goto(f"{home}/providers/apple/connect")  # the upstream's page POSTs back at once
+    page.goto(f"{home}/account/providers")
+    page.get_by_role("button", name="Connect apple").click()  # the upstream's page POSTs back at once
     page.wait_for_url("**/providers/apple/callback")
     assert "apple is connected" in page.content()
     first.close()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from namoid.web.account import data, delete, overview, password, profile, sessions, sign_in
+from namoid.web.account import data, delete, kyc, overview, password, profile, providers, sessions, sign_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,8 @@ SECTIONS: tuple[Section, ...] = (
     Section(profile.router, ("Profile and contacts", "/profile")),
     Section(sessions.router, ("Where you are signed in", "/sessions")),
     Section(password.router, ("Password", "/password")),
+    Section(providers.router, ("Connected providers", "/providers")),
+    Section(kyc.router, ("Aadhaar verification", "/kyc")),
     Section(data.router, ("Your data", "/data")),
     Section(delete.router, ("Delete account", "/delete")),
 )

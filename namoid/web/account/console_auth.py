@@ -27,7 +27,7 @@ Every console request counts against ``interaction.ip`` first. Refusals are rais
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
@@ -220,9 +220,17 @@ def require_fresh_auth(
 
 
 def console_page(
-    request: Request, console: Console, template: str, context: Mapping[str, object], status_code: int = 200
+    request: Request,
+    console: Console,
+    template: str,
+    context: Mapping[str, object],
+    status_code: int = 200,
+    form_targets: Iterable[str] = (),
 ) -> Response:
-    """Render a console page (a template extending ``account_base.html``): never cached."""
+    """Render a console page (a template extending ``account_base.html``): never cached.
+
+    ``form_targets``: origins a form's answer may redirect to (CSP form-action; the site's
+    own origin is always allowed)."""
     from namoid.web.account import NAV  # the package assembles the nav from its sections
 
     base = {
@@ -233,4 +241,4 @@ def console_page(
         "csrf_token": console.csrf_token,
         "logout_action": f"/o/{console.org.slug}/logout",
     }
-    return page(request, template, base | dict(context), status_code=status_code)
+    return page(request, template, base | dict(context), status_code=status_code, form_targets=form_targets)

@@ -152,11 +152,11 @@ async def logout_post(flow: Flow) -> Request:
 
 async def _kyc_page(flow: Flow) -> dict[str, str]:
     from namoid.kyc import service as kyc
+    from tests.features.account.conftest import ConsoleBrowser
     from tests.features.conftest import ADMIN
 
-    await flow.sign_in_and_allow()
     await kyc.set_policy(flow.services.db, flow.org.id, True, 3, ADMIN)
-    return form_inputs((await flow.http.get(f"{flow.base}/account/kyc")).text)
+    return await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).form("/kyc")
 
 
 async def kyc_upload(flow: Flow) -> Request:
@@ -316,13 +316,39 @@ async def console_stale_delete(flow: Flow) -> Request:
     return post_to("/delete", fields | {"confirm": "DELETE"})
 
 
-async def provider_callback_post(flow: Flow) -> Request:
-    """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
+async def _unreachable_provider(flow: Flow) -> None:
     spec = registry.ProviderSpec(
         name="up", preset="oidc", issuer="https://idp.example", client_id="c", client_secret="s"
     )
     await registry.add(flow.services.db, flow.services.keyring, flow.org.id, spec, audit.Actor("admin", "t"))
+
+
+async def provider_callback_post(flow: Flow) -> Request:
+    """Apple's form_post shape, without a state: refused (the full flow: tests/features/providers)."""
+    await _unreachable_provider(flow)
     return lambda: flow.http.post(f"{flow.base}/providers/up/callback", data={"code": "c"})
+
+
+async def console_connect_provider(flow: Flow) -> Request:
+    """The upstream cannot be reached: refused and audited (the full flow: tests/features/providers)."""
+    await _unreachable_provider(flow)
+    fields, post_to = await _console(flow, "/providers")
+    return post_to("/providers/up/connect", {"csrf_token": fields["csrf_token"]})
+
+
+async def console_disconnect_provider(flow: Flow) -> Request:
+    """Connected (as the CLI tests do), then disconnected from the console."""
+    from namoid.providers import connections, vault
+
+    await _unreachable_provider(flow)
+    provider = await registry.get(flow.services.db, flow.org.id, "up")
+    assert provider is not None
+    async with flow.services.db.tenant(flow.org.id) as session:
+        tokens = vault.UpstreamTokens("upstream-access", scopes=("openid",))
+        admin = audit.Actor("admin", "t")
+        await connections.link(session, flow.services.keyring, provider, flow.user.id, "sub-1", tokens, admin)
+    fields, post_to = await _console(flow, "/providers")
+    return post_to("/providers/up/disconnect", {"csrf_token": fields["csrf_token"]})
 
 
 async def _code_entry(flow: Flow, purpose: str = "sign_in", destination: str | None = None) -> httpx.Response:
@@ -424,6 +450,8 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/profile/email"): [console_ask_email_code],
     ("POST", "/o/{org}/account/profile/phone"): [console_ask_phone_code],
     ("POST", "/o/{org}/account/profile/verify"): [console_verify_email],
+    ("POST", "/o/{org}/account/providers/{name}/connect"): [console_connect_provider],
+    ("POST", "/o/{org}/account/providers/{name}/disconnect"): [console_disconnect_provider],
     ("POST", "/o/{org}/account/delete"): [
         console_delete_account,
         console_delete_unconfirmed,

@@ -17,6 +17,7 @@ from namoid.settings import Settings
 from namoid.storage.models import Organization
 from tests import kyc_fixtures as fx
 from tests.conftest import Backend
+from tests.features.account.conftest import ConsoleBrowser
 from tests.features.authorize.conftest import Flow, new_flow
 from tests.features.conftest import ADMIN, MakeClient, MakeUser
 
@@ -61,7 +62,9 @@ async def signed_in(
     http: httpx.AsyncClient, services: Services, kyc_org: Organization, make_client: MakeClient,
     make_user: MakeUser,
 ) -> Flow:  # fmt: skip
-    """A browser signed in to ``kyc_org`` as a user whose profile name is the synthetic name."""
+    """A browser signed in to ``kyc_org``'s account console as a user whose profile name is the
+    synthetic name."""
     flow = await new_flow(http, services, kyc_org, make_client, lambda: make_user(name=fx.NAME))
     await flow.sign_in_and_allow()
+    assert (await ConsoleBrowser(http, services, kyc_org, flow.user).open()).status_code == 200
     return flow

@@ -39,10 +39,21 @@ async def upload(flow: Flow, data: bytes, share_code: str = fx.SHARE_CODE, **ext
     return await flow.http.post(f"{flow.base}/account/kyc", data=fields, files=files)
 
 
-async def test_the_page_needs_a_signed_in_session(http: httpx.AsyncClient, kyc_org: Organization) -> None:
+async def test_the_page_is_part_of_the_console(http: httpx.AsyncClient, kyc_org: Organization) -> None:
+    """Without a console session: a GET goes to the console's sign-in and back, a POST is refused."""
     response = await http.get(f"/o/{kyc_org.slug}/account/kyc")
-    assert response.status_code == 401
-    assert "Sign in first" in response.text
+    assert response.status_code == 303
+    assert (
+        response.headers["location"]
+        == f"/o/{kyc_org.slug}/account/signin?next=%2Fo%2F{kyc_org.slug}%2Faccount%2Fkyc"
+    )
+    refused = await http.post(f"/o/{kyc_org.slug}/account/kyc/withdraw", data={"csrf_token": "x"})
+    assert refused.status_code == 401 and "Sign in first" in refused.text
+
+
+async def test_the_console_lists_the_page(signed_in: Flow) -> None:
+    overview = await signed_in.http.get(f"{signed_in.base}/account")
+    assert f'href="{signed_in.base}/account/kyc"' in overview.text
 
 
 async def test_the_page_shows_the_consent_notice(signed_in: Flow) -> None:

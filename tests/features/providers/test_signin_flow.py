@@ -28,6 +28,7 @@ from namoid.storage.models import (
     UpstreamProvider,
 )
 from namoid.web.cookies import session_cookie_name, trip_cookie_name
+from tests.features.account.conftest import ConsoleBrowser
 from tests.features.authorize.conftest import Flow, form_inputs, new_flow, query
 from tests.features.conftest import MakeClient, MakeUser
 from tests.hostile_upstream import Behaviour, Upstream
@@ -50,6 +51,17 @@ class Trip:
 
 async def _start(flow: Flow, upstream: Upstream, path: str) -> Trip:
     response = await flow.http.get(path)
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith(f"{upstream.issuer}/authorize?")
+    return Trip(query(location))
+
+
+async def _start_connect(flow: Flow, upstream: Upstream) -> Trip:
+    """Connect from the account console: a CSRF-protected POST (no GET starts a connect trip)."""
+    console = ConsoleBrowser(flow.http, flow.services, flow.org, flow.user)
+    fields = await console.form("/providers")
+    response = await console.post("/providers/up/connect", {"csrf_token": fields["csrf_token"]})
     assert response.status_code == 303, response.text
     location = response.headers["location"]
     assert location.startswith(f"{upstream.issuer}/authorize?")
@@ -90,7 +102,7 @@ async def _connect_started(flow: Flow, upstream: Upstream, sub: str) -> Trip:
     """The flow's user signs in with a password and starts connecting the upstream identity ``sub``."""
     login_page = await flow.follow(await flow.authorize())
     await flow.login(login_page)
-    trip = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
+    trip = await _start_connect(flow, upstream)
     upstream.id_token = upstream.sign(upstream.claims(trip.nonce, sub=sub))
     return trip
 
@@ -185,7 +197,7 @@ async def test_hostile_callbacks_are_refused_and_store_nothing(
 ) -> None:
     login_page = await flow.follow(await flow.authorize())
     await flow.login(login_page)
-    trip = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
+    trip = await _start_connect(flow, upstream)
     claims = upstream.claims(trip.nonce, sub="attacker")
     upstream.id_token = upstream.sign(claims)
     params = {"state": trip.state}
@@ -335,8 +347,8 @@ async def test_the_trip_cookie_of_another_trip_does_not_bind_this_one(
     """Login CSRF: the attacker's state, delivered to a browser holding its own trip's cookie."""
     login_page = await flow.follow(await flow.authorize())
     await flow.login(login_page)
-    attackers = await _start(flow, upstream, f"{flow.base}/providers/up/connect")
-    await _start(flow, upstream, f"{flow.base}/providers/up/connect")  # the victim's own trip
+    attackers = await _start_connect(flow, upstream)
+    await _start_connect(flow, upstream)  # the victim's own trip
     upstream.id_token = upstream.sign(upstream.claims(attackers.nonce, sub="attacker"))
     _as_cross_site_post(flow)
     response = await _form_post(flow, upstream, state=attackers.state)

@@ -38,7 +38,7 @@ LIMITED_ROUTES = {
     ("POST", "/userinfo"): "userinfo.ip",
     ("GET", "/account/kyc"): "interaction.ip",
     ("POST", "/account/kyc"): "interaction.ip",
-    ("POST", "/account/kyc/withdraw"): "interaction.refused_ip",  # needs a session and a CSRF token
+    ("POST", "/account/kyc/withdraw"): "interaction.ip",
     # The account console (namoid.web.account): every page counts against interaction.ip first.
     ("GET", "/account"): "interaction.ip",
     ("GET", "/account/signin"): "interaction.ip",
@@ -53,6 +53,9 @@ LIMITED_ROUTES = {
     ("POST", "/account/profile/email"): "interaction.ip",
     ("POST", "/account/profile/phone"): "interaction.ip",
     ("POST", "/account/profile/verify"): "interaction.ip",
+    ("GET", "/account/providers"): "interaction.ip",
+    ("POST", "/account/providers/{name}/connect"): "interaction.ip",
+    ("POST", "/account/providers/{name}/disconnect"): "interaction.ip",
     ("POST", "/account/password"): "interaction.ip",
     ("GET", "/account/data"): "interaction.ip",
     ("POST", "/account/data"): "interaction.ip",
@@ -61,7 +64,6 @@ LIMITED_ROUTES = {
     ("GET", "/account/delete"): "interaction.ip",
     ("POST", "/account/delete"): "interaction.ip",
     ("GET", "/providers/{name}/start"): "interaction.ip",
-    ("GET", "/providers/{name}/connect"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
     ("POST", "/providers/{name}/callback"): "interaction.ip",
 }
