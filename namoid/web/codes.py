@@ -269,7 +269,8 @@ async def _complete(request: Request, step: CodeStep, password_hash: str | None,
     async with services.db.tenant(org.id) as session:
         user = await codes.user_for(session, org.id, channel, step.destination)
         if step.purpose == "sign_up":
-            if user is not None or password_hash is None:
+            taken = await codes.address_taken(session, org.id, channel, step.destination)
+            if user is not None or taken or password_hash is None:
                 return entry_page(request, step, "", error=VERDICTS["unknown"], status_code=400)
             user = await codes.sign_up(session, org.id, step.destination, password_hash)
         elif user is None:  # the account went away (or never was: then no code was sent)

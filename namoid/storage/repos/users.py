@@ -158,14 +158,15 @@ async def mark_verified(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.
 
 
 async def contact_in_use(
-    session: AsyncSession, org_id: uuid.UUID, column: str, value: str, except_user: uuid.UUID
+    session: AsyncSession, org_id: uuid.UUID, column: str, value: str, except_user: uuid.UUID | None = None
 ) -> bool:
-    """Whether another account (deleted ones too, until purged) has ``value`` as its email or phone."""
+    """Whether an account other than ``except_user`` (disabled and deleted ones too, until purged)
+    has ``value`` as its email or phone."""
     if column not in ("email", "phone"):
         raise ValueError(f"not a contact column: {column}")
-    query = select(User.id).where(
-        User.org_id == org_id, getattr(User, column) == value, User.id != except_user
-    )
+    query = select(User.id).where(User.org_id == org_id, getattr(User, column) == value)
+    if except_user is not None:
+        query = query.where(User.id != except_user)
     return (await session.scalar(query.limit(1))) is not None
 
 
