@@ -2,7 +2,7 @@
 
 In embedded mode the server runs the same loop as a task (``in_background``). Every job
 is safe to run in several workers at once: outbox rows are leased, sweeps are
-idempotent deletes.
+idempotent deletes, an account to purge is claimed by one conditional UPDATE.
 """
 
 from __future__ import annotations

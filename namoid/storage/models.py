@@ -771,7 +771,7 @@ TENANT_TABLES += ("data_exports",)
 
 
 class Tombstone(Base):
-    """What remains of a purged account (namoid.privacy.erasure): nothing readable.
+    """What remains of a purged account (namoid.privacy.purge): nothing readable.
 
     Keyed hashes (HMAC-SHA-256 under the org's key, namoid.crypto.org_mac) of the user id,
     email and phone, so an operator holding the keyring can answer "was this account purged,
@@ -790,7 +790,7 @@ class Tombstone(Base):
     account_created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     purged_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: What the purge kept and why: [{"data": ..., "basis": ...}], fixed text, no personal data.
+    #: What the purge kept and why: [{"data": section, "action": "retain", "basis": ...}], fixed text.
     legal_basis: Mapped[list[dict[str, str]]] = mapped_column(JsonType, default=list)
 
 
