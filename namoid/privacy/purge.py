@@ -23,6 +23,7 @@ identifier confirm that such an account was purged, and when).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ from namoid.services import Services
 from namoid.storage.models import Organization, Tombstone, User
 from namoid.storage.repos import tombstones, users
 from namoid.tenancy import organizations
+
+log = logging.getLogger(__name__)
 
 #: The HKDF label of the tombstone's keyed hashes (one key per org for this purpose).
 TOMBSTONE_LABEL: Final = b"namoid/tombstone/v1/"
@@ -141,9 +144,12 @@ async def purge_org(services: Services, org: Organization, now: datetime) -> int
         due = await users.due_for_purge(session, org.id, now, BATCH)
     purged = 0
     for user_id in due:
-        await erasure.end_provider_connections(services, org.id, user_id, audit.WORKER)
-        if await purge_user(services, org.id, user_id, now) is not None:
-            purged += 1
+        try:
+            await erasure.end_provider_connections(services, org.id, user_id, audit.WORKER)
+            if await purge_user(services, org.id, user_id, now) is not None:
+                purged += 1
+        except Exception:  # one account that cannot be purged must not hold back the others
+            log.exception("purging account %s of org %s failed; the next pass retries", user_id, org.id)
     return purged
 
 
