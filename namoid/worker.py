@@ -2,7 +2,7 @@
 
 In embedded mode the server runs the same loop as a task (``in_background``). Every job
 is safe to run in several workers at once: outbox rows are leased, sweeps are
-idempotent deletes.
+idempotent deletes, an account to purge is claimed by one conditional UPDATE.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from namoid.audit import retention, sealing
 from namoid.events.delivery import EventDelivery
 from namoid.notify.delivery import MessageDelivery
 from namoid.notify.wakeup import Listener
-from namoid.privacy import export_jobs
+from namoid.privacy import export_jobs, purge
 from namoid.services import Services
 from namoid.signing_rotation import prune_signing_keys
 from namoid.storage.models import utcnow
@@ -78,6 +78,10 @@ class Worker:
 
     async def sweep_expired(self, now: datetime | None) -> dict[str, Any]:
         return await sweeps.sweep(self.services.db, now or utcnow())
+
+    async def purge_deleted_accounts(self, now: datetime | None) -> dict[str, Any]:
+        """Purge the accounts whose erasure grace has run out (namoid.privacy.purge)."""
+        return await purge.purge_due(self.services, now or utcnow())
 
     async def prune_signing_keys(self, now: datetime | None) -> dict[str, Any]:
         removed = await prune_signing_keys(self.services.db, self.services.signing, audit.WORKER)
@@ -139,6 +143,7 @@ JOBS: dict[str, Job] = {
     "deliver_events": Worker.deliver_events,
     "produce_exports": Worker.produce_exports,
     "sweep_expired": Worker.sweep_expired,
+    "purge_deleted_accounts": Worker.purge_deleted_accounts,
     "prune_signing_keys": Worker.prune_signing_keys,
     # Sealing comes after the jobs that write audit entries, so a pass seals what it wrote.
     "seal_audit": Worker.seal_audit,

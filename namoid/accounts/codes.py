@@ -59,6 +59,13 @@ async def user_for(
     return user if user is not None and user.status == "active" else None
 
 
+async def address_taken(session: AsyncSession, org_id: uuid.UUID, channel: Channel, destination: str) -> bool:
+    """Whether any account holds the address, whatever its status: a disabled one, or a deleted
+    one until its purge (issue 13), keeps it, so a sign-up with it is refused like any taken one."""
+    column = "email" if channel == "email" else "phone"
+    return await users.contact_in_use(session, org_id, column, destination)
+
+
 def masked(channel: Channel, destination: str) -> str:
     return mask_email(destination) if channel == "email" else mask_phone(destination)
 

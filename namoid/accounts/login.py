@@ -28,6 +28,10 @@ Failure = Literal["unknown_user", "bad_password", "disabled"]
 PASSWORD_AMR = "pwd"  # noqa: S105 (a method name, not a password)
 
 
+class AccountInactive(Exception):
+    """The account was disabled or deleted before the sign-in could complete: no session."""
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """The account an email names (None if unknown) and why the attempt failed (None: it did not)."""
@@ -127,7 +131,12 @@ async def sign_in(
     """End the browser's previous session and start a new one for ``user`` (no fixation); audited.
 
     ``amr`` names the methods used (RFC 8176 §2): ``pwd``, ``otp``, ``sms``, ``mfa``, or ``fed``
-    through a provider."""
+    through a provider. The user row is read again, held, in this transaction: an account
+    deleted or disabled since the password or code was checked gets no session
+    (AccountInactive), and a deletion that comes after waits, then ends this session (issue 13:
+    of a concurrent delete and sign-in, the sign-in loses)."""
+    if await users.hold_active(session, org.id, user.id) is None:
+        raise AccountInactive("the account is no longer active")
     started = await sessions.start(session, org, user=user, amr=list(amr), now=now)
     if previous is not None:
         await sessions.replace(session, org.id, previous, started.row, now)

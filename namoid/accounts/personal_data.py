@@ -1,4 +1,4 @@
-"""The accounts room's personal data (DESIGN.md §8): the profile, contacts, sign-in methods, sessions.
+"""The accounts room's personal data (DESIGN.md §8): profile, contacts, sign-in methods, roles, sessions.
 
 Never a password hash, a session cookie's hash or a CSRF secret: the export says a password
 is set, and which browsers are signed in, nothing that could be replayed.
@@ -17,6 +17,7 @@ from namoid.privacy.registry import (
     TIME,
     UUID,
     DataPrincipal,
+    Erasure,
     Json,
     Section,
     array_of,
@@ -24,8 +25,8 @@ from namoid.privacy.registry import (
     nullable,
     obj,
 )
-from namoid.storage.models import BrowserSession
-from namoid.storage.repos import organizations, personal_data, users
+from namoid.storage.models import BrowserSession, User, UserRole
+from namoid.storage.repos import organizations, personal_data, user_roles, users
 
 CONTACT = obj(type={"enum": ["email", "phone"]}, value=STRING, verified=BOOLEAN)
 #: password | email_otp | sms_otp; providers are listed in their own section.
@@ -56,6 +57,7 @@ async def _account(session: AsyncSession, who: DataPrincipal) -> Json:
         },
         "contacts": contacts,
         "sign_in_methods": methods,
+        "roles": list(await user_roles.of_user(session, who.org_id, who.user_id)),
     }
 
 
@@ -76,18 +78,30 @@ async def _sessions(session: AsyncSession, who: DataPrincipal) -> Json:
     ]
 
 
+async def _erase_account(session: AsyncSession, who: DataPrincipal) -> None:
+    """The user row and its administrative roles: the purge runs this section last, when
+    nothing else refers to the row."""
+    await personal_data.delete_rows_of_user(session, who.org_id, UserRole.user_id, who.user_id)
+    await personal_data.delete_rows_of_user(session, who.org_id, User.id, who.user_id)
+
+
+async def _erase_sessions(session: AsyncSession, who: DataPrincipal) -> None:
+    await personal_data.delete_rows_of_user(session, who.org_id, BrowserSession.user_id, who.user_id)
+
+
 ACCOUNT: Final = Section(
     name="account",
-    title="Profile, contact details and sign-in methods",
-    tables=("users",),
+    title="Profile, contact details, sign-in methods and roles",
+    tables=("users", "user_roles"),
     schema=obj(
-        profile=obj(
-            id=UUID, name=nullable(STRING), status=STRING, created_at=TIME, updated_at=TIME
-        ),
+        profile=obj(id=UUID, name=nullable(STRING), status=STRING, created_at=TIME, updated_at=TIME),
         contacts=array_of(CONTACT),
         sign_in_methods=array_of(METHOD),
+        #: Administrative roles in the org (org_admin, auditor), if any.
+        roles=STRINGS,
     ),
     export=_account,
+    erasure=Erasure("delete", _erase_account),
 )
 
 SESSIONS: Final = Section(
@@ -105,4 +119,5 @@ SESSIONS: Final = Section(
         )
     ),
     export=_sessions,
+    erasure=Erasure("delete", _erase_sessions),
 )

@@ -3,7 +3,9 @@
 Disabling or deleting a user ends everything they hold (``grant_revocation.revoke_user``)
 and raises ``user.disabled`` / ``user.deleted``; a disabled or deleted user can no longer
 sign in, refresh or use an access token. Deleting is a soft delete (status ``deleted``,
-``deleted_at``, ``deletion_reason``); the row stays.
+``deleted_at``, ``deletion_reason``, and ``purge_at``: now plus the org's erasure grace);
+the row stays until the worker purges it (namoid.privacy.erasure, which also revokes the
+upstream provider tokens).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +25,7 @@ from namoid.kyc import service as kyc
 from namoid.oauth import grant_revocation
 from namoid.storage.db import Database
 from namoid.storage.models import User, utcnow
-from namoid.storage.repos import users
+from namoid.storage.repos import organizations, users
 
 # A pragmatic addr-spec check (RFC 5321 §4.5.3.1 lengths); ownership is proven by verification.
 _EMAIL = re.compile(
@@ -272,14 +274,31 @@ async def enable(db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Act
 async def delete(
     db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Actor, reason: str | None = None
 ) -> User:
-    """Soft-delete a user (active or disabled) and end everything they hold; raises ``user.deleted``."""
+    """Soft-delete a user, by email or id (active or disabled); see ``soft_delete``."""
     reason = validate_reason(reason)
-    now = utcnow()
     async with db.tenant(org_id) as session:
-        user = await require_in(session, org_id, who)
-        await users.mark_deleted(session, org_id, user.id, now, reason)
-        await kyc.erase_in(session, org_id, user.id, actor)  # the KYC record goes with the account
-        await _end_everything(session, org_id, user, actor, "user.deleted", reason, now)
+        return await soft_delete(session, org_id, await require_in(session, org_id, who), actor, reason)
+
+
+async def soft_delete(
+    session: AsyncSession, org_id: uuid.UUID, user: User, actor: audit.Actor, reason: str | None
+) -> User:
+    """Mark ``user`` deleted, purge due after the org's grace, end everything; raises ``user.deleted``.
+
+    One transaction: sign-in is blocked (status), sessions, refresh families and access
+    tokens are revoked, the KYC record is erased, and relying parties are told at once
+    (RISC account-disabled). The purge itself comes later (``user.purged``).
+    """
+    now = utcnow()
+    org = await organizations.get(session, org_id)
+    if org is None:
+        raise LookupError("no such organization")
+    purge_at = now + timedelta(days=org.erasure_grace_days)
+    await users.mark_deleted(session, org_id, user.id, now, reason, purge_at)
+    await kyc.erase_in(session, org_id, user.id, actor)  # the KYC record goes with the account
+    await _end_everything(
+        session, org_id, user, actor, "user.deleted", reason, now, {"purge_at": purge_at.isoformat()}
+    )
     return user
 
 
@@ -314,6 +333,7 @@ async def _end_everything(
     event: str,
     reason: str | None,
     now: datetime,
+    extra: dict[str, object] | None = None,
 ) -> None:
     """Revoke the user's grants and sessions, then raise ``event`` with what was revoked.
 
@@ -336,5 +356,6 @@ async def _end_everything(
             "access_revoked": revoked.access_tokens,
             "sessions_ended": revoked.sessions,
         }
-        | ({"comment": reason} if reason else {}),
+        | ({"comment": reason} if reason else {})
+        | (extra or {}),
     )

@@ -11,6 +11,7 @@ from namoid.accounts import users
 from namoid.admin import cursors, scopes
 from namoid.admin.access import Admin, requires
 from namoid.admin.schemas import Reason, UserCreate, UserOut, UserPage
+from namoid.privacy import erasure
 from namoid.services import Services
 from namoid.storage.models import User
 
@@ -76,11 +77,16 @@ async def revoke_sessions(request: Request, admin: Writer, user_id: uuid.UUID) -
     return _out(await users.revoke_sessions(_services(request).db, admin.org.id, user_id, admin.actor))
 
 
-@router.delete("/{user_id}", response_model=UserOut, summary="Delete (soft), ending their sessions")
+@router.delete(
+    "/{user_id}",
+    response_model=UserOut,
+    summary="Delete: at once soft, ending sessions, tokens and provider connections; purged after the grace",
+)
 async def delete_user(
     request: Request,
     admin: Writer,
     user_id: uuid.UUID,
     reason: Annotated[str | None, Query(min_length=1, max_length=users.MAX_REASON)] = None,
 ) -> UserOut:
-    return _out(await users.delete(_services(request).db, admin.org.id, user_id, admin.actor, reason))
+    deleted = await erasure.delete_account(_services(request), admin.org.id, user_id, admin.actor, reason)
+    return _out(deleted.user)

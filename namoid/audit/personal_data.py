@@ -12,9 +12,11 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.privacy.registry import (
+    SECURITY_LOG_BASIS,
     STRING,
     TIME,
     DataPrincipal,
+    Erasure,
     Json,
     Section,
     array_of,
@@ -66,4 +68,5 @@ AUDIT_EVENTS: Final = Section(
         )
     ),
     export=_audit_events,
+    erasure=Erasure("retain", legal_basis=SECURITY_LOG_BASIS),
 )

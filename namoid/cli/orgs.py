@@ -12,7 +12,7 @@ from namoid.kyc import service as kyc
 from namoid.notify import overrides
 from namoid.notify.messages import to_payload
 from namoid.notify.outbox import inbox as captured_messages
-from namoid.privacy import grievances, notices
+from namoid.privacy import erasure, grievances, notices
 from namoid.services import Services
 from namoid.tenancy import organizations, sign_in
 
@@ -175,6 +175,22 @@ def set_notice(
         notice = await notices.publish(services.db, org.id, lang, raw, cli_actor())
         current = {"language": notice.language, "version": notice.version, "sha256": notice.sha256}
         emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
+
+    run(action)
+
+
+@app.command("set-erasure-grace")
+def set_erasure_grace(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    days: Annotated[int, typer.Option(help="Days from deleting an account to purging it (0-365).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Set how long a deleted account waits before the worker purges it (default 30 days)."""
+
+    async def action(services: Services) -> None:
+        org = await erasure.set_grace(services.db, slug, days, cli_actor())
+        emit(as_json, {"slug": org.slug, "erasure_grace_days": org.erasure_grace_days},
+             f"erasure grace of {org.slug}: {org.erasure_grace_days} days")  # fmt: skip
 
     run(action)
 

@@ -10,7 +10,7 @@ import typer
 
 from namoid.accounts import roles, users
 from namoid.cli.runtime import cli_actor, emit, read_password_stdin, run
-from namoid.privacy import export_jobs
+from namoid.privacy import erasure, export_jobs
 from namoid.services import Services
 from namoid.storage.models import User
 from namoid.tenancy import organizations
@@ -136,12 +136,19 @@ def enable(org: OrgOpt, email: EmailOpt, as_json: JsonFlag = False) -> None:
 
 @app.command("delete")
 def delete(org: OrgOpt, email: EmailOpt, reason: ReasonOpt = None, as_json: JsonFlag = False) -> None:
-    """Delete a user (soft delete: the row stays, marked deleted); their sessions and tokens end now."""
+    """Delete a user: sign-in, sessions, tokens and provider connections end now; the worker
+    purges the account after the organization's erasure grace period, leaving a tombstone."""
 
     async def action(services: Services) -> None:
         organization = await organizations.require(services.db, org)
-        user = await users.delete(services.db, organization.id, email, cli_actor(), reason)
-        emit(as_json, _status(user), f"deleted {user.email}; their sessions and tokens are revoked")
+        deleted = await erasure.delete_account(services, organization.id, email, cli_actor(), reason)
+        user, purge_at = deleted.user, deleted.purge_at.isoformat()
+        emit(
+            as_json,
+            _status(user) | {"purge_at": purge_at, "providers_disconnected": deleted.providers_disconnected},
+            f"deleted {user.email}; their sessions, tokens and provider connections are revoked; "
+            f"purged after {purge_at}",
+        )
 
     run(action)
 

@@ -2,6 +2,11 @@
 
 Where an OpenID RISC or CAEP event type fits, it is used; every other event gets a
 NamoID URN, ``urn:namoid:event:<name>``. An event that is not listed here cannot be raised.
+
+Deleting an account is two events (issue 13): ``user.deleted`` at once, when sign-in ends
+and every grant is revoked but the data still exists for the grace period (RISC
+``account-disabled``, the account can no longer be used), and ``user.purged`` when the
+worker has erased it (RISC ``account-purged``: "the account has been deleted", RISC §2.2).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ EVENT_TYPES: dict[str, str] = {
     "signing_key.rotated": NAMOID + "signing_key.rotated",
     "user.disabled": RISC + "account-disabled",
     "user.enabled": RISC + "account-enabled",
-    "user.deleted": RISC + "account-purged",
+    "user.deleted": RISC + "account-disabled",
+    "user.purged": RISC + "account-purged",
     "session.revoked": CAEP + "session-revoked",
     "consent.withdrawn": CAEP + "session-revoked",
     "login.bruteforce_suspected": NAMOID + "login.bruteforce_suspected",

@@ -11,7 +11,18 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid.privacy.registry import STRING, TIME, DataPrincipal, Json, Section, array_of, iso, obj
+from namoid.privacy.registry import (
+    SECURITY_LOG_BASIS,
+    STRING,
+    TIME,
+    DataPrincipal,
+    Erasure,
+    Json,
+    Section,
+    array_of,
+    iso,
+    obj,
+)
 from namoid.storage.repos import personal_data
 
 WINDOW: Final = timedelta(days=365)
@@ -28,4 +39,5 @@ SECURITY_EVENTS: Final = Section(
     tables=("security_events",),
     schema=array_of(obj(event=STRING, occurred_at=TIME, payload={"type": "object"})),
     export=_security_events,
+    erasure=Erasure("retain", legal_basis=SECURITY_LOG_BASIS),
 )

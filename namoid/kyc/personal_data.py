@@ -10,8 +10,13 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid.privacy.registry import STRING, TIME, DataPrincipal, Json, Section, iso, nullable, obj
+from namoid.privacy.registry import STRING, TIME, DataPrincipal, Erasure, Json, Section, iso, nullable, obj
 from namoid.storage.repos import kyc as kyc_repo
+
+
+async def _erase(session: AsyncSession, who: DataPrincipal) -> None:
+    """Normally gone already: deleting the account erased it (``kyc.service.erase_in``)."""
+    await kyc_repo.delete_record(session, who.org_id, who.user_id)
 
 
 async def _identity_verification(session: AsyncSession, who: DataPrincipal) -> Json:
@@ -43,4 +48,5 @@ IDENTITY_VERIFICATION: Final = Section(
         )
     ),
     export=_identity_verification,
+    erasure=Erasure("delete", _erase),
 )

@@ -15,6 +15,7 @@ from namoid.privacy.registry import (
     STRINGS,
     TIME,
     DataPrincipal,
+    Erasure,
     Json,
     Section,
     array_of,
@@ -84,6 +85,13 @@ async def _applications(session: AsyncSession, who: DataPrincipal) -> Json:
     }
 
 
+async def _erase_applications(session: AsyncSession, who: DataPrincipal) -> None:
+    org, user = who.org_id, who.user_id
+    await personal_data.delete_refresh_tokens_of_user(session, org, user)
+    for column in (RefreshFamily.user_id, AccessToken.user_id, AuthorizationCode.user_id, Consent.user_id):
+        await personal_data.delete_rows_of_user(session, org, column, user)
+
+
 APPLICATIONS: Final = Section(
     name="applications",
     title="Connected applications",
@@ -112,4 +120,5 @@ APPLICATIONS: Final = Section(
         authorization_codes=array_of(ISSUED),
     ),
     export=_applications,
+    erasure=Erasure("delete", _erase_applications),
 )

@@ -21,6 +21,7 @@ from namoid.privacy.registry import (
     TIME,
     UUID,
     DataPrincipal,
+    Erasure,
     Json,
     Section,
     array_of,
@@ -180,4 +181,12 @@ SECTION: Final = Section(
         )
     ),
     export=_export,
+    #: Append-only like the audit log; the records name the user by opaque id only.
+    erasure=Erasure(
+        "retain",
+        legal_basis=(
+            "proof of consent and its withdrawal (DPDP Act 2023 s.6(10): the burden of proof is on "
+            "the Data Fiduciary), opaque user id only"
+        ),
+    ),
 )

@@ -83,6 +83,15 @@ class Section:
     erasure: Erasure | None = field(default=None)
 
 
+#: Why security logs outlive an erased account: they are kept at least a year for security, then
+#: removed by the org's audit retention; they name the user by opaque id only (never email,
+#: phone or name), which nothing links to a person once the account row is gone.
+SECURITY_LOG_BASIS: Final = (
+    "security logs (DPDP Act 2023 s.8(5); DPDP Rules 2025 r.6: logs kept at least one year "
+    "for security), opaque user id only; removed by the organization's audit retention"
+)
+
+
 #: Columns that hold personal data wherever they appear (besides any reference to ``users``).
 PERSONAL_COLUMNS: Final = frozenset(
     {"user_id", "email", "phone", "name", "ip", "user_agent", "subject", "actor_id", "target_id"}

@@ -52,9 +52,14 @@ async def _sign_in(
     pending = await authorization_requests.find_pending(session, org.id, handle or "", now)
     if pending is None:
         raise CallbackRefused("request_expired", "the sign-in request expired: return to the application")
-    return await password_login.sign_in(
-        session, org, user, previous=previous, client_id=pending.client_id, now=now, amr=(FEDERATED_AMR,)
-    )
+    try:
+        return await password_login.sign_in(
+            session, org, user, previous=previous, client_id=pending.client_id, now=now, amr=(FEDERATED_AMR,)
+        )
+    except password_login.AccountInactive:
+        raise CallbackRefused(
+            "account_disabled", "the account connected to this provider is not active"
+        ) from None
 
 
 async def _connect(

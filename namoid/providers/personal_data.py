@@ -18,6 +18,7 @@ from namoid.privacy.registry import (
     TIME,
     UUID,
     DataPrincipal,
+    Erasure,
     Json,
     Section,
     array_of,
@@ -25,7 +26,7 @@ from namoid.privacy.registry import (
     nullable,
     obj,
 )
-from namoid.storage.models import ProviderAuthorization
+from namoid.storage.models import ProviderAuthorization, ProviderConnection, ProviderToken
 from namoid.storage.repos import personal_data, provider_connections, provider_tokens, upstream_providers
 
 TOKENS = obj(scopes=STRINGS, expires_at=nullable(TIME), refresh_token_held=BOOLEAN)
@@ -72,6 +73,12 @@ async def _providers(session: AsyncSession, who: DataPrincipal) -> Json:
     }
 
 
+async def _erase_providers(session: AsyncSession, who: DataPrincipal) -> None:
+    """What the account's deletion left (it ended each connection, revoking upstream first)."""
+    for column in (ProviderToken.user_id, ProviderConnection.user_id, ProviderAuthorization.user_id):
+        await personal_data.delete_rows_of_user(session, who.org_id, column, who.user_id)
+
+
 CONNECTED_PROVIDERS: Final = Section(
     name="connected_providers",
     title="Connected providers",
@@ -99,4 +106,5 @@ CONNECTED_PROVIDERS: Final = Section(
         ),
     ),
     export=_providers,
+    erasure=Erasure("delete", _erase_providers),
 )

@@ -114,6 +114,8 @@ class Organization(Base):
     dpo_email: Mapped[str | None] = mapped_column(String(320))
     #: The platform org (``namoid admin bootstrap``, issue 16): its admins manage organizations.
     platform: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Days between deleting an account and purging it (namoid.privacy.erasure; issue 13).
+    erasure_grace_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
 
 
 class User(Base):
@@ -134,6 +136,8 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deletion_reason: Mapped[str | None] = mapped_column(String(200))
+    #: When the worker purges a deleted account (its org's grace after ``deleted_at``; issue 13).
+    purge_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class Client(Base):
@@ -883,3 +887,31 @@ class UserRole(Base):
 
 
 TENANT_TABLES += ("user_roles",)
+# --- Erasure (issue 13): what remains of a purged account. Kept together in this block.
+
+
+class Tombstone(Base):
+    """What remains of a purged account (namoid.privacy.purge): nothing readable.
+
+    Keyed hashes (HMAC-SHA-256 under the org's key, namoid.crypto.org_mac) of the user id,
+    email and phone, so an operator holding the keyring can answer "was this account purged,
+    and when?" for an identifier they already have; the account's times; and the legal basis
+    for what the purge kept. Append-only, like the audit log.
+    """
+
+    __tablename__ = "tombstones"
+    __table_args__ = (UniqueConstraint("org_id", "subject_mac"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    subject_mac: Mapped[str] = mapped_column(String(64))
+    email_mac: Mapped[str] = mapped_column(String(64))
+    phone_mac: Mapped[str | None] = mapped_column(String(64))
+    account_created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: What the purge kept and why: [{"data": section, "action": "retain", "basis": ...}], fixed text.
+    legal_basis: Mapped[list[dict[str, str]]] = mapped_column(JsonType, default=list)
+
+
+TENANT_TABLES += ("tombstones",)

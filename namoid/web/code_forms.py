@@ -152,10 +152,12 @@ def entry_page(
 
 
 async def deliverable(request: Request, step: CodeStep) -> bool:
-    """Whether the code may go out: an account exists (sign-up: it must not yet exist)."""
+    """Whether the code may go out: an account exists (sign-up: no account holds the address)."""
     async with _services(request).db.tenant(step.org.id) as session:
+        if step.purpose == "sign_up":
+            return not await codes.address_taken(session, step.org.id, step.channel, step.destination)
         user = await codes.user_for(session, step.org.id, step.channel, step.destination)
-    return user is None if step.purpose == "sign_up" else user is not None
+    return user is not None
 
 
 async def send_and_ask(request: Request, step: CodeStep) -> Response:

@@ -261,7 +261,8 @@ async def _complete(request: Request, step: CodeStep, password_hash: str | None,
     async with services.db.tenant(org.id) as session:
         user = await codes.user_for(session, org.id, channel, step.destination)
         if step.purpose == "sign_up":
-            if user is not None or password_hash is None:
+            taken = await codes.address_taken(session, org.id, channel, step.destination)
+            if user is not None or taken or password_hash is None:
                 return entry_page(request, step, "", error="unknown", status_code=400)
             user = await codes.sign_up(session, org.id, step.destination, password_hash)
         elif user is None:  # the account went away (or never was: then no code was sent)
@@ -278,9 +279,12 @@ async def _complete(request: Request, step: CodeStep, password_hash: str | None,
         amr = CODE_AMR[channel]
         if step.purpose == "second_factor":
             amr = (password_login.PASSWORD_AMR, *amr, "mfa")
-        started = await password_login.sign_in(
-            session, org, user, previous=step.browser, client_id=step.client_id, now=now, amr=amr
-        )
+        try:
+            started = await password_login.sign_in(
+                session, org, user, previous=step.browser, client_id=step.client_id, now=now, amr=amr
+            )
+        except password_login.AccountInactive:  # deleted or disabled while the code was on its way
+            return entry_page(request, step, "", error="unknown", status_code=400)
     response = _to_interaction(org, "consent", step.handle)
     set_session_cookie(response, org.slug, started.token, started.row.expires_at, now)
     return response

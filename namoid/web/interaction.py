@@ -410,9 +410,17 @@ async def login(request: Request, org: CurrentOrg) -> Response:
             )
         second = code_forms.second_factor_channel(org, checked.user)
         if second is None:
-            started = await password_login.sign_in(
-                session, org, checked.user, previous=browser, client_id=pending.client.client_id, now=now
-            )
+            try:
+                started = await password_login.sign_in(
+                    session, org, checked.user, previous=browser, client_id=pending.client.client_id, now=now
+                )
+            except password_login.AccountInactive:  # deleted or disabled since the password was checked
+                inactive = password_login.Attempt(checked.user, "disabled")
+                await password_login.record_failure(session, org.id, inactive, pending.client.client_id)
+                buttons = await provider_buttons(session, org)
+                return _login_form(
+                    request, org, pending, browser, email=email.strip(), error=LOGIN_FAILED, providers=buttons
+                )
     if second is not None:  # the password was right; the session starts once the code comes back
         step = code_forms.CodeStep(
             org, pending.handle, pending.client.client_id, pending.client.name,

@@ -26,7 +26,7 @@ from namoid.oauth import pkce, tokens
 from namoid.oauth.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
 from namoid.oauth.grants import TokenRequest, issue, refresh_token
 from namoid.storage.models import AuthorizationCode
-from namoid.storage.repos import access_tokens, authorization_codes, browser_sessions, refresh_tokens
+from namoid.storage.repos import access_tokens, authorization_codes, browser_sessions, refresh_tokens, users
 
 _REFUSED = "the authorization code is invalid, expired or used"
 
@@ -88,7 +88,7 @@ async def authorization_code(request: TokenRequest) -> tokens.Minted:
     if "authorization_code" not in client.grant_types:
         raise UnauthorizedClient("the client may not use the authorization_code grant")
     code = await _redeemable(request)
-    user = await tokens.active_user(session, org_id, code.user_id)
+    user = await users.hold_active(session, org_id, code.user_id)  # a racing deletion: see users.hold_active
     if user is None:
         raise InvalidGrant(_REFUSED)
     if not await authorization_codes.consume(session, org_id, code.id, request.now):

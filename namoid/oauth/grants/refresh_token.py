@@ -56,7 +56,7 @@ from namoid.oauth.errors import InvalidGrant, InvalidRequest, InvalidScope, Unau
 from namoid.oauth.grants import TokenRequest, issue
 from namoid.oauth.params import requested_scopes
 from namoid.storage.models import Client, Organization, RefreshFamily, RefreshToken
-from namoid.storage.repos import access_tokens, refresh_tokens
+from namoid.storage.repos import access_tokens, refresh_tokens, users
 
 _REFUSED = "the refresh token is invalid, expired or revoked"
 
@@ -259,7 +259,7 @@ async def refresh(request: TokenRequest) -> tokens.Minted:
     if min(token.expires_at, family.expires_at) <= now:
         raise InvalidGrant(_REFUSED)
     scope = _scope(family, request)
-    if await tokens.active_user(session, org_id, family.user_id) is None:
+    if await users.hold_active(session, org_id, family.user_id) is None:  # see users.hold_active
         raise InvalidGrant(_REFUSED)
     if not await refresh_tokens.consume(session, org_id, token.id, now):
         # Lost the race: the winner has committed by now (its row lock on PostgreSQL, the

@@ -48,3 +48,8 @@ async def set_audit_retention(session: AsyncSession, org_id: uuid.UUID, days: in
 async def set_settings(session: AsyncSession, org_id: uuid.UUID, changes: dict[str, object]) -> None:
     """Update settings columns of the org (validated by the service that owns them)."""
     await session.execute(update(Organization).where(Organization.id == org_id).values(**changes))
+
+
+async def set_erasure_grace(session: AsyncSession, org_id: uuid.UUID, days: int) -> None:
+    query = update(Organization).where(Organization.id == org_id).values(erasure_grace_days=days)
+    await session.execute(query)

@@ -1,4 +1,4 @@
-"""Reading one person's rows for the data export (DESIGN.md §8): every table, one query shape."""
+"""One person's rows for the data export and the purge (DESIGN.md §8): every table, one query shape."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from namoid.storage.models import AuditEntry, SecurityEvent
+from namoid.storage.models import AuditEntry, RefreshFamily, RefreshToken, SecurityEvent
 
 
 async def rows_of_user(
@@ -58,3 +58,23 @@ async def security_events_of_user(
         .order_by(SecurityEvent.occurred_at)
     )
     return (await session.scalars(query)).all()
+
+
+async def delete_rows_of_user(
+    session: AsyncSession, org_id: uuid.UUID, user_column: InstrumentedAttribute[Any], user_id: uuid.UUID
+) -> int:
+    """The purge: delete the org's rows of ``user_column``'s table that belong to ``user_id``."""
+    model: Any = user_column.class_
+    result = await session.execute(delete(model).where(model.org_id == org_id, user_column == user_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_refresh_tokens_of_user(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    """The purge: delete the refresh tokens of the user's families (before the families)."""
+    families = select(RefreshFamily.id).where(
+        RefreshFamily.org_id == org_id, RefreshFamily.user_id == user_id
+    )
+    result = await session.execute(
+        delete(RefreshToken).where(RefreshToken.org_id == org_id, RefreshToken.family_id.in_(families))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import User, utcnow
@@ -96,11 +96,71 @@ async def set_status(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUI
 
 
 async def mark_deleted(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime, reason: str | None
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+    reason: str | None,
+    purge_at: datetime,
 ) -> bool:
-    """Soft delete: status ``deleted`` with the time and reason; the row stays."""
-    values: dict[str, object] = {"status": "deleted", "deleted_at": now, "deletion_reason": reason}
+    """Soft delete: status ``deleted`` with the time, reason and purge time; the row stays."""
+    values: dict[str, object] = {
+        "status": "deleted",
+        "deleted_at": now,
+        "deletion_reason": reason,
+        "purge_at": purge_at,
+    }
     return await _update(session, org_id, user_id, values)
+
+
+async def hold_active(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    """The user if active, held so until the transaction ends; None if disabled, deleted or gone.
+
+    On PostgreSQL the row is read FOR SHARE (fresh, after any lock wait): a delete or disable
+    that came first is waited for and seen, one that comes later waits for this transaction
+    and then revokes what it created. SQLite has one writer at a time.
+    """
+    user = await session.scalar(
+        select(User)
+        .where(User.org_id == org_id, User.id == user_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    return user if user is not None and user.status == "active" and user.deleted_at is None else None
+
+
+async def due_for_purge(
+    session: AsyncSession, org_id: uuid.UUID, now: datetime, limit: int
+) -> list[uuid.UUID]:
+    """Ids of deleted users whose purge time has come, oldest first."""
+    query = (
+        select(User.id)
+        .where(User.org_id == org_id, User.status == "deleted", User.purge_at <= now)
+        .order_by(User.purge_at)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
+
+
+async def claim_for_purge(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> bool:
+    """Mark a due deleted user ``purging`` (one conditional UPDATE); False if another got it first.
+
+    A second worker's UPDATE of the same row waits for the first transaction, then finds the
+    row gone (or, if that one rolled back, still ``deleted`` and claims it itself).
+    """
+    result = await session.execute(
+        update(User)
+        .where(User.org_id == org_id, User.id == user_id, User.status == "deleted", User.purge_at <= now)
+        .values(status="purging")
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def remove(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Delete the user row (the purge, once every row referring to it is gone)."""
+    await session.execute(delete(User).where(User.org_id == org_id, User.id == user_id))
 
 
 async def get_by_phone(session: AsyncSession, org_id: uuid.UUID, phone: str) -> User | None:
@@ -118,14 +178,15 @@ async def mark_verified(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.
 
 
 async def contact_in_use(
-    session: AsyncSession, org_id: uuid.UUID, column: str, value: str, except_user: uuid.UUID
+    session: AsyncSession, org_id: uuid.UUID, column: str, value: str, except_user: uuid.UUID | None = None
 ) -> bool:
-    """Whether another account (deleted ones too, until purged) has ``value`` as its email or phone."""
+    """Whether an account other than ``except_user`` (disabled and deleted ones too, until purged)
+    has ``value`` as its email or phone."""
     if column not in ("email", "phone"):
         raise ValueError(f"not a contact column: {column}")
-    query = select(User.id).where(
-        User.org_id == org_id, getattr(User, column) == value, User.id != except_user
-    )
+    query = select(User.id).where(User.org_id == org_id, getattr(User, column) == value)
+    if except_user is not None:
+        query = query.where(User.id != except_user)
     return (await session.scalar(query.limit(1))) is not None
 
 

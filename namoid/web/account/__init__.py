@@ -29,6 +29,7 @@ from fastapi import APIRouter
 from namoid.web.account import (
     consents,
     data,
+    delete,
     grievances,
     kyc,
     overview,
@@ -61,6 +62,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(kyc.router, ("Aadhaar verification", "/kyc")),
     Section(data.router, ("Your data", "/data")),
     Section(grievances.router, ("Grievances", "/grievances")),
+    Section(delete.router, ("Delete account", "/delete")),
 )
 
 NAV: tuple[tuple[str, str], ...] = tuple(section.nav for section in SECTIONS if section.nav is not None)

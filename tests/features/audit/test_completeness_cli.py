@@ -112,6 +112,7 @@ def _orgs_clients_users(cli: Session, slug: str) -> None:
     cli.run("org create", f"{slug}-test", "--test-mode")
     cli.run("org inbox", f"{slug}-test", "--json")
     cli.run("audit set-retention", "--org", slug, "--days", "500")
+    cli.run("org set-erasure-grace", slug, "--days", "0")  # the worker below purges the deleted user
     client = cli.run(
         "client create", "--org", slug, "--name", "App", "--type", "confidential",
         "--redirect-uri", "https://rp.example/cb", "--grant-type", "authorization_code",

@@ -299,6 +299,22 @@ async def console_verify_email(flow: Flow) -> Request:
     entry = await post_to("/profile/email", ask)()
     [message] = await delivered(flow.services, flow.org, "new@example.org")
     return post_to("/profile/verify", form_inputs(entry.text) | {"code": code_in(message)})
+async def console_delete_account(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/delete")
+    return post_to("/delete", fields | {"confirm": "DELETE"})
+
+
+async def console_delete_unconfirmed(flow: Flow) -> Request:
+    fields, post_to = await _console(flow, "/delete")
+    return post_to("/delete", fields | {"confirm": "delete it"})
+
+
+async def console_stale_delete(flow: Flow) -> Request:
+    from tests.features.account.conftest import ConsoleBrowser
+
+    fields, post_to = await _console(flow, "/delete")
+    await ConsoleBrowser(flow.http, flow.services, flow.org, flow.user).age_sign_in(3600)
+    return post_to("/delete", fields | {"confirm": "DELETE"})
 
 
 async def console_raise_grievance(flow: Flow) -> Request:
@@ -486,6 +502,11 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/account/providers/{name}/connect"): [console_connect_provider],
     ("POST", "/o/{org}/account/providers/{name}/disconnect"): [console_disconnect_provider],
     ("POST", "/o/{org}/account/grievances"): [console_raise_grievance],
+    ("POST", "/o/{org}/account/delete"): [
+        console_delete_account,
+        console_delete_unconfirmed,
+        console_stale_delete,
+    ],
     ("POST", "/o/{org}/code"): [code_send, code_send_unknown, code_send_blocked_country],
     ("POST", "/o/{org}/code/verify"): [
         code_verify_sign_in,

@@ -69,6 +69,8 @@ LIMITED_ROUTES = {
     ("GET", "/account/data/summary"): "interaction.ip",
     ("GET", "/account/grievances"): "interaction.ip",
     ("POST", "/account/grievances"): "interaction.ip",  # then grievance.raise per user
+    ("GET", "/account/delete"): "interaction.ip",
+    ("POST", "/account/delete"): "interaction.ip",
     ("GET", "/providers/{name}/start"): "interaction.ip",
     ("GET", "/providers/{name}/callback"): "interaction.ip",
     ("POST", "/providers/{name}/callback"): "interaction.ip",
