@@ -3,7 +3,7 @@
 Every claim on the page is registered here with the capability it depends on and the tests
 that attack it. The page shows a claim only when its capability is present in the running
 server (``CAPABILITIES``: a predicate of the settings), so it never promises more than the
-code does. A capability that is designed but not built yet is listed in ``PLANNED``: its
+code does. A capability that is designed but not built yet is listed in ``PLANNED`` (none now): its
 claims stay written here, and hidden. A feature that builds one (OTP, connected providers,
 data export and erasure, KYC, an email or SMS sender) moves its name from ``PLANNED`` into
 ``CAPABILITIES`` and names the tests that prove its claims; ``tests/unit/web/test_security_claims.py``
@@ -64,9 +64,10 @@ CAPABILITIES: Final[dict[str, Capability]] = {
     "provider_consent": _always,
     "client_consent": _always,
     "otp": _always,
+    "data_export_erasure": _always,
 }
 #: Designed, not built: their claims are never shown.
-PLANNED: Final = frozenset({"data_export_erasure"})
+PLANNED: Final[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +246,14 @@ CLAIMS: Final[tuple[Claim, ...]] = (
         "data_export_erasure",
         "Data-subject rights: a complete export of a user's data and connected providers is "
         "available; deletion cascades a soft-delete plus a tombstone record.",
+        (
+            "tests/features/privacy/test_export.py::test_the_export_holds_every_section_validates_and_holds_no_secret",
+            "tests/unit/privacy/test_registry.py::test_every_personal_table_is_in_a_section",
+            "tests/e2e/test_browser_export.py::test_a_user_exports_their_data_in_a_real_browser",
+            "tests/features/erasure/test_erasure.py::test_delete_then_purge_after_the_grace_period",
+            "tests/contract/test_tombstones_append_only.py::test_even_the_owner_cannot_change_tombstones",
+            "tests/e2e/test_browser_erasure.py::test_delete_from_the_console_then_only_the_tombstone_is_left",
+        ),
     ),
     Claim(
         "privacy",
