@@ -37,7 +37,7 @@ PAGE: dict[Locale, dict[str, str]] = {
         "entry_lead": "If {destination} can receive codes for {client}, a {digits}-digit code is on its way. "
         "It works for 5 minutes.",
         "code": "Code",
-        "new_password": "New password",
+        "new_password": "New password",  # pragma: allowlist secret
         "password_help": f"At least {MIN_PASSWORD} characters.",
         "continue": "Continue",
         "resend": "Send a new code",

@@ -21,7 +21,7 @@ ORG = "erase"
 EMAIL = "leaving-user@example.com"
 PHONE_NUMBER = "+919876501234"
 NAME = "Meera Leavesoon"
-PASSWORD = "browser test password 1"
+PASSWORD = "browser test password 1"  # pragma: allowlist secret
 
 
 @pytest.fixture(scope="module")

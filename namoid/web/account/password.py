@@ -7,6 +7,7 @@ re-authentication). The change ends every other session and every grant of the u
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -37,7 +38,7 @@ async def password_page(request: Request, console: Fresh) -> Response:
 async def change_password(request: Request, console: Fresh) -> Response:
     """Set the new password (Argon2id) and end the user's other sessions and grants."""
     password, confirm = console.form.get("new_password", ""), console.form.get("confirm_password", "")
-    if password != confirm:
+    if not hmac.compare_digest(password.encode(), confirm.encode()):
         return _form(request, console, error="The two passwords are not the same. Type them again.")
     try:
         revoked = await users.change_password(

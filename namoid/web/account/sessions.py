@@ -22,7 +22,7 @@ from namoid.web.responses import page
 router = APIRouter()
 #: RFC 8176 §2 method references, in words.
 METHODS = {
-    "pwd": "password",
+    "pwd": "password",  # pragma: allowlist secret
     "otp": "one-time code",
     "sms": "code by SMS",
     "mfa": "two steps",

@@ -19,7 +19,7 @@ from tests.features.authorize.conftest import Flow, new_flow
 from tests.features.conftest import MakeClient, MakeUser
 from tests.features.token.conftest import exchange, post
 
-NEW_PASSWORD = "a much longer new passphrase"
+NEW_PASSWORD = "a much longer new passphrase"  # pragma: allowlist secret
 #: A relying party that gets refresh tokens bound to the browser session (no offline_access).
 REFRESHING = {"grant_types": ["authorization_code", "refresh_token"], "refresh_tokens": True}
 
@@ -204,7 +204,8 @@ async def test_a_password_change_ends_other_sessions_and_grants(
     mismatch = await console.post(
         "/password", fields | {"new_password": NEW_PASSWORD, "confirm_password": "x"}
     )
-    short = await console.post("/password", fields | {"new_password": "short", "confirm_password": "short"})
+    too_short = {"new_password": "short", "confirm_password": "short"}  # pragma: allowlist secret
+    short = await console.post("/password", fields | too_short)
     assert mismatch.status_code == short.status_code == 400
     assert len(await _live(services, org, flow.user)) == 2
     data = fields | {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
