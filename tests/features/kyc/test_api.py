@@ -173,3 +173,19 @@ async def test_a_20_mb_upload_is_refused_before_it_is_read(user_flow: Flow, serv
     assert sum(sent) <= services.settings.kyc_max_upload_bytes + 128 * 1024  # cut off at the cap
     assert await kyc_audit(services, user_flow.org) == []
     assert await records(services, user_flow.org) == []
+
+
+async def test_a_users_uploads_are_limited_per_user(user_flow: Flow, services: Services) -> None:
+    """``kyc.api.user`` counts each user's uploads, whichever IP or client sends them."""
+    from namoid.ratelimit.limiter import Limiter
+
+    token = await kyc_token(user_flow)
+    await services.limiter.close()
+    services.limiter = Limiter(overrides={"kyc.api.user": "2/hour"}, redis_url=None)
+    answers = [(await api_upload(user_flow, token, b"not a zip")).status_code for _ in range(3)]
+    assert answers == [422, 422, 429]
+    refused = await api_upload(user_flow, token, b"not a zip")
+    assert refused.headers["ratelimit-policy"].startswith('"kyc.api.user";')
+    assert refused.headers["content-type"] == "application/problem+json"
+    failed = [e for e in await kyc_audit(services, user_flow.org) if e.action == "kyc.failed"]
+    assert len(failed) == 2
