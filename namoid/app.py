@@ -16,7 +16,18 @@ from starlette.types import ASGIApp
 from namoid.health import router as health_router
 from namoid.oauth import discovery, endpoints
 from namoid.services import Services
-from namoid.web import account, codes, consent_api, demo, interaction, mailbox, pages, privacy, providers
+from namoid.web import (
+    account,
+    codes,
+    consent_api,
+    demo,
+    interaction,
+    kyc_api,
+    mailbox,
+    pages,
+    privacy,
+    providers,
+)
 from namoid.web.account import console_auth, kyc
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from namoid.web.templates import error_page
@@ -94,7 +105,14 @@ def create_public_app(services: Services) -> ASGIApp:
     app.include_router(demo.router)
     app.include_router(mailbox.router)
     protocol = (discovery.router, endpoints.router, interaction.router)
-    routers = (codes.router, privacy.router, providers.router, account.router, consent_api.router)
+    routers = (
+        codes.router,
+        privacy.router,
+        providers.router,
+        account.router,
+        consent_api.router,
+        kyc_api.router,
+    )
     for router in (*protocol, *routers):
         app.include_router(router, prefix="/o/{org}")
     app.mount("/static", pages.static_app, name="static")

@@ -1,9 +1,10 @@
 """Aadhaar offline KYC as a service: verify an upload in memory, keep the masked record.
 
-Called by the web page, the org API and the CLI alike (DESIGN.md §8). What is kept is
-exactly ``KycRecord``; the XML, photo, name and full reference id live only in this
-request's memory. Audit entries name the step and a result or reason class, never data:
-``kyc.started``, ``kyc.verified`` (result), ``kyc.failed`` (reason), ``kyc.erased``.
+Called by the console page, the org API (``namoid.web.kyc_api``) and the CLI alike
+(DESIGN.md §8). What is kept is exactly ``KycRecord``; the XML, photo, name and full
+reference id live only in this request's memory. Audit entries name the step and a result
+or reason class, never data: ``kyc.started``, ``kyc.verified`` (result), ``kyc.failed``
+(reason), ``kyc.erased``; an upload through the org API also names its ``client_id``.
 """
 
 from __future__ import annotations
@@ -92,21 +93,28 @@ async def policy_for(db: Database, org_id: uuid.UUID) -> KycPolicy | None:
         return await kyc_repo.get_policy(session, org_id)
 
 
+def _via(client_id: str | None) -> dict[str, str]:
+    """The audit detail naming the relying party that uploaded for the user (the org API)."""
+    return {"client_id": client_id} if client_id else {}
+
+
 async def _record_failure(
-    db: Database, org_id: uuid.UUID, user_id: uuid.UUID, actor: audit.Actor, reason: str
+    db: Database, org_id: uuid.UUID, user_id: uuid.UUID, actor: audit.Actor, reason: str, via: str | None
 ) -> None:
     async with db.tenant(org_id) as session:
-        await _started(session, org_id, user_id, actor)
+        await _started(session, org_id, user_id, actor, via)
         await audit.record(
             session, org_id, actor=actor, action="kyc.failed", target_type="user",
-            target_id=str(user_id), outcome="failure", detail={"reason": reason},
+            target_id=str(user_id), outcome="failure", detail={"reason": reason, **_via(via)},
         )  # fmt: skip
 
 
-async def _started(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, actor: audit.Actor) -> None:
+async def _started(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, actor: audit.Actor, via: str | None
+) -> None:
     await audit.record(
         session, org_id, actor=actor, action="kyc.started", target_type="user", target_id=str(user_id),
-        detail={"consent_notice": CONSENT_NOTICE},
+        detail={"consent_notice": CONSENT_NOTICE, **_via(via)},
     )  # fmt: skip
 
 
@@ -119,18 +127,20 @@ async def verify_upload(
     upload: Upload,
     actor: audit.Actor,
     now: datetime | None = None,
+    via_client: str | None = None,
 ) -> KycRecord:
     """Verify ``upload`` for the user and store the masked record (replacing an older one).
 
-    KycRefused (after auditing the reason class) if the org has KYC off or the file fails
-    any check; then nothing is stored.
+    ``via_client``: the relying party that uploaded with the user's ``kyc``-scoped token (the
+    org API), named in the audit details. KycRefused (after auditing the reason class) if the
+    org has KYC off or the file fails any check; then nothing is stored.
     """
     now = now or datetime.now(UTC)
     try:
         policy = _enabled(await policy_for(db, org_id))
         checked = check(upload, pinned, policy.max_age_days, now)
     except KycRefused as refused:
-        await _record_failure(db, org_id, user_id, actor, refused.reason)
+        await _record_failure(db, org_id, user_id, actor, refused.reason, via_client)
         raise
     document = checked.document
     record = KycRecord(
@@ -144,11 +154,12 @@ async def verify_upload(
         verified_at=now,
     )
     async with db.tenant(org_id) as session:
-        await _started(session, org_id, user_id, actor)
+        await _started(session, org_id, user_id, actor, via_client)
         await kyc_repo.put_record(session, org_id, record)
         await audit.record(
             session, org_id, actor=actor, action="kyc.verified", target_type="user",
-            target_id=str(user_id), detail={"result": record.result, "signer": checked.standing},
+            target_id=str(user_id),
+            detail={"result": record.result, "signer": checked.standing, **_via(via_client)},
         )  # fmt: skip
     return record
 

@@ -56,6 +56,10 @@ DEFAULTS: dict[str, str] = {
     "userinfo.ip": "1200/minute",
     # The consent API (withdraw, receipt): what is guessed is the bearer token, so per IP.
     "consents.ip": "120/minute",
+    # The KYC API (namoid.web.kyc_api): per IP before the token is checked, then per user (each
+    # upload is a signature verification; a person verifies once in a while, not in bulk).
+    "kyc.api.ip": "60/minute",
+    "kyc.api.user": "10/hour;30/day",
     # One-time codes: per destination, per IP, and the org's hourly SMS/email spend.
     "otp.send.destination": "3/10 minutes;10/day",
     "otp.send.ip": "10/hour",

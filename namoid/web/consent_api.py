@@ -3,8 +3,9 @@
 ``DELETE /consents/{consent_id}`` withdraws (namoid.privacy.withdrawal) and answers 204,
 also when it was already withdrawn (idempotent, RFC 9110 §9.2.2).
 ``GET /consents/{consent_id}/receipt`` answers the consent receipt (namoid.privacy.receipts).
-Both need a Bearer access token (RFC 6750 §2.1) that this org issued for the consent's user
-with the ``consents`` scope; a consent of another user is 404, like one that does not exist.
+Both need a Bearer access token (RFC 6750 §2.1, checked by ``bearer_api``) that this org
+issued for the consent's user with the ``consents`` scope; a consent of another user is 404,
+like one that does not exist.
 Errors are RFC 9457 problem details; a 401 or 403 also carries the RFC 6750 §3 challenge.
 Every request counts against the caller's IP (``consents.ip``).
 
@@ -19,22 +20,19 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from namoid.oauth import bearer, params, userinfo
-from namoid.oauth.errors import InsufficientScope, OAuthError
 from namoid.privacy import notices, receipts, withdrawal
 from namoid.ratelimit.keys import request_ip
-from namoid.ratelimit.responses import rate_limit_headers
 from namoid.services import Services
 from namoid.storage.models import Organization
 from namoid.tenancy.resolve import current_org, issuer_for
-from namoid.web import limits
+from namoid.web import bearer_api, limits
+from namoid.web.bearer_api import NO_STORE, problem_json
 from namoid.web.responses import page
 
 router = APIRouter()
 OrgParam = Annotated[Organization, Depends(current_org)]
 SCOPE: Final = "consents"
 CEILING: Final = "consents.ip"
-NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 def _services(request: Request) -> Services:
@@ -42,50 +40,18 @@ def _services(request: Request) -> Services:
     return services
 
 
-def problem_json(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """RFC 9457 §3: a problem details object."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return JSONResponse(
-        body,
-        status_code=status,
-        media_type="application/problem+json",
-        headers={**NO_STORE, **(headers or {})},
-    )
-
-
-def _challenge(request: Request, org: Organization, error: OAuthError | None) -> JSONResponse:
-    """RFC 6750 §3: the Bearer challenge (with the error once a token was presented)."""
-    challenge = f'Bearer realm="{issuer_for(_services(request).settings.base_url, org.slug)}"'
-    if error is None:
-        return problem_json(
-            401, "Authentication required", "Send a Bearer access token.", {"WWW-Authenticate": challenge}
-        )
-    challenge += f', error="{error.error}", error_description="{error.description}"'
-    if isinstance(error, InsufficientScope):
-        challenge += f', scope="{SCOPE}"'
-    title = "Insufficient scope" if isinstance(error, InsufficientScope) else "Invalid access token"
-    return problem_json(error.status_code, title, error.description, {"WWW-Authenticate": challenge})
-
-
 async def _caller(
     request: Request, org: Organization, consent_id: str
 ) -> tuple[uuid.UUID, uuid.UUID] | Response:
     """(user, consent) once the IP ceiling, the token and the id pass; else the answer to give."""
-    decision = await _services(request).limiter.hit(CEILING, request_ip(request), org=org.slug)
-    if not decision.allowed:
-        await limits.too_many(request, org, decision)
-        return problem_json(429, "Too many requests", "Wait and try again.", rate_limit_headers(decision))
+    refused = await bearer_api.ceiling(request, org, CEILING, request_ip(request))
+    if refused is not None:
+        return refused
+    caller = await bearer_api.caller(request, org, SCOPE)
+    if isinstance(caller, Response):
+        return caller
     try:
-        token = userinfo.bearer_token(
-            params.authorization_header(request), {}, in_query="access_token" in request.query_params
-        )
-        if token is None:
-            return _challenge(request, org, None)
-        user_id = await bearer.user_of(_services(request), org, token, SCOPE)
-    except OAuthError as error:
-        return _challenge(request, org, error)
-    try:
-        return user_id, uuid.UUID(consent_id)
+        return caller.user_id, uuid.UUID(consent_id)
     except ValueError:
         return _not_found()
 

@@ -69,6 +69,7 @@ SCOPE_DESCRIPTIONS = {
     "email": "See your email address",
     "phone": "See your phone number",
     "offline_access": "Stay connected while you are not using it",
+    "kyc": "Submit your Aadhaar offline e-KYC file for verification",
 }
 
 
@@ -471,6 +472,8 @@ async def _consent_form(
         "user_email": user.user.email,
         "scopes": scopes,
         "verified_claims": bool(pending.params.verified_claims or pending.params.userinfo_verified_claims),
+        "kyc_notice": "kyc" in pending.params.scopes,
+        "kyc_page": f"/o/{org.slug}/account/kyc",
     }
     return page(request, "consent.html", context, form_targets=_form_targets(pending.params))
 

@@ -31,8 +31,9 @@ from namoid.web.csrf import csrf_valid
 from namoid.web.responses import problem
 
 router = APIRouter()
-#: The paths whose bodies may exceed NAMOID_MAX_BODY_BYTES (up to the KYC upload cap).
-UPLOAD_PATHS = re.compile(r"/o/[^/]+/account/kyc")
+#: The paths whose bodies may exceed NAMOID_MAX_BODY_BYTES (up to the KYC upload cap): this
+#: page and the org API (``namoid.web.kyc_api``).
+UPLOAD_PATHS = re.compile(r"/o/[^/]+/(?:account/kyc|kyc/offline-ekyc)")
 MAX_SHARE_CODE = 64
 
 
@@ -42,7 +43,7 @@ def _services(request: Request) -> Services:
 
 
 @lru_cache(maxsize=4)
-def _pinned(directory: Path | None) -> tuple[PinnedCertificate, ...]:
+def pinned(directory: Path | None) -> tuple[PinnedCertificate, ...]:
     return tuple(trust.pinned_certificates(directory))
 
 
@@ -89,6 +90,13 @@ def _text(fields: dict[str, bytes], name: str) -> str:
     return fields.get(name, b"")[:256].decode("utf-8", "replace")
 
 
+def take_upload(fields: dict[str, bytes]) -> kyc.Upload:
+    """The upload (file and share code) out of the parsed form, which is emptied."""
+    upload = kyc.Upload(fields.pop("file", b""), _text(fields, "share_code")[:MAX_SHARE_CODE])
+    fields.clear()
+    return upload
+
+
 @router.post("/account/kyc", include_in_schema=False)
 async def kyc_upload(request: Request, console: ConsoleSession) -> Response:
     """Verify an uploaded offline e-KYC ZIP (in memory) and keep the masked record."""
@@ -105,12 +113,10 @@ async def kyc_upload(request: Request, console: ConsoleSession) -> Response:
         return await _render(
             request, console, error="Read the notice, then tick the box to agree.", status=400
         )
-    share_code = _text(fields, "share_code")[:MAX_SHARE_CODE]
-    upload = kyc.Upload(fields.pop("file", b""), share_code)
-    fields.clear()
+    upload = take_upload(fields)
     try:
         await kyc.verify_upload(
-            services.db, services.keyring, _pinned(services.settings.kyc_uidai_certs_dir),
+            services.db, services.keyring, pinned(services.settings.kyc_uidai_certs_dir),
             org.id, console.user.id, upload, console.actor, utcnow(),
         )  # fmt: skip
     except KycRefused as refused_upload:

@@ -186,6 +186,37 @@ async def kyc_withdraw(flow: Flow) -> Request:
     return lambda: flow.http.post(f"{flow.base}/account/kyc/withdraw", data=fields)
 
 
+async def _kyc_api_token(flow: Flow) -> str:
+    """KYC on in the org, and the user's access token with the ``kyc`` scope."""
+    from namoid.kyc import service as kyc
+    from tests.features.conftest import ADMIN
+    from tests.features.consent.conftest import first_party
+    from tests.features.revocation.conftest import browser_tokens
+
+    await kyc.set_policy(flow.services.db, flow.org.id, True, 3, ADMIN)
+    rp = await first_party(flow, ["openid", "kyc"])
+    return (await browser_tokens(flow, rp, "openid kyc"))["access_token"]
+
+
+def _kyc_api_post(flow: Flow, headers: dict[str, str]) -> Request:
+    from tests import kyc_fixtures
+
+    files = {"file": ("okyc.zip", kyc_fixtures.upload(), "application/zip")}
+    data = {"share_code": kyc_fixtures.SHARE_CODE}
+    return lambda: flow.http.post(f"{flow.base}/kyc/offline-ekyc", data=data, files=files, headers=headers)
+
+
+async def kyc_api_upload(flow: Flow) -> Request:
+    """Through the org API: refused (untrusted test signer), audited with the client."""
+    token = await _kyc_api_token(flow)
+    return _kyc_api_post(flow, {"Authorization": f"Bearer {token}"})
+
+
+async def kyc_api_unauthenticated(flow: Flow) -> Request:
+    await _kyc_api_token(flow)
+    return _kyc_api_post(flow, {})
+
+
 async def console_sign_in_start(flow: Flow) -> Request:
     """The first console sign-in of an org registers its console client (audited)."""
     return lambda: flow.http.get(f"{flow.base}/account/signin")
@@ -299,6 +330,8 @@ async def console_verify_email(flow: Flow) -> Request:
     entry = await post_to("/profile/email", ask)()
     [message] = await delivered(flow.services, flow.org, "new@example.org")
     return post_to("/profile/verify", form_inputs(entry.text) | {"code": code_in(message)})
+
+
 async def console_delete_account(flow: Flow) -> Request:
     fields, post_to = await _console(flow, "/delete")
     return post_to("/delete", fields | {"confirm": "DELETE"})
@@ -486,6 +519,7 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/logout"): [logout_post],
     ("POST", "/o/{org}/account/kyc"): [kyc_upload],
     ("POST", "/o/{org}/account/kyc/withdraw"): [kyc_withdraw],
+    ("POST", "/o/{org}/kyc/offline-ekyc"): [kyc_api_upload, kyc_api_unauthenticated],
     ("POST", "/o/{org}/providers/{name}/callback"): [provider_callback_post],
     ("GET", "/o/{org}/account/signin"): [console_sign_in_start],
     ("GET", "/o/{org}/account/callback"): [console_callback],

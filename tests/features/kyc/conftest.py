@@ -19,7 +19,7 @@ from namoid.storage.models import Organization
 from tests import kyc_fixtures as fx
 from tests.conftest import Backend
 from tests.features.account.conftest import ConsoleBrowser
-from tests.features.authorize.conftest import Flow, new_flow
+from tests.features.authorize.conftest import REDIRECT_URI, Flow, new_flow
 from tests.features.conftest import ADMIN, MakeClient, MakeUser
 
 
@@ -83,3 +83,15 @@ async def signed_in(
     await flow.sign_in_and_allow()
     assert (await ConsoleBrowser(http, services, kyc_org, flow.user).open()).status_code == 200
     return flow
+
+
+@pytest.fixture
+async def user_flow(
+    http: httpx.AsyncClient, services: Services, kyc_org: Organization, make_client: MakeClient,
+    make_user: MakeUser,
+) -> Flow:  # fmt: skip
+    """A user of ``kyc_org`` whose profile name is the synthetic name, and a relying party that
+    may ask for the ``kyc`` scope (not first-party: the user sees NamoID's consent screen)."""
+    flow = await new_flow(http, services, kyc_org, make_client, lambda: make_user(name=fx.NAME))
+    rp = await make_client(redirect_uris=[REDIRECT_URI], scopes=["openid", "profile", "kyc"])
+    return Flow(http, services, kyc_org, rp, flow.user, flow.verifier, flow.challenge)

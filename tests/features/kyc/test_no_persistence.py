@@ -1,7 +1,8 @@
 """In memory only (issue 14 §2): during the whole upload flow (page, a verified upload, a
-refused one, a 1.5 MB one) nothing is written to a file, a temporary file or a log line that
-carries the XML, the photo, the full reference id or the name; no file is opened for writing
-at all, no temporary file is made. On SQLite the database file itself is searched too.
+refused one, a 1.5 MB one; then the same through the org API) nothing is written to a file,
+a temporary file or a log line that carries the XML, the photo, the full reference id or the
+name; no file is opened for writing at all, no temporary file is made. On SQLite the
+database file itself is searched too.
 
 The spy is proven able to fail: Starlette's own ``request.form()`` on a 1.5 MB upload spools
 to a temporary file, and the spy catches it.
@@ -27,6 +28,7 @@ from namoid.services import Services
 from tests import kyc_fixtures as fx
 from tests.conftest import Backend
 from tests.features.authorize.conftest import Flow
+from tests.features.kyc.test_api import api_upload, kyc_token
 from tests.features.kyc.test_upload_page import records, upload
 
 _WRITE_MODES = set("wax+")
@@ -133,9 +135,13 @@ async def test_the_spy_catches_a_spooled_upload(monkeypatch: pytest.MonkeyPatch)
     """Starlette's form parser spools a 1.5 MB file part to a temporary file: the spy must see it."""
     boundary = "spyproof"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.zip\"\r\n"
-        "Content-Type: application/zip\r\n\r\n"
-    ).encode() + os.urandom(1500 * 1024) + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n'
+            "Content-Type: application/zip\r\n\r\n"
+        ).encode()
+        + os.urandom(1500 * 1024)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     scope = {
         "type": "http", "method": "POST", "path": "/", "headers": [
             (b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
@@ -155,3 +161,31 @@ async def test_the_spy_catches_a_spooled_upload(monkeypatch: pytest.MonkeyPatch)
         form = await Request(scope, receive).form()
         await form.close()
     assert any(name.startswith("tempfile.") for name in spy.writes)
+
+
+async def test_the_api_upload_writes_and_logs_nothing_of_the_file(
+    user_flow: Flow, services: Services, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same spy over ``POST {issuer}/kyc/offline-ekyc`` (the org API)."""
+    person = fx.Person()
+    verified, tampered = fx.upload(person), fx.zipcrypto(fx.signed_xml(person).replace(b"Kumari", b"Kumaro"))
+    large = fx.upload(fx.Person(photo=fx.PHOTO + os.urandom(1500 * 1024)))  # above the 1 MiB spool size
+    token = await kyc_token(user_flow)
+    with spy_on_writes(monkeypatch) as spy:
+        assert (await api_upload(user_flow, token, verified)).status_code == 201
+        assert (await api_upload(user_flow, token, tampered)).status_code == 422
+        assert (await api_upload(user_flow, token, verified, share_code="9999")).status_code == 422
+        assert (await api_upload(user_flow, token, large)).status_code == 422  # parsed in memory
+    assert spy.writes == []
+    assert spy.logs, "the spy saw no log record at all"
+    for value in _sensitive(person):
+        text = value.decode("utf-8", "replace")
+        leaks = [line[:300] for line in spy.logs if text in line]
+        assert not leaks, f"{value!r} reached a log line: {leaks}"
+        assert not any(value in data for data in spy.written), f"{value!r} reached os.write"
+    assert len(await records(services, user_flow.org)) == 1
+    if backend.name == "sqlite":
+        database = pathlib.Path(backend.app_url.split("///", 1)[1])
+        stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+        for value in _sensitive(person)[2:]:
+            assert value not in stored, f"{value!r} is in the database file"

@@ -76,6 +76,7 @@ LIMITED_ROUTES = {
     ("POST", "/providers/{name}/callback"): "interaction.ip",
     ("DELETE", "/consents/{consent_id}"): "consents.ip",
     ("GET", "/consents/{consent_id}/receipt"): "consents.ip",
+    ("POST", "/kyc/offline-ekyc"): "kyc.api.ip",  # then kyc.api.user once the token is checked
     ("GET", "/notice"): "interaction.ip",
 }
 #: The other routes under /o/{org}, and why no policy of their own is needed.
