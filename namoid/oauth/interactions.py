@@ -40,12 +40,17 @@ def login_needed(
     return params.max_age is not None and (now - auth.auth_time).total_seconds() > params.max_age
 
 
+#: Scopes only the user's own affirmative consent grants, at a first-party client too: handing
+#: over an Aadhaar offline e-KYC file is never implied (DPDP Act s.6(1); issue 14).
+EXPLICIT_SCOPES = frozenset({"kyc"})
+
+
 def consent_needed(params: AuthorizationParams, granted: Collection[str] | None, first_party: bool) -> bool:
-    """``prompt=consent`` always asks; otherwise first-party clients and scopes the user already
-    granted this client do not."""
+    """``prompt=consent`` always asks; otherwise first-party clients (unless they ask for an
+    ``EXPLICIT_SCOPES`` scope) and scopes the user already granted this client do not."""
     if "consent" in params.prompt:
         return True
-    if first_party:
+    if first_party and not EXPLICIT_SCOPES & set(params.scopes):
         return False
     return granted is None or not set(params.scopes) <= set(granted)
 

@@ -228,6 +228,9 @@ def test_next_step() -> None:
     assert _step(params, earlier, ["openid"]) == "consent"
     assert _step(params, earlier, first_party=True) is earlier
     assert _step(_validate(prompt="consent"), earlier, ["openid", "profile"], first_party=True) == "consent"
+    kyc = _validate(client=_client(scopes=["openid", "kyc"]), scope="openid kyc")
+    assert _step(kyc, earlier, first_party=True) == "consent"  # never implied, even first party
+    assert _step(kyc, earlier, ["openid", "kyc"], first_party=True) is earlier  # once given, remembered
 
 
 def test_fresh_login_is_needed_for_prompt_login_and_max_age() -> None:
