@@ -166,6 +166,8 @@ async def test_connect_sign_in_and_exchange_through_a_real_upstream(
     assert connected.status_code == 200, connected.text
     assert "friends is connected" in connected.text
     ledger = idp.cli("providers", "consents", "--org", world.home)
+    assert {r["kind"] for r in ledger} == {"client_grant", "provider_connection"}  # the RP's grant too
+    ledger = [r for r in ledger if r["kind"] == "provider_connection"]
     assert [(r["kind"], r["event"], r["counterparty"]) for r in ledger] == [
         ("provider_connection", "granted", "friends")
     ]
