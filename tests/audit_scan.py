@@ -48,9 +48,10 @@ COLUMNS = "actor_id, target_id, user_agent, detail"
 MIN_TEXT = 16
 MESSAGE_TEXTS: set[str] = set()
 CODES: set[str] = set()
-#: A code stands alone: a digit run inside a hex hash or a UUID ("…9f123456ab…") is not one, and
-#: counting those made a collision with one of the suite's thousands of codes a matter of luck.
-_CODE = re.compile(r"(?<![\w-])\d{6,8}(?![\w-])")
+#: A code stands alone: a digit run inside a hex hash or a UUID ("…9f123456ab…") is not one, nor
+#: the fraction of a timestamp ("19:17:40.643210", in a DEBUG line of SQL parameters): counting
+#: those made a collision with one of the suite's thousands of codes a matter of luck.
+_CODE = re.compile(r"(?<![\w.:-])\d{6,8}(?![\w-])")
 
 
 class _RecordingSecrets(ModuleType):
