@@ -20,7 +20,7 @@ from namoid.privacy.registry import (
     obj,
 )
 from namoid.storage.models import DataExport
-from namoid.storage.repos import data_exports, personal_data
+from namoid.storage.repos import personal_data
 
 
 async def _exports(session: AsyncSession, who: DataPrincipal) -> Json:
@@ -42,7 +42,7 @@ async def _exports(session: AsyncSession, who: DataPrincipal) -> Json:
 
 
 async def _erase(session: AsyncSession, who: DataPrincipal) -> None:
-    await data_exports.delete_of_user(session, who.org_id, who.user_id)
+    await personal_data.delete_rows_of_user(session, who.org_id, DataExport.user_id, who.user_id)
 
 
 DATA_EXPORTS: Final = Section(

@@ -41,7 +41,7 @@ from namoid.storage.db import Database
 from namoid.storage.models import Grievance, Organization, User
 from namoid.storage.repos import grievances as rows
 from namoid.storage.repos import organizations as org_rows
-from namoid.storage.repos import users
+from namoid.storage.repos import personal_data, users
 from namoid.tenancy.organizations import require
 
 MAX_RESPONSE_DAYS = 90  # R.14(3): "not exceeding ninety days"
@@ -248,7 +248,7 @@ async def _export(session: AsyncSession, who: DataPrincipal) -> Json:
 
 
 async def _erase(session: AsyncSession, who: DataPrincipal) -> None:
-    await rows.erase_user(session, who.org_id, who.user_id)
+    await personal_data.delete_rows_of_user(session, who.org_id, Grievance.user_id, who.user_id)
 
 
 #: The tickets' part of the data export; the purge deletes them (the audit log keeps only ids).

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import DataExport
@@ -152,11 +152,3 @@ async def reseal_payload(
         .where(DataExport.org_id == org_id, DataExport.id == export_id, DataExport.payload_enc.is_not(None))
         .values(payload_enc=envelope)
     )
-
-
-async def delete_of_user(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> int:
-    """The purge: every export of the user, documents and all; how many."""
-    result = await session.execute(
-        delete(DataExport).where(DataExport.org_id == org_id, DataExport.user_id == user_id)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

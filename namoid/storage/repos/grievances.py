@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import Grievance
@@ -54,11 +54,3 @@ async def close(
         .values(status=status, response=response, responder=responder, responded_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def erase_user(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> int:
-    """Delete every ticket of the user (erasure at purge); how many went."""
-    result = await session.execute(
-        delete(Grievance).where(Grievance.org_id == org_id, Grievance.user_id == user_id)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
