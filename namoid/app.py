@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
 from namoid.health import router as health_router
+from namoid.metrics import RequestMetricsMiddleware
 from namoid.oauth import discovery, endpoints
 from namoid.services import Services
 from namoid.web import (
@@ -126,4 +127,6 @@ def create_public_app(services: Services) -> ASGIApp:
         max_bytes=services.settings.max_body_bytes,
         path_caps=[(kyc.UPLOAD_PATHS, services.settings.kyc_max_upload_bytes)],
     )
-    return RequestContextMiddleware(SecurityHeadersMiddleware(app), services.settings.trusted_proxies)
+    return RequestMetricsMiddleware(
+        RequestContextMiddleware(SecurityHeadersMiddleware(app), services.settings.trusted_proxies), "public"
+    )

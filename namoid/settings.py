@@ -106,6 +106,21 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated IPs/CIDRs whose X-Forwarded-* headers are trusted.",
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="A bearer secret that may scrape the admin port's /metrics (compared in constant "
+        "time), besides admin tokens with admin:metrics:read. Unset = admin tokens only.",
+    )
+    metrics_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated IPs/CIDRs that may scrape /metrics without a token. Empty by default.",
+    )
+    prometheus_multiproc_dir: Path | None = Field(
+        None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="prometheus_client's multiprocess directory (its own variable, no NAMOID_ prefix): "
+        "set it, empty, for every process of `namoid serve --workers N`; /metrics then sums them.",
+    )
     client_assertion_legacy_audience: bool = Field(
         False,
         description="Also accept private_key_jwt assertions addressed to the token endpoint or the "
@@ -251,6 +266,11 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
+        return _network_list(value, strict=False)
+
+    @field_validator("metrics_allow", mode="before")
+    @classmethod
+    def _split_metrics_allow(cls, value: object) -> object:
         return _network_list(value, strict=False)
 
     @field_validator("outbound_allow_networks", mode="before")

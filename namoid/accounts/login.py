@@ -15,7 +15,7 @@ from typing import Literal
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid import audit, events
+from namoid import audit, events, metrics
 from namoid.accounts import sessions
 from namoid.accounts.users import normalize_email
 from namoid.crypto.passwords import MAX_PASSWORD_CHARS, verify_password
@@ -90,6 +90,7 @@ async def record_failure(session: AsyncSession, org_id: uuid.UUID, attempt: Atte
         "failure",
         {"reason": attempt.failure, "client_id": client_id},
     )
+    metrics.SIGN_INS.labels("failed", PASSWORD_AMR).inc()
 
 
 async def record_lockout(
@@ -116,6 +117,7 @@ async def record_lockout(
         outcome="denied",
         detail={"policies": policies, "client_id": client_id, "method": PASSWORD_AMR},
     )
+    metrics.SIGN_INS.labels("locked", PASSWORD_AMR).inc()
 
 
 async def sign_in(
@@ -149,4 +151,5 @@ async def sign_in(
         target_id=started.row.sid,
         detail={"client_id": client_id, "method": " ".join(amr)},
     )
+    metrics.SIGN_INS.labels("succeeded", "+".join(amr)).inc()
     return started

@@ -15,7 +15,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
-from namoid.admin import audit_log, clients, orgs, problems, users
+from namoid.admin import audit_log, clients, metrics, orgs, problems, users
+from namoid.metrics import RequestMetricsMiddleware
 from namoid.services import Services
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 
@@ -63,6 +64,7 @@ def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
     for router in (clients.router, users.router, audit_log.router, orgs.router):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(metrics.router)
     for exception, handler in problems.HANDLERS:
         app.add_exception_handler(exception, handler)
     return app
@@ -74,7 +76,8 @@ def published_document() -> str:
 
 
 def create_admin_app(services: Services) -> ASGIApp:
-    """The admin API: ``/admin/v1/clients``, ``/users``, ``/audit``, ``/orgs`` and ``/openapi.json``."""
+    """The admin API: ``/admin/v1/clients``, ``/users``, ``/audit``, ``/orgs``, ``/openapi.json``,
+    and ``/metrics`` (Prometheus, ``namoid.admin.metrics``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,4 +90,6 @@ def create_admin_app(services: Services) -> ASGIApp:
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes, refuse=problems.problem_response
     )
-    return RequestContextMiddleware(SecurityHeadersMiddleware(app), services.settings.trusted_proxies)
+    return RequestMetricsMiddleware(
+        RequestContextMiddleware(SecurityHeadersMiddleware(app), services.settings.trusted_proxies), "admin"
+    )

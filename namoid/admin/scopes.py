@@ -17,10 +17,12 @@ USERS_WRITE = "admin:users:write"
 AUDIT_READ = "admin:audit:read"
 ORGS_READ = "admin:orgs:read"
 ORGS_WRITE = "admin:orgs:write"
+METRICS_READ = "admin:metrics:read"
 
 ADMIN_SCOPES: tuple[str, ...] = (CLIENTS_READ, CLIENTS_WRITE, USERS_READ, USERS_WRITE, AUDIT_READ)
 #: Scopes over every organization: held only in the platform org (``namoid admin bootstrap``).
-PLATFORM_SCOPES: tuple[str, ...] = (ORGS_READ, ORGS_WRITE)
+#: Metrics count every org's traffic, so only the platform may read them.
+PLATFORM_SCOPES: tuple[str, ...] = (ORGS_READ, ORGS_WRITE, METRICS_READ)
 PREFIX = "admin:"
 
 #: role → the admin scopes it carries.

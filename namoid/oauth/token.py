@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from namoid import audit
+from namoid import audit, metrics
 from namoid.oauth import client_limits, tokens
 from namoid.oauth.errors import InvalidRequest, OAuthError, UnsupportedGrantType
 from namoid.oauth.grants import GrantHandler, TokenRequest
@@ -104,4 +104,5 @@ async def exchange(
             await _audit_refused(request, grant_type, exc)
             raise
         await _audit_issued(request, grant_type, minted)
+    metrics.TOKENS_ISSUED.labels(grant_type).inc()
     return minted.response()

@@ -21,6 +21,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import Redis
 
+from namoid import metrics
 from namoid.ratelimit import policies
 from namoid.ratelimit.keys import DEFAULT_IPV6_PREFIX, ip_key
 
@@ -129,6 +130,8 @@ class Limiter:
         except StorageError as exc:
             await self._degrade(exc)
             decision = await self._apply(self._memory, policy, items, identifiers, count)
+        if count and not decision.allowed:
+            metrics.RATE_LIMIT_REFUSALS.labels(policy).inc()
         return replace(decision, key=key)
 
     def _storage(self) -> Storage:

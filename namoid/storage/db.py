@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from namoid import metrics
+
 ORG_SETTING = "namoid.org_id"
 
 
@@ -44,6 +46,7 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.engine = make_engine(url, **engine_kwargs)
+        metrics.watch_pool(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

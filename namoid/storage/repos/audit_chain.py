@@ -242,3 +242,17 @@ async def delete_sealed_up_to(
         )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def unsealed_backlog(session: AsyncSession, org_id: uuid.UUID | None) -> tuple[int, datetime | None]:
+    """How many entries after the chain's head wait for the sealer, and when the oldest occurred.
+
+    Reads only the range after the head (by ``seq``, each checked against the seal index), so
+    its cost follows the lag, not the chain's length.
+    """
+    last = await head(session, org_id)
+    query = select(func.count(), func.min(AuditEntry.occurred_at)).where(
+        _entries_of(org_id), AuditEntry.seq > (last.seq if last else 0), ~_is_sealed()
+    )
+    count, oldest = (await session.execute(query)).one()
+    return int(count), oldest

@@ -315,3 +315,13 @@ async def list_inbox(session: AsyncSession, org_id: uuid.UUID, limit: int = 100)
         .limit(limit)
     )
     return (await session.scalars(query)).all()
+
+
+async def backlog(session: AsyncSession, org_id: uuid.UUID) -> Sequence[tuple[str, int, datetime]]:
+    """Per kind: how many rows still wait for delivery, and when the oldest was written."""
+    query = (
+        select(OutboxEntry.kind, func.count(), func.min(OutboxEntry.created_at))
+        .where(OutboxEntry.org_id == org_id, _pending())
+        .group_by(OutboxEntry.kind)
+    )
+    return [(kind, count, oldest) for kind, count, oldest in (await session.execute(query)).all()]
