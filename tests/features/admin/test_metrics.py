@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
@@ -22,7 +23,8 @@ from namoid.services import Services
 from namoid.storage.models import Organization, utcnow
 from tests.conftest import ISOLATED
 from tests.features.admin.conftest import AdminClient, admin_client, admin_token, bearer, token_response
-from tests.features.conftest import ADMIN, MakeClient
+from tests.features.authorize.conftest import Flow, pkce_pair
+from tests.features.conftest import ADMIN, MakeClient, MakeUser
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -48,9 +50,15 @@ async def scrape(admin_http: httpx.AsyncClient, token: str) -> Samples:
     return parse(response.text)
 
 
-async def _platform_scraper(services: Services, make_client: MakeClient) -> AdminClient:
+@pytest.fixture
+async def scraper(
+    http: httpx.AsyncClient, services: Services, make_client: MakeClient
+) -> tuple[AdminClient, str]:
+    """A client of the platform org granted admin:metrics:read, and its admin token (ISOLATED
+    tests only: the platform org is one per database)."""
     platform, _ = await bootstrap(services.db, services.keyring, "platform", "root@example.com", ADMIN)
-    return await admin_client(services, make_client, platform, [scopes.METRICS_READ])
+    robot = await admin_client(services, make_client, platform, [scopes.METRICS_READ])
+    return robot, await admin_token(http, services, robot)
 
 
 @ISOLATED
@@ -58,11 +66,10 @@ async def test_a_scrape_counts_tokens_by_grant_requests_by_route_and_429s_by_pol
     http: httpx.AsyncClient,
     admin_http: httpx.AsyncClient,
     services: Services,
-    make_client: MakeClient,
     org: Organization,
+    scraper: tuple[AdminClient, str],
 ) -> None:
-    robot = await _platform_scraper(services, make_client)
-    token = await admin_token(http, services, robot)
+    robot, token = scraper
     before = await scrape(admin_http, token)
 
     issued = await token_response(http, services, robot)
@@ -96,11 +103,10 @@ async def test_the_outbox_backlog_and_the_sealing_lag_are_read_at_scrape_time(
     http: httpx.AsyncClient,
     admin_http: httpx.AsyncClient,
     services: Services,
-    make_client: MakeClient,
     org: Organization,
+    scraper: tuple[AdminClient, str],
 ) -> None:
-    robot = await _platform_scraper(services, make_client)
-    token = await admin_token(http, services, robot)
+    _, token = scraper
     hour_ago = utcnow() - timedelta(hours=1)
     async with services.db.tenant(org.id) as session:
         mail = EmailMessage(to="asha@example.com", subject="Hello", text="Welcome")
@@ -160,3 +166,27 @@ async def test_the_metrics_secret_and_allowed_addresses_may_scrape(services: Ser
     assert (await get("2001:db8::7")).status_code == 200
     body = (await get("192.0.2.5")).text
     assert "namoid_http_requests_total" in body and "namoid_outbox_pending" in body
+
+
+async def test_sign_in_outcomes_are_counted(
+    http: httpx.AsyncClient,
+    services: Services,
+    org: Organization,
+    make_client: MakeClient,
+    make_user: MakeUser,
+) -> None:
+    secret = "metrics-secret-" + "z" * 24
+    services.settings = services.settings.model_copy(update={"metrics_token": SecretStr(secret)})
+    transport = httpx.ASGITransport(app=create_admin_app(services), client=("198.51.100.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=services.settings.admin_base_url) as admin:
+        before = await scrape(admin, secret)
+        rp = await make_client(scopes=["openid", "profile", "email"])
+        flow = Flow(http, services, org, rp, await make_user(), *pkce_pair())
+        assert "code" in await flow.sign_in_and_allow()
+        http.cookies.clear()
+        page = await flow.follow(await flow.authorize())
+        assert (await flow.login(page, password="wrong password")).status_code == 200
+        after = await scrape(admin, secret)
+    for outcome in ("succeeded", "failed"):
+        grew = value(after, "namoid_sign_ins_total", outcome=outcome, method="pwd")
+        assert grew - value(before, "namoid_sign_ins_total", outcome=outcome, method="pwd") == 1, outcome
