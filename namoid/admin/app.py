@@ -33,7 +33,7 @@ DESCRIPTION = (
 _PROBLEM = {"content": {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": problems.TITLES[status], **_PROBLEM}
-    for status in (400, 401, 403, 404, 409, 422, 429)
+    for status in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 
 
