@@ -37,7 +37,6 @@ from namoid.services import Services
 from namoid.storage.models import utcnow
 from namoid.storage.repos import audit_chain, event_outbox
 from namoid.tenancy import organizations
-from namoid.web.middleware import parse_networks
 
 PATH = "/metrics"
 #: The outbox's kinds (``OutboxEntry.kind``): each gets a series, 0 when nothing waits.
@@ -150,7 +149,7 @@ def _allowed(address: str | None, allow: Sequence[str]) -> bool:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
-    return any(ip in network for network in parse_networks(allow))
+    return any(ip in ipaddress.ip_network(entry, strict=False) for entry in allow)
 
 
 async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials | None) -> None:

@@ -100,7 +100,6 @@ async def test_a_scrape_counts_tokens_by_grant_requests_by_route_and_429s_by_pol
 
 @ISOLATED
 async def test_the_outbox_backlog_and_the_sealing_lag_are_read_at_scrape_time(
-    http: httpx.AsyncClient,
     admin_http: httpx.AsyncClient,
     services: Services,
     org: Organization,

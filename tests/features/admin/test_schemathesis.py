@@ -22,6 +22,7 @@ import schemathesis
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -148,3 +149,32 @@ def test_an_oversized_body_is_a_documented_413_problem(target: Target) -> None:
     response = target.send(request)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_admin_workflows_answer_as_documented(target: Target) -> None:
+    """Stateful: Schemathesis chains operations through the values responses return (a listed or
+    created client's or user's id fed to its get, patch, enable, delete, …). Disabling a client or
+    rotating its secret is left out: the listed client may be the tester's own, and a run that
+    locks itself out only sees 401s from there on."""
+    auth = {"Authorization": f"Bearer {target.token}"}
+    base_url = f"{target.admin.base_url}".rstrip("/")
+
+    workflows = SCHEMA.exclude(method="POST", path_regex=r"/clients/\{client_id\}/(disable|secret)$")
+
+    class Workflow(workflows.as_state_machine()):  # type: ignore[misc]
+        def call(self, case: schemathesis.Case, **kwargs: Any) -> Response:
+            answer = target.send(case.as_transport_kwargs(base_url=base_url, headers=auth))
+            return Response.from_httpx(answer, verify=False)
+
+        def validate_response(self, response: Response, case: schemathesis.Case, *_: Any, **__: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=10,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
+    )
