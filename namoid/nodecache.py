@@ -71,6 +71,7 @@ class NodeCache(Generic[K, V]):
         self.clock = clock
         self.max_entries = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
+        self._loading: dict[K, asyncio.Future[V]] = {}
         #: Bumped by every drop: a load that began before an invalidation must not store its value.
         self._generation = 0
 
@@ -101,9 +102,19 @@ class NodeCache(Generic[K, V]):
         self._entries[key] = (self.clock(), value)
 
     async def get_or_load(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The cached value, else ``load()``'s; concurrent misses of a key share one load, so an
+        entry running out under load costs one query, not one per waiting request."""
         cached = self.get(key)
         if not isinstance(cached, Missing):
             return cached
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(key, load))
+            self._loading[key] = pending
+            pending.add_done_callback(lambda _: self._loading.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         stamp = self.stamp()
         value = await load()
         self.put(key, value, stamp)
