@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
+from namoid import nodecache
 from namoid.health import router as health_router
 from namoid.metrics import RequestMetricsMiddleware
 from namoid.oauth import discovery, endpoints
@@ -85,7 +86,8 @@ def create_public_app(services: Services) -> ASGIApp:
             await services.db.assert_role_cannot_bypass_rls()
         # Embedded mode runs the background jobs here; production runs `namoid worker`.
         jobs = in_background(services) if services.settings.runs_worker_in_server else nullcontext()
-        async with jobs:
+        listened = services.settings.resolved_database_url if services.db.is_postgres else None
+        async with jobs, nodecache.listening(listened, services.caches):
             yield
         await services.close()
 

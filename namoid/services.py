@@ -9,10 +9,12 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from namoid import audit, events
+from namoid import audit, events, nodecache
 from namoid.crypto.keyring import Keyring, KeyringFileError, create_keyring_file
 from namoid.crypto.kms import KmsWrap
 from namoid.notify.wakeup import Wakeup
+from namoid.oauth.client_auth import ClientDirectory
+from namoid.providers.exchange_policy import OrgPolicies
 from namoid.ratelimit.limiter import Limiter
 from namoid.settings import Settings
 from namoid.signing import SigningKeyStore
@@ -28,15 +30,21 @@ class Services:
     db: Database
     keyring: Keyring
     redis: Redis | None = None
+    #: What requests read and almost nothing changes, dropped on every node at a change's commit.
+    caches: nodecache.Caches = field(init=False, default_factory=nodecache.Caches)
     orgs: OrgDirectory = field(init=False)
     signing: SigningKeyStore = field(init=False)
+    clients: ClientDirectory = field(init=False)
+    exchange_policy: OrgPolicies = field(init=False)
     limiter: Limiter = field(init=False)
     #: Wakes the worker when a message is committed (in-process; DESIGN.md §8).
     wakeup: Wakeup = field(init=False, default_factory=Wakeup)
 
     def __post_init__(self) -> None:
-        self.orgs = OrgDirectory(self.db)
-        self.signing = SigningKeyStore(self.db, self.keyring)
+        self.orgs = OrgDirectory(self.db, self.caches)
+        self.signing = SigningKeyStore(self.db, self.keyring, caches=self.caches)
+        self.clients = ClientDirectory(self.caches)
+        self.exchange_policy = OrgPolicies(self.db, self.caches)
         self.limiter = Limiter(
             redis_url=self.settings.redis_url,
             overrides=self.settings.rate_limits,

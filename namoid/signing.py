@@ -1,8 +1,9 @@
 """Per-organization signing keys, decrypted once and cached (no key decryption per request).
 
 An org's JWKS publishes its active keys and every retired key until each token the key
-signed has expired (DESIGN.md §3). The cache lives ``ttl`` seconds, so a rotation on one
-node reaches the others within that time.
+signed has expired (DESIGN.md §3). A change of an org's keys drops them from every listening
+node's cache at once (``nodecache.SIGNING_KEYS``); any node reloads them at least every ``ttl``
+seconds, since a retired key also leaves the JWKS by the passing of time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid import audit
+from namoid import audit, nodecache
 from namoid.crypto.keyring import Keyring, aad_for
 from namoid.jose.keys import (
     SIGNING_ALGORITHMS,
@@ -71,27 +72,36 @@ class SigningKeyStore:
     keyring: Keyring
     ttl: float = KEY_CACHE_TTL
     clock: Callable[[], float] = time.monotonic
-    _cache: dict[uuid.UUID, tuple[float, OrgKeys]] = field(default_factory=dict)
+    caches: nodecache.Caches = field(default_factory=nodecache.Caches)
+    _cache: nodecache.NodeCache[str, OrgKeys] = field(init=False)
     _loading: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A node that hears no invalidations still keeps keys ``ttl`` seconds: a retired key stays
+        # published for that long after its retirement (``publication_window``).
+        self._cache = self.caches.cache(
+            nodecache.SIGNING_KEYS, self.ttl, unlistened_max_age=self.ttl, clock=self.clock
+        )
+
     async def for_org(self, org: Organization) -> OrgKeys:
-        cached = self._fresh(org.id)
-        if cached is not None:
+        cached = self._cache.get(str(org.id))
+        if not isinstance(cached, nodecache.Missing):
             return cached
         # One load per org at a time: concurrent misses wait for it instead of each taking a
         # database connection (and decrypting the keys) themselves. While it runs, keys that
         # have only just outlived the TTL are served: a caller inside a transaction must not
         # wait, holding its connection, for a loader that needs one too.
         loading = self._loading.setdefault(org.id, asyncio.Lock())
-        stale = self._cache.get(org.id)
-        if stale is not None and loading.locked():
-            return stale[1]
+        stale = self._cache.peek(str(org.id))
+        if not isinstance(stale, nodecache.Missing) and loading.locked():
+            return stale
         async with loading:
-            cached = self._fresh(org.id)
-            if cached is not None:
+            stamp = self._cache.stamp()
+            cached = self._cache.get(str(org.id))
+            if not isinstance(cached, nodecache.Missing):
                 return cached
             keys = await self._load(org)
-            self._cache[org.id] = (self.clock(), keys)
+            self._cache.put(str(org.id), keys, stamp)
             return keys
 
     async def active_key(self, org: Organization, alg: str) -> PrivateSigningKey:
@@ -102,12 +112,8 @@ class SigningKeyStore:
             self.invalidate(org.id)
             return (await self.for_org(org)).signer(alg)
 
-    def _fresh(self, org_id: uuid.UUID) -> OrgKeys | None:
-        cached = self._cache.get(org_id)
-        return cached[1] if cached is not None and self.clock() - cached[0] < self.ttl else None
-
     def invalidate(self, org_id: uuid.UUID) -> None:
-        self._cache.pop(org_id, None)
+        self._cache.drop(str(org_id))
 
     async def _load(self, org: Organization) -> OrgKeys:
         async with self.db.tenant(org.id) as session:

@@ -42,9 +42,9 @@ async def rotate_signing_key(
     """Make a new ``alg`` key active, retire the old one, remove expired ones; all audited,
     and the rotation raised as the ``signing_key.rotated`` security event.
 
-    Other processes pick the new key up when their signing cache expires
-    (``SigningKeyStore.ttl``); until then they sign with the retired key, which is
-    still published.
+    Other processes drop their cached keys when this commits (``nodecache.SIGNING_KEYS``),
+    or, if they do not hear it, when their signing cache expires (``SigningKeyStore.ttl``);
+    until then they sign with the retired key, which is still published.
     """
     now = utcnow()
     async with db.tenant(org.id) as session:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from urllib.parse import unquote_plus
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid import audit
+from namoid import audit, nodecache
 from namoid.crypto.secrets import verify_client_secret
 from namoid.jose import jwt
 from namoid.oauth.errors import InvalidClient, InvalidRequest, OAuthError
@@ -34,6 +35,30 @@ _AUDIT_ID = 200
 # RFC 6749 Appendix A.1: client-id = *VSCHAR (%x20-7E); ours are short, so cap the length.
 _CLIENT_ID = re.compile(r"[\x20-\x7e]{1,255}")
 _JTI = re.compile(r"[^\x00-\x1f\x7f]{1,256}")  # used_assertions.jti is 256 characters
+#: A client changes only through its repo, which drops it from every node's cache (``nodecache``).
+CLIENT_CACHE_MAX_AGE = 300.0
+
+
+class ClientDirectory:
+    """Registered clients by org and client_id, read in the caller's transaction (so under its
+    RLS) and kept on this node until a change to the client commits on any node."""
+
+    def __init__(self, caches: nodecache.Caches) -> None:
+        self._cache: nodecache.NodeCache[tuple[str, str], Client] = caches.cache(
+            nodecache.CLIENT, CLIENT_CACHE_MAX_AGE
+        )
+
+    async def get(self, session: AsyncSession, org_id: uuid.UUID, client_id: str) -> Client | None:
+        key = (str(org_id), client_id)
+        cached = self._cache.get(key)
+        if not isinstance(cached, nodecache.Missing):
+            return cached
+        stamp = self._cache.stamp()
+        client = await clients.get(session, org_id, client_id)
+        if client is not None:
+            session.expunge(client)  # shared by concurrent requests: no session may expire or change it
+            self._cache.put(key, client, stamp)
+        return client
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +208,9 @@ async def _verify(
     audience: Audience,
     pepper: bytes,
     now: datetime,
+    directory: ClientDirectory,
 ) -> Client:
-    client = await clients.get(session, org.id, creds.client_id)
+    client = await directory.get(session, org.id, creds.client_id)
     if client is None or client.status != "active":
         raise InvalidClient("unknown or disabled client")
     if client.token_endpoint_auth_method != creds.method:
@@ -206,6 +232,7 @@ async def authenticate(
     audience: Audience,
     pepper: bytes,
     now: datetime,
+    directory: ClientDirectory,
     confidential_only: bool = False,
 ) -> Client:
     """The authenticated client, or InvalidClient/InvalidRequest after an audit entry (denied)."""
@@ -214,7 +241,7 @@ async def authenticate(
     try:
         creds = credentials(form, authorization)
         claimed, method = creds.client_id, creds.method
-        client = await _verify(session, org, creds, audience, pepper, now)
+        client = await _verify(session, org, creds, audience, pepper, now, directory)
         if confidential_only and client.client_type != "confidential":
             raise InvalidClient("only confidential clients may use this endpoint")
     except OAuthError as exc:
@@ -242,6 +269,7 @@ async def authenticate_at(
     *,
     pepper: bytes,
     now: datetime,
+    directory: ClientDirectory,
     confidential_only: bool = False,
     legacy_audience: bool = False,
 ) -> Client:
@@ -254,5 +282,6 @@ async def authenticate_at(
         audience=Audience(issuer, f"{issuer}/{endpoint}", legacy_audience),
         pepper=pepper,
         now=now,
+        directory=directory,
         confidential_only=confidential_only,
     )

@@ -135,6 +135,7 @@ async def authenticate(
             authorization,
             pepper=services.keyring.pepper,
             now=now,
+            directory=services.clients,
             confidential_only=confidential_only,
             legacy_audience=services.settings.client_assertion_legacy_audience,
         )

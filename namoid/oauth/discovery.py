@@ -6,11 +6,19 @@ Both documents are public and cacheable. The metadata changes only with a releas
 lifetime, 10 min by default): a relying party that honours the cache always sees a
 retired key for as long as tokens it signed can be valid, and a new ``kid`` within a
 minute (most libraries also refetch at once on an unknown ``kid``).
+
+Each document is encoded once and served as bytes with a strong ``ETag`` (a hash of those
+bytes, RFC 9110 §8.8.3); a request whose ``If-None-Match`` names it is answered 304 without a
+body (RFC 9110 §13.1.2, §15.4.5). The org, its keys and whether it allows token exchange come
+from this node's caches (``namoid.nodecache``): no database query in the steady state.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -22,8 +30,8 @@ from namoid.kyc import claims as kyc_claims
 from namoid.oauth.authorize import UI_LOCALES_SUPPORTED
 from namoid.oauth.client_metadata import AUTH_METHODS, GRANT_TYPES
 from namoid.oauth.grants.token_exchange import TOKEN_EXCHANGE
-from namoid.providers import exchange_policy
 from namoid.services import Services
+from namoid.signing import OrgKeys
 from namoid.storage.models import Organization
 from namoid.tenancy.resolve import current_org, issuer_for
 
@@ -92,11 +100,45 @@ def provider_metadata(issuer: str, *, token_exchange: bool = False) -> dict[str,
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A public JSON document, encoded once, and its strong entity tag (RFC 9110 §8.8.3)."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> Document:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(body).digest()[:16]).rstrip(b"=").decode()
+        return cls(body, f'"{digest}"')
+
+    def matches(self, if_none_match: str | None) -> bool:
+        """RFC 9110 §13.1.2: ``*`` or a listed tag equal to ours by weak comparison (§8.8.3.2)."""
+        if if_none_match is None:
+            return False
+        tags = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
+        return any(tag in ("*", self.etag) for tag in tags)
+
+
 @lru_cache(maxsize=1024)
-def _metadata_body(issuer: str, token_exchange: bool) -> bytes:
-    return json.dumps(
-        provider_metadata(issuer, token_exchange=token_exchange), separators=(",", ":")
-    ).encode()
+def _metadata_document(issuer: str, token_exchange: bool) -> Document:
+    return Document.of(provider_metadata(issuer, token_exchange=token_exchange))
+
+
+#: The encoded JWKS of each org, rebuilt when its cached keys are replaced (by identity).
+_jwks_documents: dict[str, tuple[OrgKeys, Document]] = {}
+
+
+def _jwks_document(org: Organization, keys: OrgKeys) -> Document:
+    cached = _jwks_documents.get(str(org.id))
+    if cached is not None and cached[0] is keys:
+        return cached[1]
+    document = Document.of({"keys": [public_jwk(k) for k in keys.published]})
+    if len(_jwks_documents) >= 10_000:
+        _jwks_documents.clear()
+    _jwks_documents[str(org.id)] = (keys, document)
+    return document
 
 
 def public_jwk(jwk: dict[str, Any]) -> dict[str, Any]:
@@ -104,20 +146,23 @@ def public_jwk(jwk: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in jwk.items() if name in PUBLIC_JWK_MEMBERS}
 
 
-def _public_json(body: bytes, max_age: int) -> Response:
+def _public_json(request: Request, document: Document, max_age: int) -> Response:
     headers = {
         "Cache-Control": f"public, max-age={max_age}",
         # Public, credential-free documents: browser-based relying parties may read them.
         "Access-Control-Allow-Origin": "*",
+        "ETag": document.etag,
     }
-    return Response(body, media_type="application/json", headers=headers)
+    if document.matches(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)  # RFC 9110 §15.4.5: the same validators
+    return Response(document.body, media_type="application/json", headers=headers)
 
 
 async def _metadata_response(request: Request, org: Organization) -> Response:
     services: Services = request.app.state.services
-    exchange = await exchange_policy.enabled_in_org(services.db, org.id)
-    body = _metadata_body(issuer_for(services.settings.base_url, org.slug), exchange)
-    return _public_json(body, METADATA_MAX_AGE)
+    exchange = await services.exchange_policy.enabled_in_org(org.id)
+    document = _metadata_document(issuer_for(services.settings.base_url, org.slug), exchange)
+    return _public_json(request, document, METADATA_MAX_AGE)
 
 
 @router.get("/.well-known/openid-configuration", include_in_schema=False)
@@ -137,5 +182,4 @@ async def jwks(request: Request, org: CurrentOrg) -> Response:
     """RFC 7517 §5: the org's active and still-published retired public keys."""
     services: Services = request.app.state.services
     keys = await services.signing.for_org(org)
-    body = json.dumps({"keys": [public_jwk(k) for k in keys.published]}, separators=(",", ":"))
-    return _public_json(body.encode(), JWKS_MAX_AGE)
+    return _public_json(request, _jwks_document(org, keys), JWKS_MAX_AGE)

@@ -15,12 +15,13 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from namoid import audit
+from namoid import audit, nodecache
 from namoid.providers.registry import display_name
 from namoid.storage.db import Database
 from namoid.storage.repos import clients, provider_connections, token_exchange_permissions, upstream_providers
 
 SCOPE_PREFIX: Final = "provider:"
+POLICY_MAX_AGE = 300.0
 
 
 def scope_for(provider_name: str) -> str:
@@ -59,10 +60,20 @@ async def allow(
     return names
 
 
-async def enabled_in_org(db: Database, org_id: uuid.UUID) -> bool:
-    """Whether any client of the org may exchange tokens (discovery lists the grant type then)."""
-    async with db.tenant(org_id) as session:
-        return await token_exchange_permissions.any_in_org(session, org_id)
+class OrgPolicies:
+    """Whether any client of an org may exchange tokens (discovery lists the grant type then),
+    kept on this node until the org's permissions change on any node (``nodecache``)."""
+
+    def __init__(self, db: Database, caches: nodecache.Caches) -> None:
+        self.db = db
+        self._cache: nodecache.NodeCache[str, bool] = caches.cache(nodecache.EXCHANGE_POLICY, POLICY_MAX_AGE)
+
+    async def enabled_in_org(self, org_id: uuid.UUID) -> bool:
+        return await self._cache.get_or_load(str(org_id), lambda: self._load(org_id))
+
+    async def _load(self, org_id: uuid.UUID) -> bool:
+        async with self.db.tenant(org_id) as session:
+            return await token_exchange_permissions.any_in_org(session, org_id)
 
 
 async def consent_line(

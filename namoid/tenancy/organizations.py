@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
-from namoid import audit
+from namoid import audit, nodecache
 from namoid.crypto.keyring import Keyring
 from namoid.signing import ORG_KEY_ALG, create_key
 from namoid.storage.db import Database
 from namoid.storage.models import Organization
-from namoid.storage.repos import organizations
+from namoid.storage.repos import invalidations, organizations
 
 # A DNS-label-like slug: it appears in every issuer URL ({base}/o/{slug}).
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -60,6 +60,7 @@ async def create(
             )
             session.add(org)
             await session.flush()
+            await invalidations.announce(session, nodecache.ORG, str(org_id))  # a cached unknown slug
             await audit.record(
                 session,
                 org_id,

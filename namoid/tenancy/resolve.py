@@ -1,43 +1,43 @@
-"""Resolving the organization named in a URL (``/o/{org}/...``), with a short cache."""
+"""Resolving the organization named in a URL (``/o/{org}/...``), from this node's cache."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
 
+from namoid import nodecache
 from namoid.storage.db import Database
 from namoid.storage.models import Organization
 from namoid.storage.repos import organizations
 
+#: An org changes only through its repo, which clears every node's directory (``nodecache.ORG``).
+ORG_CACHE_MAX_AGE = 300.0
+
 
 @dataclass
 class OrgDirectory:
-    """Slug → active organization; unknown slugs are cached too (briefly) so floods stay cheap."""
+    """Slug → active organization; unknown slugs are cached too so floods stay cheap."""
 
     db: Database
-    ttl: float = 30.0
-    clock: Callable[[], float] = time.monotonic
-    _cache: dict[str, tuple[float, Organization | None]] = field(default_factory=dict)
+    caches: nodecache.Caches
+    _cache: nodecache.NodeCache[str, Organization | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._cache = self.caches.cache(nodecache.ORG, ORG_CACHE_MAX_AGE)
 
     async def get(self, slug: str) -> Organization | None:
-        cached = self._cache.get(slug)
-        if cached is not None and self.clock() - cached[0] < self.ttl:
-            return cached[1]
         if len(slug) > 63:
             return None
+        return await self._cache.get_or_load(slug, lambda: self._load(slug))
+
+    async def _load(self, slug: str) -> Organization | None:
         async with self.db.system() as session:
             org = await organizations.get_by_slug(session, slug)
-        found = org if org is not None and org.status == "active" else None
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[slug] = (self.clock(), found)
-        return found
+        return org if org is not None and org.status == "active" else None
 
     def invalidate(self, slug: str) -> None:
-        self._cache.pop(slug, None)
+        self._cache.drop(slug)
 
 
 async def current_org(request: Request, org: str) -> Organization:

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from namoid import nodecache
 from namoid.storage.models import Client, utcnow
 from namoid.storage.repos import rows
+from namoid.storage.repos.invalidations import announce
 
 
 async def create(session: AsyncSession, org_id: uuid.UUID, client: Client) -> Client:
@@ -37,6 +39,7 @@ async def _update(
         setattr(client, column, value)
     client.updated_at = utcnow()
     await session.flush()
+    await announce(session, nodecache.CLIENT, f"{org_id} {client_id}")
     return True
 
 
@@ -63,6 +66,8 @@ async def set_redirect_uris(
     session: AsyncSession, org_id: uuid.UUID, client_id: str, uris: list[str]
 ) -> bool:
     return await _update(session, org_id, client_id, {"redirect_uris": list(uris)})
+
+
 async def set_admin_scopes(
     session: AsyncSession, org_id: uuid.UUID, client_id: str, scopes: list[str]
 ) -> bool:

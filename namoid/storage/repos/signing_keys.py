@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from namoid import nodecache
 from namoid.storage.models import Organization, SigningKey
+from namoid.storage.repos.invalidations import announce
 
 
 async def add(
@@ -35,6 +37,7 @@ async def add(
     )
     session.add(key)
     await session.flush()
+    await announce(session, nodecache.SIGNING_KEYS, str(org_id))
     return key
 
 
@@ -78,6 +81,7 @@ async def retire_active(
         key.status = "retired"
         key.retired_at = now
     await session.flush()
+    await announce(session, nodecache.SIGNING_KEYS, str(org_id))
     return keys
 
 
@@ -97,3 +101,4 @@ async def remove(session: AsyncSession, org_id: uuid.UUID, key_row_ids: Sequence
         await session.execute(
             delete(SigningKey).where(SigningKey.org_id == org_id, SigningKey.id.in_(key_row_ids))
         )
+        await announce(session, nodecache.SIGNING_KEYS, str(org_id))

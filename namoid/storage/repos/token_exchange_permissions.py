@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from namoid import nodecache
 from namoid.storage.models import TokenExchangePermission
 from namoid.storage.repos import rows
+from namoid.storage.repos.invalidations import announce
 
 
 async def replace_for_client(
@@ -24,6 +26,7 @@ async def replace_for_client(
         await rows.insert(
             session, org_id, TokenExchangePermission(client_id=client_id, provider_id=provider_id)
         )
+    await announce(session, nodecache.EXCHANGE_POLICY, str(org_id))
 
 
 async def remove_for_provider(session: AsyncSession, org_id: uuid.UUID, provider_id: uuid.UUID) -> None:
@@ -32,6 +35,7 @@ async def remove_for_provider(session: AsyncSession, org_id: uuid.UUID, provider
             TokenExchangePermission.org_id == org_id, TokenExchangePermission.provider_id == provider_id
         )
     )
+    await announce(session, nodecache.EXCHANGE_POLICY, str(org_id))
 
 
 async def allowed(session: AsyncSession, org_id: uuid.UUID, client_id: str, provider_id: uuid.UUID) -> bool:
