@@ -32,7 +32,7 @@ ADVISORY_DB ?= ../shared/data/pypa-advisory-db
 install: $(VENV)/.installed
 
 bench: $(VENV)/.installed  ## side by side: NamoID (SQLite, PostgreSQL) and node-oidc-provider (needs a quiet machine)
-	$(VENV)/bin/python bench/run.py --with-node $(BENCH_ARGS)
+	$(VENV)/bin/python bench/run.py --with-node --readme bench/README.md $(BENCH_ARGS)
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

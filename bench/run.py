@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -56,6 +58,7 @@ from namoid.tenancy import organizations
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import node_oidc  # bench/ is not a package
+import scale
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -104,19 +107,46 @@ class Target:
     base_url: str
     work: Path
     pid: int
+    load_cores: str = LOAD_CORE
+
+
+def _stat(pid: int) -> list[str]:
+    """proc(5) ``stat`` fields after the command name (field 3 onwards)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its children (the workers of ``namoid serve --workers N``)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:
+                    children.append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+    return [pid, *children]
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (proc(5) ``stat`` fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its children (proc(5) ``stat`` fields 14 and 15)."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = _stat(member)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def process_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of a process and its children."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
 
 
 # --- wrk ---------------------------------------------------------------------------------------
@@ -161,9 +191,20 @@ def parse_wrk(output: str) -> dict[str, float]:
     }
 
 
-def run_wrk(wrk: str, url: str, scenario: Scenario, args: argparse.Namespace, seconds: float) -> str:
+def cores(workers: int) -> tuple[str, str]:
+    """(server cores, load cores): the server on cores 0..N-1, wrk on the next core, or on every
+    core when the machine has no core left for it (then it competes with the server)."""
+    count = os.cpu_count() or 1
+    server = SERVER_CORE if workers == 1 else f"0-{workers - 1}"
+    load = LOAD_CORE if workers == 1 else (str(workers) if count > workers else f"0-{count - 1}")
+    return server, load
+
+
+def run_wrk(
+    wrk: str, url: str, scenario: Scenario, args: argparse.Namespace, seconds: float, load: str = LOAD_CORE
+) -> str:
     command = [
-        "taskset", "-c", LOAD_CORE, wrk, "--latency",
+        "taskset", "-c", load, wrk, "--latency",
         "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds:g}s", "--timeout", "10s",
     ]  # fmt: skip
     if scenario.script:
@@ -225,7 +266,8 @@ class Deployment:
 def deployment(backend: str, work: Path, database_url: str, extra: dict[str, str]) -> Deployment:
     """Production mode: explicit database, certificate and keyring; nothing from dev mode."""
     cert, key = ensure_dev_certificate(work / "tls")
-    create_keyring_file(work / "keyring.json")
+    if not (work / "keyring.json").exists():  # a kept scale deployment has its keyring already
+        create_keyring_file(work / "keyring.json")
     base_url = f"https://localhost:{free_port()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAMOID_")} | {
         "NAMOID_BASE_URL": base_url,
@@ -330,18 +372,18 @@ async def _refreshes(dep: Deployment, count: int) -> list[str]:
 
 
 @contextmanager
-def serving(dep: Deployment) -> Iterator[subprocess.Popen[bytes]]:
-    """``namoid serve`` pinned to the server core, until the block ends."""
+def serving(dep: Deployment, workers: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+    """``namoid serve`` (``workers`` processes) pinned to the server cores, until the block ends."""
     log = (dep.work / "server.log").open("wb")
     process = subprocess.Popen(  # stopped below
-        ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "namoid", "serve"],
-        env=dep.env,
+        ["taskset", "-c", cores(workers)[0], sys.executable, "-m", "namoid", "serve"],
+        env=dep.env | {"NAMOID_WORKERS": str(workers)},
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_healthy(dep, process)
+        _wait_healthy(dep, process, workers)
         yield process
     finally:
         process.terminate()
@@ -353,18 +395,19 @@ def serving(dep: Deployment) -> Iterator[subprocess.Popen[bytes]]:
         log.close()
 
 
-def _wait_healthy(dep: Deployment, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+def _wait_healthy(dep: Deployment, process: subprocess.Popen[bytes], workers: int) -> None:
+    """Until the server answers and each of its workers has started."""
+    deadline = time.monotonic() + 120
     with dep.http() as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited: {(dep.work / 'server.log').read_text()}")
-            try:
-                if client.get(f"{dep.base_url}/healthz").status_code == 200:
+            with contextlib.suppress(httpx.TransportError):
+                started = (dep.work / "server.log").read_text().count("Application startup complete")
+                if client.get(f"{dep.base_url}/healthz").status_code == 200 and started >= workers:
                     return
-            except httpx.TransportError:
-                time.sleep(0.3)
-    raise RuntimeError("server did not become healthy in 60 s")
+            time.sleep(0.3)
+    raise RuntimeError("server did not become healthy in 120 s")
 
 
 def _access_token(dep: Deployment) -> str:
@@ -392,7 +435,7 @@ def _measure(
     """
     url = f"{target.base_url}{scenario.path}"
     if args.warmup and not scenario.single_use:
-        run_wrk(wrk, url, scenario, args, args.warmup)
+        run_wrk(wrk, url, scenario, args, args.warmup, target.load_cores)
     runs = []
     for index in range(args.repeat):
         run = scenario
@@ -400,7 +443,7 @@ def _measure(
             bodies = {"BENCH_BODIES": scenario.env["BENCH_BODIES"].format(index)}
             run = Scenario(scenario.name, scenario.path, scenario.script, scenario.env | bodies, True)
         cpu_before = process_cpu_seconds(target.pid)
-        output = run_wrk(wrk, url, run, args, args.duration)
+        output = run_wrk(wrk, url, run, args, args.duration, target.load_cores)
         cpu = process_cpu_seconds(target.pid) - cpu_before
         (target.work / f"wrk-{scenario.name}-{index}.txt").write_text(output)
         try:
@@ -412,7 +455,7 @@ def _measure(
     runs.sort(key=lambda figures: figures["rate"])
     median = runs[len(runs) // 2]
     rates = " / ".join(f"{figures['rate']:.0f}" for figures in runs)
-    print(f"  {target.backend:10} {scenario.name:20} {median['rate']:9.1f} req/s  ({rates})", flush=True)
+    print(f"  {target.backend:14} {scenario.name:20} {median['rate']:9.1f} req/s  ({rates})", flush=True)
     return Result(
         target.backend,
         scenario.name,
@@ -450,38 +493,65 @@ def _userinfo_token(dep: Deployment, body: str) -> str:
     return token
 
 
-def bench_deployment(wrk: str, dep: Deployment, args: argparse.Namespace) -> list[Result]:
-    provision(dep)
+#: What the scale run measures (issue 15): the scenarios that write or look up per request.
+WRITE_SCENARIOS = ("client_credentials", "introspection", "authorization_code", "refresh_token")
+
+
+def bench_deployment(
+    wrk: str, dep: Deployment, args: argparse.Namespace, only: tuple[str, ...] | None = None
+) -> list[Result]:
+    """The scenarios (``only`` these, if given) against the deployment, once per ``--workers`` count."""
+    if not dep.client_id:
+        provision(dep)
+    results: list[Result] = []
+    for workers in args.workers:
+        results += _bench_server(wrk, dep, args, workers, only)
+    return results
+
+
+def _bench_server(
+    wrk: str, dep: Deployment, args: argparse.Namespace, workers: int, only: tuple[str, ...] | None
+) -> list[Result]:
     prefix = f"/o/{dep.slug}"
     basic = {"BENCH_BASIC": dep.basic}
+    label = dep.backend if workers == 1 else f"{dep.backend} x{workers}"
     results: list[Result] = []
-    with serving(dep) as process:
-        target = Target(dep.backend, dep.base_url, dep.work, process.pid)
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
+    with serving(dep, workers) as process:
+        target = Target(label, dep.base_url, dep.work, process.pid, cores(workers)[1])
         for scenario in (
             Scenario("discovery", f"{prefix}/.well-known/openid-configuration"),
             Scenario("jwks", f"{prefix}/jwks.json"),
             Scenario("client_credentials", f"{prefix}/token", "client_credentials.lua",
                      basic | {"BENCH_SCOPE": "api"}),
         ):  # fmt: skip
-            results.append(_measure(wrk, target, scenario, args))
-        token = {"BENCH_TOKEN": _access_token(dep)}
-        introspection = Scenario("introspection", f"{prefix}/introspect", "introspect.lua", basic | token)
-        results.append(_measure(wrk, target, introspection, args))
+            if wanted(scenario.name):
+                results.append(_measure(wrk, target, scenario, args))
+        if wanted("introspection"):
+            token = {"BENCH_TOKEN": _access_token(dep)}
+            introspection = Scenario("introspection", f"{prefix}/introspect", "introspect.lua", basic | token)
+            results.append(_measure(wrk, target, introspection, args))
         # Enough single-use grants for 1.5 times the client_credentials rate (the cheapest grant).
-        count = max(2000, int(results[2].requests_per_s * args.duration * 1.5))
+        rate = next((r.requests_per_s for r in results if r.scenario == "client_credentials"), 1000.0)
+        count = max(2000, int(rate * args.duration * 1.5))
         code_bodies = asyncio.run(_code_exchanges(dep, count * args.repeat + 1))
-        userinfo = Scenario("userinfo", f"{prefix}/userinfo", "userinfo.lua",
-                            {"BENCH_TOKEN": _userinfo_token(dep, code_bodies.pop())})  # fmt: skip
-        results.append(_measure(wrk, target, userinfo, args))
+        if wanted("userinfo"):
+            userinfo = Scenario("userinfo", f"{prefix}/userinfo", "userinfo.lua",
+                                {"BENCH_TOKEN": _userinfo_token(dep, code_bodies.pop())})  # fmt: skip
+            results.append(_measure(wrk, target, userinfo, args))
         for name, bodies, note in (
             ("authorization_code", code_bodies, f"{count} codes a run; ID token + access token"),
             ("refresh_token", asyncio.run(_refreshes(dep, count * args.repeat)),
              f"{count} families a run; ID token + access token + new refresh token"),
         ):  # fmt: skip
-            pattern = _write_bodies(dep.work, name, bodies, args.repeat)
-            spend = basic | {"BENCH_BODIES": pattern}
-            scenario = Scenario(name, f"{prefix}/token", "single_use.lua", spend, True)
-            results.append(_measure(wrk, target, scenario, args, note))
+            if wanted(name):
+                pattern = _write_bodies(dep.work, f"{name}-x{workers}", bodies, args.repeat)
+                spend = basic | {"BENCH_BODIES": pattern}
+                scenario = Scenario(name, f"{prefix}/token", "single_use.lua", spend, True)
+                results.append(_measure(wrk, target, scenario, args, note))
     return results
 
 
@@ -608,29 +678,137 @@ def _commit() -> str:
 REFERENCE = "node-oidc-provider"
 
 
-def _comparison(results: list[Result]) -> list[str]:
-    """NamoID's rate per scenario as a ratio of node-oidc-provider's (same run, same cores)."""
-    reference = {r.scenario: r for r in results if r.backend == REFERENCE}
-    backends = list(dict.fromkeys(r.backend for r in results if r.backend != REFERENCE))
-    if not reference or not backends:
-        return []
+POSTGRES = "postgres"
+#: (scenario, aim as a ratio to node-oidc-provider, p99 ceiling in ms or None), issue 15.
+RATIO_AIMS = (
+    ("discovery", 1.0, None),
+    ("jwks", 1.0, None),
+    ("client_credentials", 0.6, 100.0),
+    ("refresh_token", 0.6, 100.0),
+    ("authorization_code", 0.6, 100.0),
+    ("introspection", 0.5, None),
+)
+SCALE_TOLERANCE = 0.15
+
+
+def _find(results: list[Result], backend: str, scenario: str) -> Result | None:
+    return next((r for r in results if r.backend == backend and r.scenario == scenario), None)
+
+
+def _side_by_side(results: list[Result]) -> list[str]:
+    """Every server's figures per scenario, node-oidc-provider first, with NamoID's ratio to it."""
     lines = [
-        "## Side by side (requests/s; ratio = NamoID / node-oidc-provider)",
+        "## Side by side (ratio = requests/s over node-oidc-provider's, same run, same cores)",
         "",
-        "| scenario | node-oidc-provider | " + " | ".join(f"NamoID {b} | ratio" for b in backends) + " |",
-        "|---|---:|" + "---:|---:|" * len(backends),
+        "| scenario | server | requests/s | ratio | p50 ms | p99 ms | CPU ms/request | RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for scenario, ref in reference.items():
-        cells = []
+    backends = sorted({r.backend for r in results}, key=lambda b: (b != REFERENCE, b))
+    for scenario in dict.fromkeys(r.scenario for r in results):
+        reference = _find(results, REFERENCE, scenario)
         for backend in backends:
-            mine = next((r for r in results if r.backend == backend and r.scenario == scenario), None)
-            rate = mine.requests_per_s if mine else 0.0
-            cells += [f"{rate:,.0f}", f"{rate / ref.requests_per_s:.2f}"] if mine else ["", ""]
-        lines.append(f"| {scenario} | {ref.requests_per_s:,.0f} | " + " | ".join(cells) + " |")
+            if (r := _find(results, backend, scenario)) is None:
+                continue
+            ratio = f"{r.requests_per_s / reference.requests_per_s:.2f}" if reference else "no node run"
+            lines.append(
+                f"| {scenario} | {backend} | {r.requests_per_s:,.0f} | {ratio} | {r.p50_ms:.1f} "
+                f"| {r.p99_ms:.1f} | {r.cpu_ms:.2f} | {r.rss_mb:.0f} |"
+            )
     return [*lines, ""]
 
 
-def report(results: list[Result], ceiling: dict[str, float], args: argparse.Namespace, load: str) -> str:
+def _verdict(met: bool) -> str:
+    return "met" if met else "**not met**"
+
+
+def _aims(results: list[Result], limiter: float | None) -> list[str]:
+    """Each aim of issue 15 with the figure this run measured for it (or what run would)."""
+    lines = [
+        "## Aims (issue 15)",
+        "",
+        "| aim | target | measured | verdict |",
+        "|---|---|---|---|",
+    ]
+    for scenario, aim, p99_cap in RATIO_AIMS:
+        mine, reference = _find(results, POSTGRES, scenario), _find(results, REFERENCE, scenario)
+        target = f"≥ {aim:.1f}x node-oidc-provider" + (f", p99 < {p99_cap:.0f} ms" if p99_cap else "")
+        if mine is None or reference is None:
+            lines.append(f"| {scenario} on PostgreSQL | {target} | not run (`make bench`) | — |")
+            continue
+        ratio = mine.requests_per_s / reference.requests_per_s
+        met = ratio >= aim and (p99_cap is None or mine.p99_ms < p99_cap)
+        measured = f"{ratio:.2f}x" + (f", p99 {mine.p99_ms:,.0f} ms" if p99_cap else "")
+        lines.append(f"| {scenario} on PostgreSQL | {target} | {measured} | {_verdict(met)} |")
+    for backend in sorted({r.backend for r in results if " x" in r.backend}):
+        base, workers = backend.rsplit(" x", 1)
+        one, many = _find(results, base, "client_credentials"), _find(results, backend, "client_credentials")
+        if one and many:
+            gain = many.requests_per_s / one.requests_per_s
+            lines.append(
+                f"| client_credentials, {workers} workers on {workers} cores ({base}) | ≥ 1.7x one worker "
+                f"| {gain:.2f}x | {_verdict(gain >= 1.7)} |"
+            )
+    if not any(" x" in r.backend for r in results):
+        lines.append(
+            "| 2 workers on 2 cores | ≥ 1.7x one worker | not run (`--workers 1 2 --redis-url …`) | — |"
+        )
+    if limiter is None:
+        lines.append(
+            "| the limiter's cost per token request (Redis) | < 1 ms p50 | not measured (no Redis) | — |"
+        )
+    else:
+        lines.append(
+            f"| the limiter's cost per token request (Redis) | < 1 ms p50 | {limiter:.3f} ms | "
+            f"{_verdict(limiter < 1.0)} |"
+        )
+    lines += _scale_rows(results)
+    return [*lines, ""]
+
+
+def _scale_rows(results: list[Result]) -> list[str]:
+    """CPU per request seeded against unseeded, per write scenario (aim: flat within ±15%)."""
+    rows = []
+    for scenario in WRITE_SCENARIOS:
+        plain, seeded = _find(results, POSTGRES, scenario), _find(results, f"{POSTGRES}-scale", scenario)
+        if plain and seeded:
+            change = seeded.cpu_ms / plain.cpu_ms - 1
+            rows.append(
+                f"| {scenario}: CPU ms/request with the seeded database | within ±{SCALE_TOLERANCE:.0%} "
+                f"of unseeded | {plain.cpu_ms:.2f} → {seeded.cpu_ms:.2f} ({change:+.0%}) "
+                f"| {_verdict(abs(change) <= SCALE_TOLERANCE)} |"
+            )
+    if not rows:
+        rows.append(
+            f"| 10⁶ refresh tokens, 10⁷ audit rows | CPU ms/request within ±{SCALE_TOLERANCE:.0%} "
+            "of unseeded | not run (`--scale`) | — |"
+        )
+    return rows
+
+
+README_START = "<!-- bench:results:start (written by bench/run.py --readme) -->"
+README_END = "<!-- bench:results:end -->"
+
+
+def update_readme(readme: Path, text_report: str) -> None:
+    """Put the report between the README's markers (which must be there), replacing the last one."""
+    content = readme.read_text()
+    before, found, rest = content.partition(README_START)
+    _old, found_end, after = rest.partition(README_END)
+    if not (found and found_end):
+        raise SystemExit(f"{readme}: the markers {README_START!r} … {README_END!r} are missing")
+    body = text_report.replace("# Token endpoint benchmark,", "### Latest run,", 1).replace(
+        "\n## ", "\n#### "
+    )
+    readme.write_text(f"{before}{README_START}\n{body.strip()}\n{README_END}{after}")
+
+
+def report(
+    results: list[Result],
+    ceiling: dict[str, float],
+    args: argparse.Namespace,
+    load: str,
+    limiter: float | None,
+) -> str:
     raw, signed = ceiling["raw_rs256_per_s"], ceiling["jwt_sign_per_s"]
     lines = [
         f"# Token endpoint benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -640,12 +818,28 @@ def report(results: list[Result], ceiling: dict[str, float], args: argparse.Name
         f"HTTPS, audit on, JSON access logs); `wrk -t{args.threads} -c{args.connections} "
         f"-d{args.duration:g}s --latency` pinned to core {LOAD_CORE}; {args.warmup:g} s warm-up, then "
         f"{args.repeat} runs per scenario, the median run reported",
-        "- rate limiting: on (in-process limiter, checked on every token, introspection and userinfo"
-        " request; the per-client and per-IP ceilings raised so the one load generator is not refused)",
+        f"- rate limiting: on ({'in Redis' if args.redis_url else 'in-process limiter'}, checked on every "
+        "token, introspection and userinfo request; the per-client and per-IP ceilings raised so the one "
+        "load generator is not refused)",
+        *[
+            f"- `x{n}` rows: `namoid serve --workers {n}` pinned to cores {cores(n)[0]}, wrk on cores "
+            f"{cores(n)[1]}; CPU and RSS summed over the supervisor and its workers"
+            for n in args.workers
+            if n > 1
+        ],
+        *(
+            [
+                f"- `postgres-scale`: PostgreSQL seeded with {args.scale_tokens:,} live refresh tokens and "
+                f"{args.scale_audit:,} audit rows (bench/scale.py); `postgres`: the same scenarios unseeded"
+            ]
+            if args.scale
+            else []
+        ),
         f"- RS256 ceiling of core {SERVER_CORE}: **{raw:,.0f} signatures/s** raw (OpenSSL via "
         f"cryptography), {signed:,.0f}/s through `namoid.jose.jwt.sign`",
         "",
-        *_comparison(results),
+        *_side_by_side(results),
+        *_aims(results, limiter),
         "## All runs",
         "",
         "| backend | scenario | requests/s | p50 ms | p99 ms | CPU ms/request | RSS MB | requests | failed "
@@ -672,6 +866,109 @@ def report(results: list[Result], ceiling: dict[str, float], args: argparse.Name
     return "\n".join(lines)
 
 
+SCALE_DATABASE = "namoid_bench_scale"
+
+
+def _postgres_deployment(
+    backend: str, work: Path, owner_url: str, app_url: str, shared: dict[str, str]
+) -> Deployment:
+    extra = {"NAMOID_MIGRATION_DATABASE_URL": owner_url, "NAMOID_DATABASE_APP_ROLE": PG_ROLE, **shared}
+    return deployment(backend, work, app_url, extra)
+
+
+def _migrated(dep: Deployment, owner_url: str) -> Deployment:
+    dep.cli("migrate")
+    _postgres_roles(owner_url)
+    return dep
+
+
+def scale_deployment(args: argparse.Namespace, shared: dict[str, str]) -> Deployment:
+    """The seeded PostgreSQL deployment of ``--scale``: reused from ``--scale-dir`` when a kept
+    one was seeded with the same counts, else made afresh (database, org, client, user, seed)."""
+    directory: Path = args.scale_dir
+    owner = make_url(PG_ADMIN_URL).set(database=SCALE_DATABASE)
+    owner_url = owner.render_as_string(hide_password=False)
+    app_url = owner.set(username=PG_ROLE, password=PG_ROLE_PASSWORD).render_as_string(hide_password=False)
+    wanted = {"tokens": args.scale_tokens, "audit_rows": args.scale_audit}
+    state = scale.load_state(directory)
+    if state and state["seeded"] == wanted:
+        dep = _postgres_deployment("postgres-scale", directory, owner_url, app_url, shared)
+        dep.slug, dep.client_id, dep.client_secret, dep.user_id = state["bench"]
+        with contextlib.suppress(RuntimeError):  # the database is gone: seed again
+            dep.cli("org", "list")
+            print(f"scale: reusing {SCALE_DATABASE} ({wanted})", flush=True)
+            return dep
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True)
+    asyncio.run(
+        _admin(
+            [f"DROP DATABASE IF EXISTS {SCALE_DATABASE} WITH (FORCE)", f"CREATE DATABASE {SCALE_DATABASE}"]
+        )
+    )
+    dep = _migrated(_postgres_deployment("postgres-scale", directory, owner_url, app_url, shared), owner_url)
+    orgs = []
+    for index in range(1 + scale.EXTRA_ORGS):  # the bench org, then the others
+        org = (
+            dep
+            if index == 0
+            else dataclasses.replace(dep, slug=f"scale-{uuid.uuid4().hex[:6]}", client_id="")
+        )
+        provision(org)
+        orgs.append({"slug": org.slug, "client_id": org.client_id, "user_id": org.user_id})
+    print(f"scale: seeding {wanted} over {len(orgs)} orgs ...", flush=True)
+    timings = scale.seed(owner_url, orgs, args.scale_tokens, args.scale_audit)
+    print(f"scale: seeded in {', '.join(f'{name} {sec:.0f} s' for name, sec in timings.items())}", flush=True)
+    bench = [dep.slug, dep.client_id, dep.client_secret, dep.user_id]
+    scale.save_state(directory, {"seeded": wanted, "bench": bench, "seconds": timings})
+    return dep
+
+
+def drop_scale_database(directory: Path) -> None:
+    asyncio.run(_admin([f"DROP DATABASE IF EXISTS {SCALE_DATABASE} WITH (FORCE)"]))
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def limiter_p50() -> float | None:
+    """The limiter's own cost per token request on Redis, p50 ms (bench/limiter_latency.py), or None."""
+    import limiter_latency  # imports this module: not at the top
+
+    try:
+        figures = asyncio.run(limiter_latency.limiter_cost(2000))
+    except Exception as exc:  # Redis unreachable: the aims table says "not measured"
+        print(f"limiter not measured ({exc.__class__.__name__})", flush=True)
+        return None
+    return figures[0].p50
+
+
+def run_all(wrk: str, args: argparse.Namespace, shared: dict[str, str], tmp: Path) -> list[Result]:
+    """Every server the arguments ask for, one after the other; their results."""
+    results: list[Result] = []
+    if not args.scale:
+        work = tmp / "sqlite"
+        work.mkdir(parents=True)
+        dep = deployment("sqlite", work, f"sqlite+aiosqlite:///{work / 'namoid.db'}", shared)
+        dep.cli("migrate")
+        results += bench_deployment(wrk, dep, args)
+    only = WRITE_SCENARIOS if args.scale else None
+    if not args.no_postgres or args.scale:
+        with postgres_database() as urls:
+            if urls is not None:
+                owner_url, app_url = urls
+                work = tmp / "postgres"
+                work.mkdir(parents=True)
+                dep = _migrated(_postgres_deployment("postgres", work, owner_url, app_url, shared), owner_url)
+                results += bench_deployment(wrk, dep, args, only)
+    if args.scale:
+        try:
+            results += bench_deployment(wrk, scale_deployment(args, shared), args, only)
+        finally:
+            if not args.keep_scale_db:
+                drop_scale_database(args.scale_dir)
+    if args.with_node:
+        results += bench_node(wrk, args, tmp / "node")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -687,35 +984,44 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="keep logs and wrk outputs in this directory")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="run NamoID with each of these worker counts (1 2)",
+    )
+    parser.add_argument(
+        "--redis-url", default=None, help="rate limits in this Redis (needed by --workers > 1)"
+    )
+    parser.add_argument(
+        "--scale", action="store_true", help="PostgreSQL only: the write scenarios, unseeded and seeded"
+    )
+    parser.add_argument("--scale-tokens", type=int, default=10**6, help="live refresh tokens seeded")
+    parser.add_argument("--scale-audit", type=int, default=10**7, help="audit rows seeded")
+    parser.add_argument("--scale-dir", type=Path, default=Path.home() / ".cache" / "namoid-bench-scale")
+    parser.add_argument(
+        "--keep-scale-db", action="store_true", help="keep the seeded database for the next --scale run"
+    )
+    parser.add_argument("--readme", type=Path, default=None, help="write the tables into this README")
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("needs two cores: one for the server, one for wrk")
+    if max(args.workers) > 1 and not args.redis_url:
+        raise SystemExit(
+            "--workers above 1 needs --redis-url (namoid serve refuses several workers without it)"
+        )
+    shared = {"NAMOID_REDIS_URL": args.redis_url} if args.redis_url else {}
     wrk = ensure_wrk()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     ceiling = sign_ceiling(2)
     print(f"RS256 ceiling: {ceiling}", flush=True)
-    results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="namoid-bench-") as scratch:
-        tmp = args.keep or Path(scratch)
-        work = tmp / "sqlite"
-        work.mkdir(parents=True)
-        dep = deployment("sqlite", work, f"sqlite+aiosqlite:///{work / 'namoid.db'}", {})
-        dep.cli("migrate")
-        results += bench_deployment(wrk, dep, args)
-        if not args.no_postgres:
-            with postgres_database() as urls:
-                if urls is not None:
-                    owner_url, app_url = urls
-                    work = tmp / "postgres"
-                    work.mkdir(parents=True)
-                    extra = {"NAMOID_MIGRATION_DATABASE_URL": owner_url, "NAMOID_DATABASE_APP_ROLE": PG_ROLE}
-                    dep = deployment("postgres", work, app_url, extra)
-                    dep.cli("migrate")
-                    _postgres_roles(owner_url)
-                    results += bench_deployment(wrk, dep, args)
-        if args.with_node:
-            results += bench_node(wrk, args, tmp / "node")
-    text_report = report(results, ceiling, args, load)
+        results = run_all(wrk, args, shared, args.keep or Path(scratch))
+    limiter = limiter_p50()
+    text_report = report(results, ceiling, args, load, limiter)
+    if args.readme:
+        update_readme(args.readme, text_report)
     output = args.output or BENCH / "results" / f"{datetime.now(UTC):%Y-%m-%d}.md"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text_report)

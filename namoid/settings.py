@@ -142,6 +142,19 @@ class Settings(BaseSettings):
         description="Run the background jobs (event delivery, sweeps) inside `namoid serve`. "
         "Default: on in dev mode; in production run `namoid worker` instead.",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes `namoid serve` runs, sharing the public and admin ports (one per core); "
+        "more than one needs NAMOID_REDIS_URL. Overridden by `namoid serve --workers N`.",
+    )
+    metrics_multiproc_dir: Path | None = Field(
+        None,
+        description="Where the worker processes of `namoid serve` keep their Prometheus metrics "
+        "(also exported as PROMETHEUS_MULTIPROC_DIR); set by serve itself when NAMOID_WORKERS > 1, "
+        "to a fresh private directory removed at exit. Leave unset.",
+    )
     worker_interval: float = Field(
         5.0, gt=0, le=3600, description="Seconds between two passes of the background jobs."
     )
@@ -293,6 +306,11 @@ class Settings(BaseSettings):
         if self.sms_sender == "end-user-messaging" and not self.sms_origination_identity:
             raise ValueError("NAMOID_SMS_ORIGINATION_IDENTITY must be set for end-user-messaging")
         return self
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with ``changes`` applied and every derived property computed afresh
+        (``model_copy`` would carry over the cached ones)."""
+        return type(self).model_validate(self.model_dump() | changes)
 
     @cached_property
     def resolved_database_url(self) -> str:

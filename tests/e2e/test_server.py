@@ -57,7 +57,7 @@ def _env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def start(tmp_path: Path, cafile: Path | None = None, **settings: str) -> Server:
+def start(tmp_path: Path, cafile: Path | None = None, wait: float = 30, **settings: str) -> Server:
     port = free_port()
     base_url = f"https://localhost:{port}"
     data_dir = tmp_path / "data"
@@ -76,15 +76,15 @@ def start(tmp_path: Path, cafile: Path | None = None, **settings: str) -> Server
         )
     server = Server(process, base_url, cafile or data_dir / "tls" / "cert.pem", log_path, admin_url)
     try:
-        _wait_until_healthy(server)
+        _wait_until_healthy(server, wait)
     except BaseException:
         stop(server)
         raise
     return server
 
 
-def _wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + 30
+def _wait_until_healthy(server: Server, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
@@ -94,7 +94,7 @@ def _wait_until_healthy(server: Server) -> None:
                     return
         except (httpx.TransportError, OSError):
             time.sleep(0.2)
-    raise RuntimeError(f"server did not answer in 30 s:\n{server.log()}")
+    raise RuntimeError(f"server did not answer in {seconds:g} s:\n{server.log()}")
 
 
 def stop(server: Server) -> None:

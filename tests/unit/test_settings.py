@@ -77,3 +77,16 @@ def test_settings_are_immutable() -> None:
     settings = Settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.base_url = "https://other.example"  # type: ignore[misc]
+
+
+def test_replace_computes_the_derived_properties_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `namoid serve --workers N` gives each worker: model_copy would keep cached properties."""
+    monkeypatch.setenv("NAMOID_SMTP_PASSWORD", "kept-as-a-secret")
+    settings = load_settings()
+    assert settings.runs_worker_in_server and settings.workers == 1  # cached before the copy
+    worker = settings.replace(worker_in_server=False, workers=3)
+    assert not worker.runs_worker_in_server and worker.workers == 3 and worker.is_dev
+    assert worker.smtp_password is not None and worker.smtp_password.get_secret_value() == "kept-as-a-secret"
+    assert settings.runs_worker_in_server and settings.workers == 1
+    with pytest.raises(ValueError, match="workers"):
+        settings.replace(workers=0)
