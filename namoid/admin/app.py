@@ -17,6 +17,8 @@ from starlette.types import ASGIApp
 
 from namoid.admin import audit_log, clients, orgs, problems, users
 from namoid.services import Services
+from namoid.web import admin_console, pages
+from namoid.web.account.console_auth import Interrupted, interrupted
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -63,8 +65,12 @@ def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
     for router in (clients.router, users.router, audit_log.router, orgs.router):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(admin_console.router)  # HTML, not in the OpenAPI document
+    app.mount("/static", pages.static_app, name="static")
     for exception, handler in problems.HANDLERS:
-        app.add_exception_handler(exception, handler)
+        html = exception in admin_console.HANDLED
+        app.add_exception_handler(exception, admin_console.html_errors(handler) if html else handler)
+    app.add_exception_handler(Interrupted, interrupted)
     return app
 
 
@@ -74,7 +80,8 @@ def published_document() -> str:
 
 
 def create_admin_app(services: Services) -> ASGIApp:
-    """The admin API: ``/admin/v1/clients``, ``/users``, ``/audit``, ``/orgs`` and ``/openapi.json``."""
+    """The admin API: ``/admin/v1/clients``, ``/users``, ``/audit``, ``/orgs`` and ``/openapi.json``;
+    the admin console at ``/console/o/{slug}`` (``namoid.web.admin_console``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
