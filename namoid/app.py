@@ -29,6 +29,7 @@ from namoid.web import (
     pages,
     privacy,
     providers,
+    sign_in_link,
 )
 from namoid.web.account import console_auth, kyc
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
@@ -115,6 +116,7 @@ def create_public_app(services: Services) -> ASGIApp:
         account.router,
         consent_api.router,
         kyc_api.router,
+        sign_in_link.router,
     )
     for router in (*protocol, *routers):
         app.include_router(router, prefix="/o/{org}")

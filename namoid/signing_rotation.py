@@ -8,6 +8,8 @@ then deleted, by the next rotation or by ``prune_signing_keys`` (for the worker)
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +20,7 @@ from namoid.crypto.keyring import Keyring
 from namoid.jose.keys import Algorithm
 from namoid.signing import SigningKeyStore, create_key, publication_window
 from namoid.storage.db import Database
-from namoid.storage.models import Organization, utcnow
+from namoid.storage.models import Organization, SigningKey, utcnow
 from namoid.storage.repos import signing_keys
 from namoid.tenancy import organizations
 
@@ -95,3 +97,9 @@ async def prune_signing_keys(db: Database, signing: SigningKeyStore, actor: audi
             signing.invalidate(org.id)
             removed.extend(gone)
     return removed
+
+
+async def list_signing_keys(db: Database, org_id: uuid.UUID) -> Sequence[SigningKey]:
+    """The org's signing keys, oldest first: the active ones and the retired ones still published."""
+    async with db.tenant(org_id) as session:
+        return await signing_keys.list_all(session, org_id)

@@ -50,6 +50,13 @@ async def find(
     return await browser_sessions.find_live(session, org_id, sha256_hex(token), now)
 
 
+async def find_by_sid(
+    session: AsyncSession, org_id: uuid.UUID, sid: str, now: datetime
+) -> BrowserSession | None:
+    """The live session whose ID tokens carry ``sid`` (OIDC Front-Channel Logout §2), if any."""
+    return await browser_sessions.find_live_by_sid(session, org_id, sid, now)
+
+
 async def signed_in(
     session: AsyncSession, org_id: uuid.UUID, browser: BrowserSession | None
 ) -> SignedIn | None:

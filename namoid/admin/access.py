@@ -119,7 +119,7 @@ async def _within(services: Services, decision: Decision, admin: Admin | None = 
     raise Problem(TOO_MANY_REQUESTS, "too many requests; retry later", headers=rate_limit_headers(decision))
 
 
-async def _record_denial(services: Services, admin: Admin, scope: str, request: Request) -> None:
+async def record_denial(services: Services, admin: Admin, scope: str, request: Request) -> None:
     """A refusal is a security decision (DESIGN.md §6): audited in the caller's org."""
     async with services.db.tenant(admin.org.id) as session:
         await audit.record(
@@ -150,7 +150,7 @@ def requires(scope: str) -> Callable[..., Awaitable[Admin]]:
         )
         await _within(services, caller, admin)
         if scope not in admin.scopes:
-            await _record_denial(services, admin, scope, request)
+            await record_denial(services, admin, scope, request)
             challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
             raise Problem(
                 403, f"the access token lacks the scope {scope}", headers={"WWW-Authenticate": challenge}

@@ -18,6 +18,8 @@ from starlette.types import ASGIApp
 from namoid.admin import audit_log, clients, metrics, orgs, problems, users
 from namoid.metrics import RequestMetricsMiddleware
 from namoid.services import Services
+from namoid.web import admin_console, pages
+from namoid.web.account.console_auth import Interrupted, interrupted
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -65,8 +67,12 @@ def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(metrics.router)
+    app.include_router(admin_console.router)  # HTML, not in the OpenAPI document
+    app.mount("/static", pages.static_app, name="static")
     for exception, handler in problems.HANDLERS:
-        app.add_exception_handler(exception, handler)
+        html = exception in admin_console.HANDLED
+        app.add_exception_handler(exception, admin_console.html_errors(handler) if html else handler)
+    app.add_exception_handler(Interrupted, interrupted)
     return app
 
 
@@ -76,8 +82,9 @@ def published_document() -> str:
 
 
 def create_admin_app(services: Services) -> ASGIApp:
-    """The admin API: ``/admin/v1/clients``, ``/users``, ``/audit``, ``/orgs``, ``/openapi.json``,
-    and ``/metrics`` (Prometheus, ``namoid.admin.metrics``)."""
+    """The admin API: ``/admin/v1/clients``, ``/users``, ``/audit``, ``/orgs``, ``/openapi.json``;
+    ``/metrics`` (Prometheus, ``namoid.admin.metrics``); the admin console at ``/console/o/{slug}``
+    (``namoid.web.admin_console``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

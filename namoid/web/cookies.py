@@ -129,3 +129,17 @@ def set_console_cookie(response: Response, name: str, value: str, max_age: int) 
 
 def clear_console_cookie(response: Response, name: str) -> None:
     response.delete_cookie(name, path="/", secure=True, httponly=True, samesite="lax")
+
+
+# --- the admin console (on the admin origin): its session cookie and a sign-in in progress --
+
+ADMIN_CONSOLE_PREFIX = PREFIX + "admin_"
+ADMIN_CONSOLE_START_PREFIX = PREFIX + "adminstart_"
+
+
+def admin_console_cookie_name(org_slug: str) -> str:
+    return ADMIN_CONSOLE_PREFIX + org_slug
+
+
+def admin_console_start_cookie_name(org_slug: str) -> str:
+    return ADMIN_CONSOLE_START_PREFIX + org_slug

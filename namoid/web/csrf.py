@@ -19,19 +19,21 @@ from namoid.crypto.secrets import constant_time_equals
 from namoid.storage.models import BrowserSession
 
 _PURPOSE = b"namoid/csrf/v1"
+#: The admin console's forms (on the admin origin) get tokens of their own.
+ADMIN_PURPOSE = b"namoid/csrf/admin-console/v1"
 MAX_TOKEN_CHARS = 128
 
 
-def csrf_token(browser: BrowserSession) -> str:
-    digest = hmac.new(browser.csrf_secret.encode("ascii"), _PURPOSE, hashlib.sha256).digest()
+def csrf_token(browser: BrowserSession, purpose: bytes = _PURPOSE) -> str:
+    digest = hmac.new(browser.csrf_secret.encode("ascii"), purpose, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def csrf_valid(browser: BrowserSession | None, submitted: str) -> bool:
-    """True only if ``submitted`` is the token of the live session ``browser``."""
+def csrf_valid(browser: BrowserSession | None, submitted: str, purpose: bytes = _PURPOSE) -> bool:
+    """True only if ``submitted`` is the token of the live session ``browser`` for ``purpose``."""
     if browser is None or not submitted or len(submitted) > MAX_TOKEN_CHARS:
         return False
-    return constant_time_equals(csrf_token(browser), submitted)
+    return constant_time_equals(csrf_token(browser, purpose), submitted)
 
 
 async def record_refusal(

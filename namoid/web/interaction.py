@@ -27,7 +27,7 @@ from namoid.oauth import authorize as authorize_request
 from namoid.oauth import codes, interactions
 from namoid.oauth.authorization_response import Reply, csp_source, with_query
 from namoid.oauth.authorize import AuthorizationParams, Parameters, Rejected
-from namoid.oauth.console_client import CONSOLE_CLIENT_ID
+from namoid.oauth.console_client import CONSOLE_CLIENT_IDS
 from namoid.oauth.errors import AccessDenied, InvalidRedirectUri, OAuthError
 from namoid.privacy import client_grants, notices
 from namoid.providers import exchange_policy
@@ -165,10 +165,11 @@ async def _issue(
     ``verified_claims`` (IDA 1.0), in the ID token or at UserInfo, only when ``consent_shown``:
     the user just answered the consent form that named them. A request answered without
     showing it (consent remembered, first party) releases none. A first-party client's implied
-    grant goes into the consent ledger here (namoid.privacy.client_grants); the account console
-    is NamoID's own page, not a relying party: nothing is shared with it, nothing is recorded.
+    grant goes into the consent ledger here (namoid.privacy.client_grants); the account and admin
+    consoles are NamoID's own pages, not relying parties: nothing is shared with them, nothing is
+    recorded.
     """
-    if client.first_party and client.client_id != CONSOLE_CLIENT_ID:
+    if client.first_party and client.client_id not in CONSOLE_CLIENT_IDS:
         language = choose_locale(request.headers.get("accept-language"))
         await client_grants.imply_first_party(session, org.id, user.user.id, client, params.scopes, language)
     code = await codes.issue(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid.storage.models import AuditEntry
@@ -51,3 +51,21 @@ async def list_for_target(
         .limit(limit)
     )
     return (await session.scalars(query)).all()
+
+
+async def count_by_day(
+    session: AsyncSession, org_id: uuid.UUID, actions: Sequence[str], since: datetime
+) -> list[tuple[str, str, int]]:
+    """(UTC day ``YYYY-MM-DD``, action, entries) of the org's ``actions`` since ``since``."""
+    moment: Any = AuditEntry.occurred_at
+    if session.get_bind().dialect.name == "postgresql":
+        moment = func.timezone("UTC", moment)
+    day = func.date(moment)
+    query = (
+        select(day, AuditEntry.action, func.count())
+        .where(AuditEntry.org_id == org_id, AuditEntry.action.in_(actions), AuditEntry.occurred_at >= since)
+        .group_by(day, AuditEntry.action)
+    )
+    return [
+        (str(found_day), action, count) for found_day, action, count in (await session.execute(query)).all()
+    ]

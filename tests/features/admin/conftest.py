@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -16,7 +17,8 @@ from namoid.oauth import client_registry
 from namoid.services import Services
 from namoid.storage.models import Organization
 from namoid.tenancy import organizations
-from tests.features.conftest import ADMIN, MakeClient, RegisteredClient
+from tests.features.authorize.conftest import form_inputs
+from tests.features.conftest import ADMIN, PASSWORD, MakeClient, RegisteredClient
 from tests.features.token.conftest import basic
 
 API = "/admin/v1"
@@ -92,3 +94,51 @@ async def org_admin(services: Services, make_client: MakeClient, org: Organizati
 async def token(http: httpx.AsyncClient, services: Services, org_admin: AdminClient) -> str:
     """An access token of ``org`` for the admin API with every admin scope."""
     return await admin_token(http, services, org_admin)
+
+
+def location_path(location: str) -> str:
+    parts = urlsplit(location)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+class AdminBrowser:
+    """One browser: the public origin's cookies in ``public``, the admin origin's in ``admin``."""
+
+    def __init__(self, public: httpx.AsyncClient, admin: httpx.AsyncClient, org: Organization) -> None:
+        self.public, self.admin, self.org = public, admin, org
+
+    @property
+    def base(self) -> str:
+        return f"/console/o/{self.org.slug}"
+
+    async def sign_in(self, email: str, path: str = "", password: str = PASSWORD) -> httpx.Response:
+        """Open ``path`` of the console, sign in at the issuer's login page, and follow the
+        answer back; the console's final response."""
+        client = self.admin
+        response = await client.get(self.base + path)
+        for _ in range(16):
+            if response.status_code != 303:
+                return response
+            location = response.headers["location"]
+            if location.startswith("https://"):  # a relative location stays on the same origin
+                client = self.public if location.startswith(str(self.public.base_url)) else self.admin
+            if urlsplit(location).path.endswith("/login"):
+                page = await self.public.get(location_path(location))
+                fields = form_inputs(page.text) | {"email": email, "password": password}
+                response = await self.public.post(f"/o/{self.org.slug}/login", data=fields)
+                continue
+            response = await client.get(location_path(location))
+        raise AssertionError("too many redirects")
+
+    async def form(self, path: str) -> dict[str, str]:
+        page = await self.admin.get(self.base + path)
+        assert page.status_code == 200, page.text
+        return form_inputs(page.text)
+
+    async def post(self, path: str, data: dict[str, str]) -> httpx.Response:
+        return await self.admin.post(self.base + path, data=data)
+
+
+@pytest.fixture
+def browser(http: httpx.AsyncClient, admin_http: httpx.AsyncClient, org: Organization) -> AdminBrowser:
+    return AdminBrowser(http, admin_http, org)

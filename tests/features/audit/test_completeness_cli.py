@@ -140,9 +140,9 @@ def _orgs_clients_users(cli: Session, slug: str) -> None:
     cli.run(
         "client allow-admin", "--org", slug, "--client-id", robot["client_id"], "--scope", "admin:audit:read"
     )
-    cli.run(
-        "admin bootstrap", "--email", f"root-{uuid.uuid4().hex[:6]}@example.com", "--slug", f"{slug}-platform"
-    )
+    root = f"root-{uuid.uuid4().hex[:6]}@example.com"
+    cli.run("admin bootstrap", "--email", root, "--slug", f"{slug}-platform")
+    cli.run("admin sign-in-link", "--org", f"{slug}-platform", "--email", root)
     cli.run("admin openapi")
 
 

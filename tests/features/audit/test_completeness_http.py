@@ -231,6 +231,24 @@ async def console_callback(flow: Flow) -> Request:
     return lambda: flow.http.get(browser.path(location))
 
 
+async def sign_in_link_redeemed(flow: Flow) -> Request:
+    """A one-time sign-in link sets the password (sign_in_link.used, user.password_set)."""
+    from namoid.accounts import sign_in_links
+
+    services = flow.services
+    token = await sign_in_links.issue(
+        services.db, services.keyring.pepper, flow.org.id, flow.user, utcnow(), audit.Actor("admin", "test")
+    )
+    form = {"token": token, "email": flow.user.email, "password": "a brand new password"}
+    return lambda: flow.http.post(f"{flow.base}/sign-in-link", data=form)
+
+
+async def sign_in_link_forged(flow: Flow) -> Request:
+    """A forged link changes nothing."""
+    form = {"token": "forged", "email": flow.user.email, "password": "a brand new password"}
+    return lambda: flow.http.post(f"{flow.base}/sign-in-link", data=form)
+
+
 async def _console(flow: Flow, path: str) -> tuple[dict[str, str], Callable[[str, dict[str, str]], Request]]:
     """The form inputs of console page ``path`` (signed in as the flow's user), and a poster."""
     from tests.features.account.conftest import ConsoleBrowser
@@ -523,6 +541,7 @@ EXERCISES: dict[tuple[str, str], list[Prepare]] = {
     ("POST", "/o/{org}/providers/{name}/callback"): [provider_callback_post],
     ("GET", "/o/{org}/account/signin"): [console_sign_in_start],
     ("GET", "/o/{org}/account/callback"): [console_callback],
+    ("POST", "/o/{org}/sign-in-link"): [sign_in_link_redeemed, sign_in_link_forged],
     ("POST", "/o/{org}/account/sessions/end"): [console_end_session, console_forged_form],
     ("POST", "/o/{org}/account/sessions/end-all"): [console_end_all_sessions],
     ("POST", "/o/{org}/account/applications/withdraw"): [console_withdraw, console_withdraw_forged],

@@ -43,6 +43,9 @@ LIMITED_ROUTES = {
     # The account console (namoid.web.account): every page counts against interaction.ip first.
     ("GET", "/account"): "interaction.ip",
     ("GET", "/account/signin"): "interaction.ip",
+    # The one-time sign-in link (namoid.web.sign_in_link).
+    ("GET", "/sign-in-link"): "interaction.ip",
+    ("POST", "/sign-in-link"): "interaction.ip",
     ("GET", "/account/callback"): "interaction.ip",
     ("GET", "/account/sessions"): "interaction.ip",
     ("POST", "/account/sessions/end"): "interaction.ip",
