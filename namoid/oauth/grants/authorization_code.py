@@ -91,9 +91,10 @@ async def authorization_code(request: TokenRequest) -> tokens.Minted:
     user = await users.hold_active(session, org_id, code.user_id)  # a racing deletion: see users.hold_active
     if user is None:
         raise InvalidGrant(_REFUSED)
-    if not await authorization_codes.consume(session, org_id, code.id, request.now):
+    consumed = await authorization_codes.consume(session, org_id, code.id, request.now)
+    if consumed is None:
         await _replayed(request, code)
-    sid = await authorization_codes.sid_of(session, org_id, code.id)
+    sid = consumed.sid
     if sid is not None and not await browser_sessions.hold_live(session, org_id, sid, request.now):
         raise InvalidGrant("the authorization code's session has ended")
     grant = tokens.Grant(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -24,11 +25,35 @@ async def find(session: AsyncSession, org_id: uuid.UUID, code_hash: str) -> Auth
     )
 
 
-async def consume(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, now: datetime) -> bool:
-    """Mark the code used; False if it already was (one UPDATE: exactly one redeemer wins)."""
-    return await rows.stamp_once(
-        session, org_id, AuthorizationCode.id, code_id, AuthorizationCode.used_at, now
-    )
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """A code this transaction consumed, and the browser session it is bound to now."""
+
+    sid: str | None
+
+
+async def consume(
+    session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID, now: datetime
+) -> Consumed | None:
+    """Mark the code used; None if it already was (one UPDATE: exactly one redeemer wins).
+
+    The same statement returns the code's ``sid`` as it is when consumed (RETURNING, no second
+    SELECT): a sign-in may have moved the code to a new session since it was read, and once
+    the row is consumed no move touches it again (``move_to_session`` skips used codes).
+    """
+    row = (
+        await session.execute(
+            update(AuthorizationCode)
+            .where(
+                AuthorizationCode.org_id == org_id,
+                AuthorizationCode.id == code_id,
+                AuthorizationCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+            .returning(AuthorizationCode.sid)
+        )
+    ).first()
+    return None if row is None else Consumed(sid=row.sid)
 
 
 async def spend_unused(
@@ -47,15 +72,6 @@ async def spend_unused(
         .values(used_at=now)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def sid_of(session: AsyncSession, org_id: uuid.UUID, code_id: uuid.UUID) -> str | None:
-    """The browser session the code is bound to now (read afresh: a sign-in may have moved it)."""
-    return await session.scalar(
-        select(AuthorizationCode.sid).where(
-            AuthorizationCode.org_id == org_id, AuthorizationCode.id == code_id
-        )
-    )
 
 
 async def move_to_session(session: AsyncSession, org_id: uuid.UUID, old_sid: str, new_sid: str) -> int:
