@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from namoid import audit, events
 from namoid.crypto.keyring import Keyring
 from namoid.jose.keys import Algorithm
-from namoid.signing import SigningKeyStore, create_key, publication_window
+from namoid.signing import SigningKeyStore, create_key, publication_window, still_published
 from namoid.storage.db import Database
-from namoid.storage.models import Organization, utcnow
+from namoid.storage.models import Organization, SigningKey, utcnow
 from namoid.storage.repos import signing_keys
 from namoid.tenancy import organizations
 
@@ -95,3 +95,10 @@ async def prune_signing_keys(db: Database, signing: SigningKeyStore, actor: audi
             signing.invalidate(org.id)
             removed.extend(gone)
     return removed
+
+
+async def list_signing_keys(db: Database, org: Organization) -> list[tuple[SigningKey, bool]]:
+    """The org's signing keys, oldest first, each with whether its JWKS still publishes it."""
+    async with db.tenant(org.id) as session:
+        found = await signing_keys.list_all(session, org.id)
+    return [(key, still_published(key, org)) for key in found]

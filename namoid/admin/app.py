@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
-from namoid.admin import audit_log, clients, orgs, problems, users
+from namoid.admin import audit_log, clients, keys, orgs, problems, security_events, users, webhooks
 from namoid.services import Services
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 
@@ -60,7 +60,15 @@ def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
     )
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
-    for router in (clients.router, users.router, audit_log.router, orgs.router):
+    for router in (
+        clients.router,
+        users.router,
+        audit_log.router,
+        orgs.router,
+        keys.router,
+        webhooks.router,
+        security_events.router,
+    ):
         api.include_router(router)
     app.include_router(api)
     for exception, handler in problems.HANDLERS:

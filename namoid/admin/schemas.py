@@ -146,3 +146,57 @@ class OrgOut(BaseModel):
 
 class OrgList(BaseModel):
     items: list[OrgOut]
+
+
+class SigningKeyOut(BaseModel):
+    """A signing key's public metadata and public JWK (never its private part)."""
+
+    kid: str
+    alg: str
+    status: str
+    published: bool = Field(description="Whether the org's JWKS still publishes it.")
+    created_at: datetime
+    retired_at: datetime | None
+    public_jwk: dict[str, Any]
+
+
+class SigningKeyList(BaseModel):
+    items: list[SigningKeyOut]
+
+
+class KeyRotate(Strict):
+    alg: Literal["RS256", "PS256", "ES256"] = "RS256"
+
+
+class KeyRotation(BaseModel):
+    kid: str
+    alg: str
+    retired: list[str]
+    removed: list[str]
+
+
+class WebhookCreate(Strict):
+    url: str = Field(min_length=1, max_length=2048)
+
+
+class WebhookOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    created_at: datetime
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookOut]
+
+
+class SecurityEventOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    occurred_at: datetime
+    subject: dict[str, Any]
+    payload: dict[str, Any]
+
+
+class SecurityEventPage(BaseModel):
+    items: list[SecurityEventOut]
+    next_cursor: str | None

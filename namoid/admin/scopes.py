@@ -15,10 +15,26 @@ CLIENTS_WRITE = "admin:clients:write"
 USERS_READ = "admin:users:read"
 USERS_WRITE = "admin:users:write"
 AUDIT_READ = "admin:audit:read"
+KEYS_READ = "admin:keys:read"
+KEYS_WRITE = "admin:keys:write"
+WEBHOOKS_READ = "admin:webhooks:read"
+WEBHOOKS_WRITE = "admin:webhooks:write"
+EVENTS_READ = "admin:events:read"
 ORGS_READ = "admin:orgs:read"
 ORGS_WRITE = "admin:orgs:write"
 
-ADMIN_SCOPES: tuple[str, ...] = (CLIENTS_READ, CLIENTS_WRITE, USERS_READ, USERS_WRITE, AUDIT_READ)
+ADMIN_SCOPES: tuple[str, ...] = (
+    CLIENTS_READ,
+    CLIENTS_WRITE,
+    USERS_READ,
+    USERS_WRITE,
+    AUDIT_READ,
+    KEYS_READ,
+    KEYS_WRITE,
+    WEBHOOKS_READ,
+    WEBHOOKS_WRITE,
+    EVENTS_READ,
+)
 #: Scopes over every organization: held only in the platform org (``namoid admin bootstrap``).
 PLATFORM_SCOPES: tuple[str, ...] = (ORGS_READ, ORGS_WRITE)
 PREFIX = "admin:"
@@ -26,7 +42,7 @@ PREFIX = "admin:"
 #: role → the admin scopes it carries.
 ROLES: dict[str, frozenset[str]] = {
     "org_admin": frozenset(ADMIN_SCOPES),
-    "auditor": frozenset({CLIENTS_READ, USERS_READ, AUDIT_READ}),
+    "auditor": frozenset({CLIENTS_READ, USERS_READ, AUDIT_READ, KEYS_READ, WEBHOOKS_READ, EVENTS_READ}),
 }
 
 

@@ -63,6 +63,8 @@ async def set_redirect_uris(
     session: AsyncSession, org_id: uuid.UUID, client_id: str, uris: list[str]
 ) -> bool:
     return await _update(session, org_id, client_id, {"redirect_uris": list(uris)})
+
+
 async def set_admin_scopes(
     session: AsyncSession, org_id: uuid.UUID, client_id: str, scopes: list[str]
 ) -> bool:
