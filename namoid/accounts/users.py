@@ -328,6 +328,22 @@ async def soft_delete(
     return user
 
 
+async def reset_password(db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Actor) -> User:
+    """An admin's password reset: the password is removed at once and every session, grant and
+    token of the user ends (``grant_revocation.revoke_user``), raising ``password.reset``. The
+    user sets a new password by the sign-in page's emailed code (``accounts.codes.reset_password``);
+    nobody else ever knows it."""
+    async with db.tenant(org_id) as session:
+        user = await require_in(session, org_id, who)
+        if user.status != "active":
+            raise StateConflict(f"user {user.email!r} is {user.status}")
+        await users.set_password_hash(session, org_id, user.id, None)
+        await _end_everything(
+            session, org_id, user, actor, "password.reset", None, utcnow(), {"method": "admin"}
+        )
+    return user
+
+
 async def revoke_sessions(db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Actor) -> User:
     """End every session, grant and token the user holds; the account stays as it is."""
     async with db.tenant(org_id) as session:

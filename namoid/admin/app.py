@@ -15,7 +15,18 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
-from namoid.admin import audit_log, clients, keys, orgs, problems, security_events, users, webhooks
+from namoid.admin import (
+    audit_log,
+    clients,
+    grievances,
+    keys,
+    org_views,
+    orgs,
+    problems,
+    security_events,
+    users,
+    webhooks,
+)
 from namoid.services import Services
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 
@@ -68,6 +79,8 @@ def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
         keys.router,
         webhooks.router,
         security_events.router,
+        grievances.router,
+        org_views.router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -200,3 +200,59 @@ class SecurityEventOut(BaseModel):
 class SecurityEventPage(BaseModel):
     items: list[SecurityEventOut]
     next_cursor: str | None
+
+
+class GrievanceOut(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    category: str
+    subject: str
+    text: str
+    created_at: datetime
+    due_at: datetime
+    status: str
+    response: str | None
+    responded_at: datetime | None
+
+
+class GrievanceList(BaseModel):
+    items: list[GrievanceOut]
+
+
+class GrievanceResponse(Strict):
+    text: str = Field(min_length=1, max_length=4000, description="The answer, or the reason to reject.")
+    reject: bool = False
+
+
+class ProviderOut(BaseModel):
+    """An upstream provider as it may be shown: never its secret."""
+
+    name: str
+    preset: str
+    issuer: str | None
+    client_id: str
+    scopes: list[str]
+    create_accounts: bool
+    enabled: bool
+    redirect_uri: str
+
+
+class ProviderList(BaseModel):
+    items: list[ProviderOut]
+
+
+class InboxMessage(BaseModel):
+    """A message a test-mode org captured instead of sending (email or SMS)."""
+
+    captured_at: datetime
+    kind: Literal["email", "sms"]
+    to: str
+    text: str
+    subject: str | None = Field(None, description="Email only.")
+    html: str | None = Field(None, description="Email only.")
+    from_address: str | None = Field(None, description="Email only.")
+    template: str | None = Field(None, description="SMS only: the DLT template it was made from.")
+
+
+class Inbox(BaseModel):
+    items: list[InboxMessage]

@@ -20,6 +20,10 @@ KEYS_WRITE = "admin:keys:write"
 WEBHOOKS_READ = "admin:webhooks:read"
 WEBHOOKS_WRITE = "admin:webhooks:write"
 EVENTS_READ = "admin:events:read"
+GRIEVANCES_READ = "admin:grievances:read"
+GRIEVANCES_WRITE = "admin:grievances:write"
+PROVIDERS_READ = "admin:providers:read"
+INBOX_READ = "admin:inbox:read"
 ORGS_READ = "admin:orgs:read"
 ORGS_WRITE = "admin:orgs:write"
 
@@ -34,6 +38,10 @@ ADMIN_SCOPES: tuple[str, ...] = (
     WEBHOOKS_READ,
     WEBHOOKS_WRITE,
     EVENTS_READ,
+    GRIEVANCES_READ,
+    GRIEVANCES_WRITE,
+    PROVIDERS_READ,
+    INBOX_READ,
 )
 #: Scopes over every organization: held only in the platform org (``namoid admin bootstrap``).
 PLATFORM_SCOPES: tuple[str, ...] = (ORGS_READ, ORGS_WRITE)
@@ -42,7 +50,9 @@ PREFIX = "admin:"
 #: role → the admin scopes it carries.
 ROLES: dict[str, frozenset[str]] = {
     "org_admin": frozenset(ADMIN_SCOPES),
-    "auditor": frozenset({CLIENTS_READ, USERS_READ, AUDIT_READ, KEYS_READ, WEBHOOKS_READ, EVENTS_READ}),
+    "auditor": frozenset(
+        {CLIENTS_READ, USERS_READ, AUDIT_READ, KEYS_READ, WEBHOOKS_READ, EVENTS_READ, GRIEVANCES_READ}
+    ),
 }
 
 

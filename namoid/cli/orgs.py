@@ -10,8 +10,7 @@ import typer
 from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.kyc import service as kyc
 from namoid.notify import overrides
-from namoid.notify.messages import to_payload
-from namoid.notify.outbox import inbox as captured_messages
+from namoid.notify.outbox import inbox_rows
 from namoid.privacy import erasure, grievances, notices
 from namoid.services import Services
 from namoid.tenancy import organizations, sign_in
@@ -255,9 +254,7 @@ def inbox(slug: Annotated[str, typer.Argument(help="Organization slug.")], as_js
 
     async def action(services: Services) -> None:
         org = await organizations.require(services.db, slug)
-        async with services.db.tenant(org.id) as session:
-            messages = await captured_messages(session, services.keyring, org.id)
-        rows = [{"captured_at": at.isoformat(), **to_payload(message)} for at, message in messages]
+        rows = await inbox_rows(services.db, services.keyring, org.id)
         human = "\n\n".join(
             f"{row['captured_at']}  {row['kind']} to {row['to']}\n{row['text']}" for row in rows
         )

@@ -20,10 +20,12 @@ from sqlalchemy import func, select
 from namoid.admin.app import create_admin_app
 from namoid.events import webhooks
 from namoid.outbound import policy_for
+from namoid.privacy import grievances
+from namoid.providers import registry
 from namoid.services import Services
 from namoid.signing_rotation import list_signing_keys
 from namoid.storage.db import Database
-from namoid.storage.models import AuditEntry, Organization
+from namoid.storage.models import AuditEntry, Organization, utcnow
 from tests.features.admin.conftest import API, HOOK_URL, AdminClient, bearer
 from tests.features.audit.fingerprint import changed, fingerprint
 from tests.features.conftest import ADMIN, MakeClient, MakeUser
@@ -35,9 +37,19 @@ class Ids:
     user_id: uuid.UUID
     webhook_id: uuid.UUID
     kids: tuple[str, ...]
+    grievance_id: uuid.UUID
+    provider_client_id: str
 
 
 Call = Callable[[httpx.AsyncClient, dict[str, str], Ids], object]
+
+PROVIDER = registry.ProviderSpec(
+    name="corp",
+    preset="oidc",
+    issuer="https://idp.example",
+    client_id="upstream-client-of-" + uuid.uuid4().hex,
+    client_secret="upstream-secret-value",  # pragma: allowlist secret
+)
 
 #: (method, path template) → the request, given the ids to aim at.
 ROUTES: dict[tuple[str, str], Callable[..., object]] = {
@@ -69,6 +81,9 @@ ROUTES: dict[tuple[str, str], Callable[..., object]] = {
         f"{API}/users/{i.user_id}/disable", headers=a
     ),
     ("POST", "/users/{user_id}/enable"): lambda h, a, i: h.post(f"{API}/users/{i.user_id}/enable", headers=a),
+    ("POST", "/users/{user_id}/password/reset"): lambda h, a, i: h.post(
+        f"{API}/users/{i.user_id}/password/reset", headers=a
+    ),
     ("POST", "/users/{user_id}/sessions/revoke"): lambda h, a, i: h.post(
         f"{API}/users/{i.user_id}/sessions/revoke", headers=a
     ),
@@ -83,6 +98,12 @@ ROUTES: dict[tuple[str, str], Callable[..., object]] = {
     ),
     ("GET", "/security-events"): lambda h, a, i: h.get(f"{API}/security-events", headers=a),
     ("GET", "/audit/export"): lambda h, a, i: h.get(f"{API}/audit/export", headers=a),
+    ("GET", "/grievances"): lambda h, a, i: h.get(f"{API}/grievances", headers=a),
+    ("POST", "/grievances/{grievance_id}/response"): lambda h, a, i: h.post(
+        f"{API}/grievances/{i.grievance_id}/response", headers=a, json={"text": "We hold your email."}
+    ),
+    ("GET", "/providers"): lambda h, a, i: h.get(f"{API}/providers", headers=a),
+    ("GET", "/inbox"): lambda h, a, i: h.get(f"{API}/inbox", headers=a),
     ("GET", "/orgs"): lambda h, a, i: h.get(f"{API}/orgs", headers=a),
     ("POST", "/orgs"): lambda h, a, i: h.post(
         f"{API}/orgs", headers=a, json={"slug": f"new-{uuid.uuid4().hex[:6]}"}
@@ -124,7 +145,12 @@ async def _ids(services: Services, make_client: MakeClient, make_user: MakeUser,
         services.db, org.id, HOOK_URL, policy=policy_for(services.settings), actor=ADMIN
     )
     kids = tuple(key.kid for key, _ in await list_signing_keys(services.db, org))
-    return Ids(client.client_id, user.id, hook.id, kids)
+    async with services.db.tenant(org.id) as session:
+        ticket = await grievances.raise_ticket(
+            session, org, user, category="access", subject="My data", text="What?", locale="en", now=utcnow()
+        )
+    provider = await registry.add(services.db, services.keyring, org.id, PROVIDER, ADMIN)
+    return Ids(client.client_id, user.id, hook.id, kids, ticket.id, provider.client_id)
 
 
 async def test_org_a_reaches_nothing_of_org_b(
@@ -154,7 +180,14 @@ async def test_org_a_reaches_nothing_of_org_b(
             assert response.headers["content-type"] == "application/problem+json"
         else:
             assert response.status_code in (200, 201), (key, response.text)
-            theirs = (str(b.user_id), b.client_id, str(b.webhook_id), *b.kids)
+            theirs = (
+                str(b.user_id),
+                b.client_id,
+                str(b.webhook_id),
+                *b.kids,
+                str(b.grievance_id),
+                b.provider_client_id,
+            )
             assert not [mark for mark in theirs if mark in response.text], key
             assert str(other_org.id) not in response.text, key
     assert changed(before, await fingerprint(owner_db, other_org.id)) == []
