@@ -23,6 +23,7 @@ from namoid.admin import (
     org_views,
     orgs,
     problems,
+    rate_limits,
     security_events,
     users,
     webhooks,
@@ -81,6 +82,7 @@ def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
         security_events.router,
         grievances.router,
         org_views.router,
+        rate_limits.router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -256,3 +256,22 @@ class InboxMessage(BaseModel):
 
 class Inbox(BaseModel):
     items: list[InboxMessage]
+
+
+class RateLimitOut(BaseModel):
+    policy: str
+    default: str
+    rate: str | None = Field(description="The org's own rate, if it set one.")
+
+
+class RateLimitList(BaseModel):
+    items: list[RateLimitOut]
+
+
+class RateLimitSet(Strict):
+    policy: str = Field(min_length=1, max_length=64, examples=["token.client"])
+    rate: str | None = Field(
+        max_length=100,
+        description="e.g. 300/minute; the default's windows with at most as many requests each. "
+        "null: back to the default.",
+    )

@@ -24,6 +24,8 @@ GRIEVANCES_READ = "admin:grievances:read"
 GRIEVANCES_WRITE = "admin:grievances:write"
 PROVIDERS_READ = "admin:providers:read"
 INBOX_READ = "admin:inbox:read"
+LIMITS_READ = "admin:limits:read"
+LIMITS_WRITE = "admin:limits:write"
 ORGS_READ = "admin:orgs:read"
 ORGS_WRITE = "admin:orgs:write"
 
@@ -42,6 +44,8 @@ ADMIN_SCOPES: tuple[str, ...] = (
     GRIEVANCES_WRITE,
     PROVIDERS_READ,
     INBOX_READ,
+    LIMITS_READ,
+    LIMITS_WRITE,
 )
 #: Scopes over every organization: held only in the platform org (``namoid admin bootstrap``).
 PLATFORM_SCOPES: tuple[str, ...] = (ORGS_READ, ORGS_WRITE)

@@ -36,6 +36,11 @@ class OrgDirectory:
         self._cache[slug] = (self.clock(), found)
         return found
 
+    async def rate_limits(self, slug: str) -> dict[str, str]:
+        """The org's stored rate-limit overrides (``ratelimit.overrides``), as cached here."""
+        org = await self.get(slug)
+        return dict(org.rate_limits or {}) if org is not None else {}
+
     def invalidate(self, slug: str) -> None:
         self._cache.pop(slug, None)
 

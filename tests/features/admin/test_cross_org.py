@@ -104,6 +104,10 @@ ROUTES: dict[tuple[str, str], Callable[..., object]] = {
     ),
     ("GET", "/providers"): lambda h, a, i: h.get(f"{API}/providers", headers=a),
     ("GET", "/inbox"): lambda h, a, i: h.get(f"{API}/inbox", headers=a),
+    ("GET", "/rate-limits"): lambda h, a, i: h.get(f"{API}/rate-limits", headers=a),
+    ("PUT", "/rate-limits"): lambda h, a, i: h.put(
+        f"{API}/rate-limits", headers=a, json={"policy": "token.client", "rate": "300/minute"}
+    ),
     ("GET", "/orgs"): lambda h, a, i: h.get(f"{API}/orgs", headers=a),
     ("POST", "/orgs"): lambda h, a, i: h.post(
         f"{API}/orgs", headers=a, json={"slug": f"new-{uuid.uuid4().hex[:6]}"}
