@@ -51,6 +51,7 @@ class Services:
             org_overrides=self.settings.org_rate_limits,
             ipv6_prefix=self.settings.ratelimit_ipv6_prefix,
             on_degraded=self.record_degraded_limiter,
+            org_limits=self.orgs.rate_limits,
         )
 
     async def record_degraded_limiter(self, reason: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from namoid import audit, events
 from namoid.crypto.keyring import Keyring
 from namoid.jose.keys import Algorithm
-from namoid.signing import SigningKeyStore, create_key, publication_window
+from namoid.signing import SigningKeyStore, create_key, publication_window, still_published
 from namoid.storage.db import Database
 from namoid.storage.models import Organization, SigningKey, utcnow
 from namoid.storage.repos import signing_keys
@@ -99,7 +99,8 @@ async def prune_signing_keys(db: Database, signing: SigningKeyStore, actor: audi
     return removed
 
 
-async def list_signing_keys(db: Database, org_id: uuid.UUID) -> Sequence[SigningKey]:
-    """The org's signing keys, oldest first: the active ones and the retired ones still published."""
-    async with db.tenant(org_id) as session:
-        return await signing_keys.list_all(session, org_id)
+async def list_signing_keys(db: Database, org: Organization) -> list[tuple[SigningKey, bool]]:
+    """The org's signing keys, oldest first, each with whether its JWKS still publishes it."""
+    async with db.tenant(org.id) as session:
+        found = await signing_keys.list_all(session, org.id)
+    return [(key, still_published(key, org)) for key in found]

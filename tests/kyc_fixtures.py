@@ -175,10 +175,29 @@ def zipcrypto_deflated(deflated: bytes, crc: int, size: int, share_code: str = S
     crc &= 0xFFFFFFFF
     local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 9, 8, dos_time, dos_date, 0, 0, 0, len(fname), 0)
     descriptor = struct.pack("<IIII", 0x08074B50, crc, len(enc), size)
-    central = struct.pack(
-        "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 9, 8, dos_time, dos_date, crc, len(enc), size,
-        len(fname), 0, 0, 0, 0, 0, 0,
-    ) + fname
+    central = (
+        struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            9,
+            8,
+            dos_time,
+            dos_date,
+            crc,
+            len(enc),
+            size,
+            len(fname),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        )
+        + fname
+    )
     body = local + fname + enc + descriptor
     eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(body), 0)
     return body + central + eocd

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from namoid import audit
 from namoid.accounts.users import UserRef, require_in
 from namoid.admin.scopes import validate_role
+from namoid.conflicts import StateConflict
 from namoid.storage.db import Database
 from namoid.storage.models import User
 from namoid.storage.repos import user_roles
@@ -25,7 +26,7 @@ async def grant_in(
     """Give ``user`` ``role`` in the caller's transaction (audited); ValueError if they hold it."""
     validate_role(role)
     if role in await user_roles.of_user(session, org_id, user.id):
-        raise ValueError(f"user {user.email!r} already has the role {role}")
+        raise StateConflict(f"user {user.email!r} already has the role {role}")
     await user_roles.add(session, org_id, user.id, role)
     await audit.record(
         session,

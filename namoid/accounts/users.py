@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit, events
+from namoid.conflicts import StateConflict
 from namoid.crypto.passwords import hash_password
 from namoid.kyc import service as kyc
 from namoid.oauth import grant_revocation
@@ -41,7 +42,7 @@ MAX_SEARCH = 200
 UserRef = str | uuid.UUID
 
 
-class UserExists(ValueError):
+class UserExists(StateConflict):
     pass
 
 
@@ -89,28 +90,53 @@ async def create(
     )
     try:
         async with db.tenant(org_id) as session:
-            if await users.get_by_email(session, org_id, email) is not None:
-                raise UserExists(f"a user with email {email!r} already exists in this organization")
-            user = await users.create(
+            return await create_in(
                 session,
                 org_id,
                 email=email,
                 password_hash=password_hash,
                 phone=phone,
                 name=name.strip() if name else None,
-                phone_verified=phone_verified,
-            )
-            await audit.record(
-                session,
-                org_id,
                 actor=actor,
-                action="user.created",
-                target_type="user",
-                target_id=str(user.id),
-                detail={"phone_verified": "attested"} if phone_verified else None,
+                phone_verified=phone_verified,
             )
     except IntegrityError as exc:
         raise UserExists(f"a user with email {email!r} already exists in this organization") from exc
+
+
+async def create_in(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    email: str,
+    password_hash: str | None,
+    phone: str | None,
+    name: str | None,
+    actor: audit.Actor,
+    phone_verified: bool = False,
+) -> User:
+    """The account row and its audit entry, in the caller's transaction (input validated by
+    ``create``, or ``email`` normalized and the rest None by a caller that builds more around it)."""
+    if await users.get_by_email(session, org_id, email) is not None:
+        raise UserExists(f"a user with email {email!r} already exists in this organization")
+    user = await users.create(
+        session,
+        org_id,
+        email=email,
+        password_hash=password_hash,
+        phone=phone,
+        name=name,
+        phone_verified=phone_verified,
+    )
+    await audit.record(
+        session,
+        org_id,
+        actor=actor,
+        action="user.created",
+        target_type="user",
+        target_id=str(user.id),
+        detail={"phone_verified": "attested"} if phone_verified else None,
+    )
     return user
 
 
@@ -246,7 +272,7 @@ async def disable(
     async with db.tenant(org_id) as session:
         user = await require_in(session, org_id, who)
         if user.status != "active":
-            raise ValueError(f"user {user.email!r} is already {user.status}")
+            raise StateConflict(f"user {user.email!r} is already {user.status}")
         await users.set_status(session, org_id, user.id, "disabled")
         await _end_everything(session, org_id, user, actor, "user.disabled", reason, utcnow())
     return user
@@ -257,7 +283,7 @@ async def enable(db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Act
     async with db.tenant(org_id) as session:
         user = await require_in(session, org_id, who)
         if user.status != "disabled":
-            raise ValueError(f"user {user.email!r} is not disabled")
+            raise StateConflict(f"user {user.email!r} is not disabled")
         await users.set_status(session, org_id, user.id, "active")
         await events.raise_event(
             session,
@@ -299,6 +325,22 @@ async def soft_delete(
     await _end_everything(
         session, org_id, user, actor, "user.deleted", reason, now, {"purge_at": purge_at.isoformat()}
     )
+    return user
+
+
+async def reset_password(db: Database, org_id: uuid.UUID, who: UserRef, actor: audit.Actor) -> User:
+    """An admin's password reset: the password is removed at once and every session, grant and
+    token of the user ends (``grant_revocation.revoke_user``), raising ``password.reset``. The
+    user sets a new password by the sign-in page's emailed code (``accounts.codes.reset_password``);
+    nobody else ever knows it."""
+    async with db.tenant(org_id) as session:
+        user = await require_in(session, org_id, who)
+        if user.status != "active":
+            raise StateConflict(f"user {user.email!r} is {user.status}")
+        await users.set_password_hash(session, org_id, user.id, None)
+        await _end_everything(
+            session, org_id, user, actor, "password.reset", None, utcnow(), {"method": "admin"}
+        )
     return user
 
 

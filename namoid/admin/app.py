@@ -15,7 +15,20 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
-from namoid.admin import audit_log, clients, metrics, orgs, problems, users
+from namoid.admin import (
+    audit_log,
+    clients,
+    grievances,
+    keys,
+    org_views,
+    metrics,
+    orgs,
+    problems,
+    rate_limits,
+    security_events,
+    users,
+    webhooks,
+)
 from namoid.metrics import RequestMetricsMiddleware
 from namoid.services import Services
 from namoid.web import admin_console, pages
@@ -63,7 +76,18 @@ def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
     )
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
-    for router in (clients.router, users.router, audit_log.router, orgs.router):
+    for router in (
+        clients.router,
+        users.router,
+        audit_log.router,
+        orgs.router,
+        keys.router,
+        webhooks.router,
+        security_events.router,
+        grievances.router,
+        org_views.router,
+        rate_limits.router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(metrics.router)

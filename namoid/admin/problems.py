@@ -19,8 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from namoid.accounts.users import UserExists
-from namoid.tenancy.organizations import OrganizationExists
+from namoid.conflicts import StateConflict
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +100,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _value_error(request: Request, exc: Exception) -> Response:
-    """Refusals of the service layer: a duplicate (409) or input it does not accept (422)."""
-    status = 409 if isinstance(exc, UserExists | OrganizationExists) else 422
+    """Refusals of the service layer: a state conflict such as a duplicate or disabling what is
+    already disabled (409, RFC 9110 §15.5.10), or input it does not accept (422)."""
+    status = 409 if isinstance(exc, StateConflict) else 422
     return problem_response(status, str(exc))
 
 

@@ -146,3 +146,132 @@ class OrgOut(BaseModel):
 
 class OrgList(BaseModel):
     items: list[OrgOut]
+
+
+class SigningKeyOut(BaseModel):
+    """A signing key's public metadata and public JWK (never its private part)."""
+
+    kid: str
+    alg: str
+    status: str
+    published: bool = Field(description="Whether the org's JWKS still publishes it.")
+    created_at: datetime
+    retired_at: datetime | None
+    public_jwk: dict[str, Any]
+
+
+class SigningKeyList(BaseModel):
+    items: list[SigningKeyOut]
+
+
+class KeyRotate(Strict):
+    alg: Literal["RS256", "PS256", "ES256"] = "RS256"
+
+
+class KeyRotation(BaseModel):
+    kid: str
+    alg: str
+    retired: list[str]
+    removed: list[str]
+
+
+class WebhookCreate(Strict):
+    url: str = Field(min_length=1, max_length=2048)
+
+
+class WebhookOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    created_at: datetime
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookOut]
+
+
+class SecurityEventOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    occurred_at: datetime
+    subject: dict[str, Any]
+    payload: dict[str, Any]
+
+
+class SecurityEventPage(BaseModel):
+    items: list[SecurityEventOut]
+    next_cursor: str | None
+
+
+class GrievanceOut(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    category: str
+    subject: str
+    text: str
+    created_at: datetime
+    due_at: datetime
+    status: str
+    response: str | None
+    responded_at: datetime | None
+
+
+class GrievanceList(BaseModel):
+    items: list[GrievanceOut]
+
+
+class GrievanceResponse(Strict):
+    text: str = Field(min_length=1, max_length=4000, description="The answer, or the reason to reject.")
+    reject: bool = False
+
+
+class ProviderOut(BaseModel):
+    """An upstream provider as it may be shown: never its secret."""
+
+    name: str
+    preset: str
+    issuer: str | None
+    client_id: str
+    scopes: list[str]
+    create_accounts: bool
+    enabled: bool
+    redirect_uri: str
+
+
+class ProviderList(BaseModel):
+    items: list[ProviderOut]
+
+
+class InboxMessage(BaseModel):
+    """A message a test-mode org captured instead of sending (email or SMS)."""
+
+    captured_at: datetime
+    kind: Literal["email", "sms"]
+    to: str
+    text: str
+    subject: str | None = Field(None, description="Email only.")
+    html: str | None = Field(None, description="Email only.")
+    from_address: str | None = Field(None, description="Email only.")
+    template: str | None = Field(None, description="SMS only: the DLT template it was made from.")
+
+
+class Inbox(BaseModel):
+    items: list[InboxMessage]
+
+
+class RateLimitOut(BaseModel):
+    policy: str
+    default: str
+    rate: str | None = Field(description="The org's own rate, if it set one.")
+
+
+class RateLimitList(BaseModel):
+    items: list[RateLimitOut]
+
+
+class RateLimitSet(Strict):
+    policy: str = Field(min_length=1, max_length=64, examples=["token.client"])
+    rate: str | None = Field(
+        max_length=100,
+        description="e.g. 300/minute; the default's windows with at most as many requests each. "
+        "null: back to the default.",
+    )

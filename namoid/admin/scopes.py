@@ -15,11 +15,39 @@ CLIENTS_WRITE = "admin:clients:write"
 USERS_READ = "admin:users:read"
 USERS_WRITE = "admin:users:write"
 AUDIT_READ = "admin:audit:read"
+KEYS_READ = "admin:keys:read"
+KEYS_WRITE = "admin:keys:write"
+WEBHOOKS_READ = "admin:webhooks:read"
+WEBHOOKS_WRITE = "admin:webhooks:write"
+EVENTS_READ = "admin:events:read"
+GRIEVANCES_READ = "admin:grievances:read"
+GRIEVANCES_WRITE = "admin:grievances:write"
+PROVIDERS_READ = "admin:providers:read"
+INBOX_READ = "admin:inbox:read"
+LIMITS_READ = "admin:limits:read"
+LIMITS_WRITE = "admin:limits:write"
 ORGS_READ = "admin:orgs:read"
 ORGS_WRITE = "admin:orgs:write"
 METRICS_READ = "admin:metrics:read"
 
-ADMIN_SCOPES: tuple[str, ...] = (CLIENTS_READ, CLIENTS_WRITE, USERS_READ, USERS_WRITE, AUDIT_READ)
+ADMIN_SCOPES: tuple[str, ...] = (
+    CLIENTS_READ,
+    CLIENTS_WRITE,
+    USERS_READ,
+    USERS_WRITE,
+    AUDIT_READ,
+    KEYS_READ,
+    KEYS_WRITE,
+    WEBHOOKS_READ,
+    WEBHOOKS_WRITE,
+    EVENTS_READ,
+    GRIEVANCES_READ,
+    GRIEVANCES_WRITE,
+    PROVIDERS_READ,
+    INBOX_READ,
+    LIMITS_READ,
+    LIMITS_WRITE,
+)
 #: Scopes over every organization: held only in the platform org (``namoid admin bootstrap``).
 #: Metrics count every org's traffic, so only the platform may read them.
 PLATFORM_SCOPES: tuple[str, ...] = (ORGS_READ, ORGS_WRITE, METRICS_READ)
@@ -28,7 +56,9 @@ PREFIX = "admin:"
 #: role → the admin scopes it carries.
 ROLES: dict[str, frozenset[str]] = {
     "org_admin": frozenset(ADMIN_SCOPES),
-    "auditor": frozenset({CLIENTS_READ, USERS_READ, AUDIT_READ}),
+    "auditor": frozenset(
+        {CLIENTS_READ, USERS_READ, AUDIT_READ, KEYS_READ, WEBHOOKS_READ, EVENTS_READ, GRIEVANCES_READ}
+    ),
 }
 
 

@@ -72,6 +72,15 @@ async def enable_user(request: Request, admin: Writer, user_id: uuid.UUID) -> Us
     return _out(await users.enable(_services(request).db, admin.org.id, user_id, admin.actor))
 
 
+@router.post(
+    "/{user_id}/password/reset",
+    response_model=UserOut,
+    summary="Remove the password and end everything; the user sets a new one by emailed code",
+)
+async def reset_password(request: Request, admin: Writer, user_id: uuid.UUID) -> UserOut:
+    return _out(await users.reset_password(_services(request).db, admin.org.id, user_id, admin.actor))
+
+
 @router.post("/{user_id}/sessions/revoke", response_model=UserOut, summary="End every session and grant")
 async def revoke_sessions(request: Request, admin: Writer, user_id: uuid.UUID) -> UserOut:
     return _out(await users.revoke_sessions(_services(request).db, admin.org.id, user_id, admin.actor))

@@ -28,10 +28,7 @@ def list_(
 
     async def action(services: Services) -> None:
         found = await organizations.require(services.db, org)
-        async with services.db.tenant(found.id) as session:
-            rows = [
-                grievances.describe(t) for t in await grievances.tickets(session, found.id, status=status)
-            ]
+        rows = await grievances.list_tickets(services.db, found.id, status)
         human = "\n".join(
             f"{r['id']}\t{r['status']}\tdue {r['due_at'][:10]}\t{r['category']}\t{r['subject']}" for r in rows
         )

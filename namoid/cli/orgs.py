@@ -1,4 +1,4 @@
-"""``namoid org ...``: create, list, lifetimes, KYC, sign-in policy, privacy notice, inbox."""
+"""``namoid org ...``: create, list, lifetimes, KYC, rate limits, sign-in policy, privacy notice, inbox."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import typer
 from namoid.cli.runtime import cli_actor, emit, fail, run
 from namoid.kyc import service as kyc
 from namoid.notify import overrides
-from namoid.notify.messages import to_payload
-from namoid.notify.outbox import inbox as captured_messages
+from namoid.notify.outbox import inbox_rows
 from namoid.privacy import erasure, grievances, notices
+from namoid.ratelimit import overrides as rate_overrides
 from namoid.services import Services
 from namoid.tenancy import organizations, sign_in
 
@@ -113,6 +113,28 @@ def set_kyc(
         policy = await kyc.set_policy(services.db, org.id, enable, max_age_days, cli_actor())
         current = {"enabled": policy.enabled, "max_age_days": policy.max_age_days}
         emit(as_json, current, "\n".join(f"{name}\t{value}" for name, value in current.items()))
+
+    run(action)
+
+
+@app.command("set-limit")
+def set_limit(
+    slug: Annotated[str, typer.Argument(help="Organization slug.")],
+    policy: Annotated[str, typer.Option(help="A rate-limit policy, e.g. token.client.")],
+    rate: Annotated[
+        str | None, typer.Option(help="e.g. 1200/minute; leave out to go back to the default.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set an organization's own limit for one rate-limit policy (the operator may also raise it;
+    the org's admins may only tighten it). Running servers see it within a minute."""
+
+    async def action(services: Services) -> None:
+        org = await organizations.require(services.db, slug)
+        stored = await rate_overrides.set_limit(
+            services.db, org, policy, rate, cli_actor(), bounded=False
+        )
+        emit(as_json, stored, "\n".join(f"{name}\t{value}" for name, value in stored.items()) or "defaults")
 
     run(action)
 
@@ -255,9 +277,7 @@ def inbox(slug: Annotated[str, typer.Argument(help="Organization slug.")], as_js
 
     async def action(services: Services) -> None:
         org = await organizations.require(services.db, slug)
-        async with services.db.tenant(org.id) as session:
-            messages = await captured_messages(session, services.keyring, org.id)
-        rows = [{"captured_at": at.isoformat(), **to_payload(message)} for at, message in messages]
+        rows = await inbox_rows(services.db, services.keyring, org.id)
         human = "\n\n".join(
             f"{row['captured_at']}  {row['kind']} to {row['to']}\n{row['text']}" for row in rows
         )

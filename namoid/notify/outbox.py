@@ -21,6 +21,7 @@ from namoid.crypto.keyring import Keyring, aad_for
 from namoid.notify.messages import Message, SmsMessage, from_payload, mask, to_payload
 from namoid.notify.wakeup import Wakeup
 from namoid.ratelimit.login import account_key
+from namoid.storage.db import Database
 from namoid.storage.models import utcnow
 from namoid.storage.repos import event_outbox
 
@@ -87,6 +88,14 @@ async def enqueue(
         await event_outbox.announce(session, org_id)
         wakeup.wake_after_commit(session, org_id)
     return message_id
+
+
+async def inbox_rows(db: Database, keyring: Keyring, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    """A test-mode org's captured messages, newest first, as shown to its admins (``namoid org
+    inbox``, the admin API): when each was captured and the message itself."""
+    async with db.tenant(org_id) as session:
+        messages = await inbox(session, keyring, org_id)
+    return [{"captured_at": at.isoformat(), **to_payload(message)} for at, message in messages]
 
 
 async def inbox(session: AsyncSession, keyring: Keyring, org_id: uuid.UUID) -> list[tuple[datetime, Message]]:

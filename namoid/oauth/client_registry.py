@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit, events
 from namoid.admin.scopes import validate_admin_scopes
+from namoid.conflicts import StateConflict
 from namoid.crypto.keyring import Keyring
 from namoid.crypto.secrets import hash_client_secret, new_token
 from namoid.oauth import grant_revocation
@@ -169,7 +170,7 @@ async def disable(db: Database, org_id: uuid.UUID, client_id: str, actor: audit.
     async with db.tenant(org_id) as session:
         client = await _require(session, org_id, client_id)
         if client.status != "active":
-            raise ValueError(f"client {client_id!r} is already {client.status}")
+            raise StateConflict(f"client {client_id!r} is already {client.status}")
         await clients.set_status(session, org_id, client_id, "disabled")
         revoked = await grant_revocation.revoke_client(
             session, org_id, client_id, utcnow(), actor=actor, reason="client_disabled"
@@ -184,7 +185,7 @@ async def enable(db: Database, org_id: uuid.UUID, client_id: str, actor: audit.A
     async with db.tenant(org_id) as session:
         client = await _require(session, org_id, client_id)
         if client.status != "disabled":
-            raise ValueError(f"client {client_id!r} is not disabled")
+            raise StateConflict(f"client {client_id!r} is not disabled")
         await clients.set_status(session, org_id, client_id, "active")
         await _client_event(session, org_id, "client.enabled", client_id, actor)
     return client

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit
 from namoid.accounts.users import normalize_email
+from namoid.conflicts import StateConflict
 from namoid.crypto.keyring import Keyring
 from namoid.notify import grievance_mail, outbox
 from namoid.notify.wakeup import Wakeup
@@ -170,6 +171,12 @@ async def tickets(
     return await rows.list_for(session, org_id, status=status, user_id=user_id)
 
 
+async def list_tickets(db: Database, org_id: uuid.UUID, status: str | None = None) -> list[dict[str, Any]]:
+    """The org's tickets, the soonest due first, as ``describe`` shows them (the CLI, the admin API)."""
+    async with db.tenant(org_id) as session:
+        return [describe(ticket) for ticket in await tickets(session, org_id, status=status)]
+
+
 def ticket_id(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value[:64])
@@ -215,7 +222,7 @@ async def respond(
         if not await rows.close(
             session, org.id, ticket, status=status, response=response, responder=responder, now=now
         ):
-            raise ValueError(f"grievance {ticket} is already {found.status}")
+            raise StateConflict(f"grievance {ticket} is already {found.status}")
         await audit.record(
             session,
             org.id,

@@ -16,6 +16,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from namoid import audit
+from namoid.conflicts import StateConflict
 from namoid.crypto.keyring import Keyring, aad_for
 from namoid.jose.keys import KeyImportError, load_private_key
 from namoid.oauth.client_metadata import validate_scope
@@ -172,7 +173,7 @@ async def add(
     provider_id = uuid.uuid4()
     async with db.tenant(org_id) as session:
         if await upstream_providers.get_by_name(session, org_id, spec.name) is not None:
-            raise ValueError(f"a provider named {spec.name!r} already exists in this organization")
+            raise StateConflict(f"a provider named {spec.name!r} already exists in this organization")
         provider = await upstream_providers.add(
             session,
             org_id,

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 5.0
 REDIS_TIMEOUT = 0.5
 OnDegraded = Callable[[str], Awaitable[None]]
+OrgLimits = Callable[[str], Awaitable[Mapping[str, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,8 @@ class Limiter:
     ipv6_prefix: int = DEFAULT_IPV6_PREFIX
     retry_seconds: float = RETRY_SECONDS
     on_degraded: OnDegraded | None = None
+    #: An org's stored overrides by slug (``ratelimit.overrides``), read through a cache.
+    org_limits: OrgLimits | None = None
     _memory: MemoryStorage = field(init=False)
     _client: Redis | None = field(init=False, default=None)
     _redis: Storage | None = field(init=False, default=None)
@@ -122,7 +125,7 @@ class Limiter:
             await self._client.aclose()
 
     async def _decide(self, policy: str, key: tuple[str, ...], org: str | None, count: bool) -> Decision:
-        items = policies.rates(policy, org, self.overrides, self.org_overrides)
+        items = policies.rates(policy, org, self.overrides, self.org_overrides, await self._stored(org))
         identifiers = (org or "-", policy, *key)  # orgs never share a window
         storage = self._storage()
         try:
@@ -133,6 +136,16 @@ class Limiter:
         if count and not decision.allowed:
             metrics.RATE_LIMIT_REFUSALS.labels(policy).inc()
         return replace(decision, key=key)
+
+    async def _stored(self, org: str | None) -> Mapping[str, str]:
+        """The org's stored overrides; none if they cannot be read (the defaults still limit)."""
+        if org is None or self.org_limits is None:
+            return {}
+        try:
+            return await self.org_limits(org)
+        except Exception:  # the limiter must keep answering even if the database fails
+            log.warning("the rate-limit overrides of org %s could not be read; its defaults apply", org)
+            return {}
 
     def _storage(self) -> Storage:
         if self._redis is None or not self._retry_due():

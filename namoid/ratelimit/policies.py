@@ -2,7 +2,8 @@
 
 A policy is one or more ``limits`` rate strings ("5/minute;20/hour"): a request is allowed only
 while every one of them has room, so stacked windows give a growing delay that always ends.
-``NAMOID_RATE_LIMITS`` overrides a policy everywhere, ``NAMOID_ORG_RATE_LIMITS`` per org slug.
+``NAMOID_RATE_LIMITS`` overrides a policy everywhere, ``NAMOID_ORG_RATE_LIMITS`` per org slug, and
+an org's stored overrides (``namoid org set-limit``, the admin API) come first.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ DEFAULTS: dict[str, str] = {
 }
 
 
+MAX_RATE = 100
+
+
 def validate(overrides: Mapping[str, str]) -> None:
     """ValueError naming an unknown policy or a malformed rate string."""
     for name, rate in overrides.items():
@@ -103,7 +107,38 @@ def rates(
     org: str | None,
     overrides: Mapping[str, str],
     org_overrides: Mapping[str, Mapping[str, str]],
+    stored: Mapping[str, str] | None = None,
 ) -> tuple[RateLimitItem, ...]:
-    """The windows of policy ``name`` for ``org`` (slug): org override, global override, default."""
-    rate = org_overrides.get(org or "", {}).get(name) or overrides.get(name) or DEFAULTS[name]
+    """The windows of policy ``name`` for ``org`` (slug): the org's stored override (its admins'
+    or the operator's, ``ratelimit.overrides``), the configured org override, the global
+    override, the default."""
+    rate = (
+        (stored or {}).get(name)
+        or org_overrides.get(org or "", {}).get(name)
+        or overrides.get(name)
+        or DEFAULTS[name]
+    )
     return _parse(rate)
+
+
+def windows(rate: str) -> dict[int, int]:
+    """Window length in seconds → requests allowed in it; ValueError if ``rate`` is malformed
+    or lets no request through."""
+    if len(rate) > MAX_RATE:
+        raise ValueError(f"a rate is at most {MAX_RATE} characters")
+    found = {item.get_expiry(): item.amount for item in _parse(rate)}
+    if min(found.values()) < 1:
+        raise ValueError(f"every window of {rate!r} must allow at least one request")
+    return found
+
+
+def within_default(name: str, rate: str) -> None:
+    """ValueError unless ``rate`` only tightens policy ``name``: the default's windows, each with
+    at most the default's number of requests (an org's own admin may not loosen a limit)."""
+    default = windows(DEFAULTS[name])
+    wanted = windows(rate)
+    if set(wanted) != set(default) or any(wanted[w] > default[w] for w in default):
+        raise ValueError(
+            f"{name} may only be tightened here: keep its windows ({DEFAULTS[name]}) with at most as many "
+            "requests each; ask the operator to raise it"
+        )

@@ -114,6 +114,8 @@ class Organization(Base):
     dpo_email: Mapped[str | None] = mapped_column(String(320))
     #: The platform org (``namoid admin bootstrap``, issue 16): its admins manage organizations.
     platform: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Rate-limit policy → the org's own rate ("300/minute"), over the defaults (``ratelimit.overrides``).
+    rate_limits: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict, server_default="{}")
     #: Days between deleting an account and purging it (namoid.privacy.erasure; issue 13).
     erasure_grace_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
 

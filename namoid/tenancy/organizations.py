@@ -7,8 +7,10 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from namoid import audit, nodecache
+from namoid.conflicts import StateConflict
 from namoid.crypto.keyring import Keyring
 from namoid.signing import ORG_KEY_ALG, create_key
 from namoid.storage.db import Database
@@ -19,7 +21,7 @@ from namoid.storage.repos import invalidations, organizations
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-class OrganizationExists(ValueError):
+class OrganizationExists(StateConflict):
     pass
 
 
@@ -44,35 +46,53 @@ async def create(
     """Create an org with its first RS256 signing key (private half encrypted), audited.
 
     A ``test_mode`` org never sends email or SMS: its messages stay in its inbox (issue 11)."""
+    org_id = uuid.uuid4()
+    try:
+        async with db.tenant(org_id) as session:
+            return await create_in(
+                session, keyring, org_id, slug, name, actor, test_mode=test_mode, platform=platform
+            )
+    except IntegrityError as exc:
+        raise OrganizationExists(f"organization {slug!r} already exists") from exc
+
+
+async def create_in(
+    session: AsyncSession,
+    keyring: Keyring,
+    org_id: uuid.UUID,
+    slug: str,
+    name: str | None,
+    actor: audit.Actor,
+    *,
+    test_mode: bool = False,
+    platform: bool = False,
+) -> Organization:
+    """``create`` in the caller's transaction (a session of the tenant ``org_id``): it commits or
+    fails with whatever else that transaction does."""
     validate_slug(slug)
     name = (name or slug).strip()
     if not name or len(name) > 200:
         raise ValueError("organization name must be 1-200 characters")
-    org_id = uuid.uuid4()
-    try:
-        async with db.tenant(org_id) as session:
-            if await organizations.get_by_slug(session, slug) is not None:
-                raise OrganizationExists(f"organization {slug!r} already exists")
-            if platform and await organizations.get_platform(session) is not None:
-                raise OrganizationExists("the platform organization already exists")
-            org = Organization(
-                id=org_id, slug=slug, name=name, status="active", test_mode=test_mode, platform=platform
-            )
-            session.add(org)
-            await session.flush()
-            await invalidations.announce(session, nodecache.ORG, str(org_id))  # a cached unknown slug
-            await audit.record(
-                session,
-                org_id,
-                actor=actor,
-                action="org.created",
-                target_type="org",
-                target_id=slug,
-                detail={"test_mode": test_mode, "platform": platform} if test_mode or platform else None,
-            )
-            await create_key(session, keyring, org_id, ORG_KEY_ALG, actor)
-    except IntegrityError as exc:
-        raise OrganizationExists(f"organization {slug!r} already exists") from exc
+    if await organizations.get_by_slug(session, slug) is not None:
+        raise OrganizationExists(f"organization {slug!r} already exists")
+    if platform and await organizations.get_platform(session) is not None:
+        raise OrganizationExists("the platform organization already exists")
+    org = Organization(
+        id=org_id, slug=slug, name=name, status="active", test_mode=test_mode, platform=platform
+    )
+    session.add(org)
+    await session.flush()
+    await invalidations.announce(session, nodecache.ORG, str(org_id))  # a cached unknown slug
+    await audit.record(
+        session,
+        org_id,
+        actor=actor,
+        action="org.created",
+        target_type="org",
+        target_id=slug,
+        detail={"test_mode": test_mode, "platform": platform} if test_mode or platform else None,
+    )
+    await create_key(session, keyring, org_id, ORG_KEY_ALG, actor)
     return org
 
 

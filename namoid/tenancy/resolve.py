@@ -36,6 +36,11 @@ class OrgDirectory:
             org = await organizations.get_by_slug(session, slug)
         return org if org is not None and org.status == "active" else None
 
+    async def rate_limits(self, slug: str) -> dict[str, str]:
+        """The org's stored rate-limit overrides (``ratelimit.overrides``), as cached here."""
+        org = await self.get(slug)
+        return dict(org.rate_limits or {}) if org is not None else {}
+
     def invalidate(self, slug: str) -> None:
         self._cache.drop(slug)
 

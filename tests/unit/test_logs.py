@@ -58,9 +58,24 @@ RAW_TOKEN = "N3v3rL0gM3_abcdefghijklmnopqrstuvwxyzABCDEFG"
 EXCEPTION_TOKEN = "Xq7_upstreamREFRESHtoken-0123456789abcdefGHIJ"
 
 SECRETS = [
-    JWT, JWT_SIGNATURE, JWE.split(".")[1], BEARER_TOKEN, BASIC_CREDENTIALS, AUTH_CODE, CLIENT_SECRET,
-    PASSWORD, QUERY_CODE, OTP, SESSION, AADHAAR_SPACED, AADHAAR_PLAIN, AADHAAR_HYPHEN, PEM_BODY,
-    "Zm9vYmFyYmF6", RAW_TOKEN, EXCEPTION_TOKEN,
+    JWT,
+    JWT_SIGNATURE,
+    JWE.split(".")[1],
+    BEARER_TOKEN,
+    BASIC_CREDENTIALS,
+    AUTH_CODE,
+    CLIENT_SECRET,
+    PASSWORD,
+    QUERY_CODE,
+    OTP,
+    SESSION,
+    AADHAAR_SPACED,
+    AADHAAR_PLAIN,
+    AADHAAR_HYPHEN,
+    PEM_BODY,
+    "Zm9vYmFyYmF6",
+    RAW_TOKEN,
+    EXCEPTION_TOKEN,
 ]
 
 STATE = "ok-state-123"
@@ -87,8 +102,14 @@ MESSAGES: list[tuple[str, tuple[object, ...]]] = [
 ]
 
 LOGGERS = [
-    "namoid", "namoid.x", "uvicorn", "uvicorn.error", "uvicorn.access",
-    "sqlalchemy.engine", "alembic", "httpx",
+    "namoid",
+    "namoid.x",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "sqlalchemy.engine",
+    "alembic",
+    "httpx",
 ]
 
 
@@ -174,7 +195,8 @@ def test_json_lines() -> None:
         assert {"time", "level", "logger", "request_id", "message"} <= set(entry)
         assert entry["time"].endswith("Z") and entry["time"][10] == "T"
         assert (entry["level"], entry["logger"], entry["request_id"]) in {
-            ("INFO", "namoid.oauth", "req-42"), ("ERROR", "namoid.oauth", "req-42")
+            ("INFO", "namoid.oauth", "req-42"),
+            ("ERROR", "namoid.oauth", "req-42"),
         }
     assert entries[-1]["exception"].startswith("Traceback")
     access_line = f'127.0.0.1:51234 - "GET {PATH}?code={REDACTED}&state={STATE} HTTP/1.1" 302'
@@ -350,7 +372,10 @@ def test_filter_sets_request_id_and_freezes_the_message() -> None:
         ("Basic settings loaded", "Basic settings loaded"),
         ('WWW-Authenticate: Bearer error="invalid_token"', 'WWW-Authenticate: Bearer error="invalid_token"'),
         ("?code=abc&state=xyz", f"?code={REDACTED}&state=xyz"),
-        ("redirect=https://rp.example/cb?code=abc&state=xyz", f"redirect=https://rp.example/cb?code={REDACTED}&state=xyz"),
+        (
+            "redirect=https://rp.example/cb?code=abc&state=xyz",
+            f"redirect=https://rp.example/cb?code={REDACTED}&state=xyz",
+        ),
         ('{"client_secret": "x"}', f'{{"client_secret": "{REDACTED}"}}'),
         ('{"otp": 123456, "ok": true}', f'{{"otp": {REDACTED}, "ok": true}}'),
         ("{'Password': 'p w'}", f"{{'Password': '{REDACTED}'}}"),
@@ -428,7 +453,7 @@ def test_redact_is_fast_on_hostile_input() -> None:
         "-----BEGIN PRIVATE KEY-----" * 3_000,
         "2345 " * 20_000,
         "Bearer " * 15_000,
-        "\\\"" * 50_000,
+        '\\"' * 50_000,
     ]
     for text in hostile:
         start = time.perf_counter()
@@ -436,13 +461,61 @@ def test_redact_is_fast_on_hostile_input() -> None:
         assert time.perf_counter() - start < 2, text[:20]
 
 
-_FRAGMENTS = st.sampled_from([
-    "password", "code", "state", "token", "otp", "Bearer", "Basic", "Authorization", "Cookie", "eyJ",
-    "aadhaar", "OTP is ", "DPoP", "Set-", "user:pw", "a456-", "1234",
-    "=", ":", ": ", "&", "?", " ", "\n", '"', "'", "\\", "b'", "[", "]", "{", "}", ",", ";", ".", "-", "_",
-    "2345", "6789", "0123", "123456", REDACTED, "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----",
-    "v1.k-1.", "AAAAAAAAAAAAAAAA", "$argon2id$", "hmac-sha256$", "dXNlcjpwYXNz", "N3v3rL0gM3", "abcDEF123",
-])
+_FRAGMENTS = st.sampled_from(
+    [
+        "password",
+        "code",
+        "state",
+        "token",
+        "otp",
+        "Bearer",
+        "Basic",
+        "Authorization",
+        "Cookie",
+        "eyJ",
+        "aadhaar",
+        "OTP is ",
+        "DPoP",
+        "Set-",
+        "user:pw",
+        "a456-",
+        "1234",
+        "=",
+        ":",
+        ": ",
+        "&",
+        "?",
+        " ",
+        "\n",
+        '"',
+        "'",
+        "\\",
+        "b'",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ";",
+        ".",
+        "-",
+        "_",
+        "2345",
+        "6789",
+        "0123",
+        "123456",
+        REDACTED,
+        "-----BEGIN PRIVATE KEY-----",
+        "-----END PRIVATE KEY-----",
+        "v1.k-1.",
+        "AAAAAAAAAAAAAAAA",
+        "$argon2id$",
+        "hmac-sha256$",
+        "dXNlcjpwYXNz",
+        "N3v3rL0gM3",
+        "abcDEF123",
+    ]
+)
 _MIXED = st.lists(_FRAGMENTS | st.text(max_size=4), max_size=30).map("".join)
 
 

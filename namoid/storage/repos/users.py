@@ -85,8 +85,9 @@ async def _update(
 
 
 async def set_password_hash(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, password_hash: str
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, password_hash: str | None
 ) -> bool:
+    """The new Argon2id hash, or None: the account has no password until one is set."""
     return await _update(session, org_id, user_id, {"password_hash": password_hash})
 
 

@@ -1,6 +1,7 @@
 """``/console/o/{slug}/webhooks``: the org's receivers of security events (``events.webhooks``).
 
-Reading them needs ``admin:audit:read``; adding or removing one ``admin:clients:write``."""
+Reading them needs ``admin:webhooks:read``; adding or removing one ``admin:webhooks:write``, as in the
+admin API."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from namoid.outbound import policy_for
 from namoid.web.admin_console.auth import Console, console_page, done, notice, requires, services_of
 
 router = APIRouter(prefix="/webhooks")
-Reader = Annotated[Console, Depends(requires(scopes.AUDIT_READ))]
-Writer = Annotated[Console, Depends(requires(scopes.CLIENTS_WRITE))]
+Reader = Annotated[Console, Depends(requires(scopes.WEBHOOKS_READ))]
+Writer = Annotated[Console, Depends(requires(scopes.WEBHOOKS_WRITE))]
 NOTICES = {"added": "The webhook was added.", "removed": "The webhook was removed."}
 
 

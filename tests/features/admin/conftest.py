@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,13 +16,30 @@ from namoid.admin.app import create_admin_app
 from namoid.admin.scopes import ADMIN_SCOPES
 from namoid.oauth import client_registry
 from namoid.services import Services
+from namoid.settings import Settings
 from namoid.storage.models import Organization
 from namoid.tenancy import organizations
 from tests.features.authorize.conftest import form_inputs
 from tests.features.conftest import ADMIN, PASSWORD, MakeClient, RegisteredClient
+from tests.conftest import Backend
 from tests.features.token.conftest import basic
 
 API = "/admin/v1"
+#: A webhook receiver the admin tests may register: loopback, allowed explicitly (``settings``).
+HOOK_URL = "https://127.0.0.1:8443/namoid"
+
+
+@pytest.fixture
+def settings(backend: Backend, tmp_path: Path, keyring_file: Path) -> Settings:
+    """Production settings that accept a loopback webhook receiver (``HOOK_URL``), as a
+    deployment that allows an internal network explicitly does."""
+    return Settings(
+        database_url=backend.app_url,
+        data_dir=tmp_path / "data",
+        keyring_file=keyring_file,
+        dev_mode=False,
+        outbound_allow_networks=["127.0.0.1/32"],
+    )
 
 
 @dataclass(frozen=True)

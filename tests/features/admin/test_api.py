@@ -70,7 +70,7 @@ async def test_clients_from_creation_to_disabling(
     disabled = await admin_http.post(f"{API}/clients/{client_id}/disable", headers=auth)
     assert disabled.json()["status"] == "disabled"
     again = await admin_http.post(f"{API}/clients/{client_id}/disable", headers=auth)
-    assert again.status_code == 422 and "already disabled" in again.json()["detail"]
+    assert again.status_code == 409 and "already disabled" in again.json()["detail"]
     enabled = await admin_http.post(f"{API}/clients/{client_id}/enable", headers=auth)
     assert enabled.json()["status"] == "active"
     missing = await admin_http.get(f"{API}/clients/no-such-client", headers=auth)
@@ -106,8 +106,12 @@ async def test_users_from_creation_to_deletion(
     assert disabled.json()["status"] == "disabled"
     entries = await _entries(services, org, disabled.headers["x-request-id"])
     assert "user.disabled" in {e.action for e in entries}
+    twice = await admin_http.post(f"{API}/users/{user_id}/disable", headers=auth)
+    assert twice.status_code == 409 and "already disabled" in twice.json()["detail"]
     enabled = await admin_http.post(f"{API}/users/{user_id}/enable", headers=auth)
     assert enabled.json()["status"] == "active"
+    not_disabled = await admin_http.post(f"{API}/users/{user_id}/enable", headers=auth)
+    assert not_disabled.status_code == 409, not_disabled.text
     revoked = await admin_http.post(f"{API}/users/{user_id}/sessions/revoke", headers=auth)
     assert revoked.status_code == 200
     assert [e.action for e in await _entries(services, org, revoked.headers["x-request-id"])] == [

@@ -100,6 +100,7 @@ def _orgs_clients_users(cli: Session, slug: str) -> None:
     cli.run("org set-lifetimes", slug, "--access-token-ttl", "300")
     cli.run("org set-kyc", slug, "--enable", "--max-age-days", "7")
     cli.run("org set-kyc", slug, "--disable")
+    cli.run("org set-limit", slug, "--policy", "token.client", "--rate", "1200/minute", "--json")
     cli.run("org set-sign-in", slug, "--method", "password", "--method", "email_otp", "--mfa", "required")
     notice = Path(tempfile.mkdtemp()) / "notice.md"
     notice.write_text("# Our notice\n\nWe share only what you allow.", encoding="utf-8")

@@ -331,10 +331,18 @@ def _valid_doc() -> dict[str, object]:
         "version": 1,
         "pepper": _b64(b"\x01" * 32),
         "keys": [
-            {"id": "k-1", "secret": _b64(b"\x02" * 32), "status": "active",
-             "created_at": "2026-11-29T10:00:00+00:00"},
-            {"id": "k-2", "secret": _b64(b"\x03" * 32), "status": "enabled",
-             "created_at": "2026-11-29T11:00:00Z"},
+            {
+                "id": "k-1",
+                "secret": _b64(b"\x02" * 32),
+                "status": "active",
+                "created_at": "2026-11-29T10:00:00+00:00",
+            },
+            {
+                "id": "k-2",
+                "secret": _b64(b"\x03" * 32),
+                "status": "enabled",
+                "created_at": "2026-11-29T11:00:00Z",
+            },
         ],
     }
 

@@ -64,9 +64,10 @@ def server(dev_cert: tuple[Path, Path]) -> Iterator[_TlsServer]:
 
 
 def _fetch(port: int, host: str, context: ssl.SSLContext) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, context.wrap_socket(
-        raw, server_hostname=host
-    ) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
         return tls.recv(2)
 
 
@@ -85,15 +86,18 @@ def test_strict_x509_verification_accepts_it(dev_cert: tuple[Path, Path], server
 
 def test_connecting_by_name(dev_cert: tuple[Path, Path], server: _TlsServer) -> None:
     context = ssl.create_default_context(cafile=str(dev_cert[0]))
-    with socket.create_connection(("localhost", server.port), timeout=10) as raw, context.wrap_socket(
-        raw, server_hostname="localhost"
-    ) as tls:
+    with (
+        socket.create_connection(("localhost", server.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
         assert tls.recv(2) == b"ok"
         peer = tls.getpeercert()
     assert peer is not None
     assert peer["subject"] == ((("commonName", DEV_CERT_CN),),)
     assert peer["subjectAltName"] == (
-        ("DNS", "localhost"), ("IP Address", "127.0.0.1"), ("IP Address", "0:0:0:0:0:0:0:1")
+        ("DNS", "localhost"),
+        ("IP Address", "127.0.0.1"),
+        ("IP Address", "0:0:0:0:0:0:0:1"),
     )
 
 

@@ -100,8 +100,11 @@ def test_dtds_and_entities_are_refused(xml: bytes) -> None:
 
 def test_a_utf16_doctype_is_refused_too() -> None:
     with pytest.raises(KycRefused) as caught:
-        offline_ekyc.parse_xml(EXTERNAL_ENTITY.replace(b'version="1.0"', b'version="1.0" encoding="UTF-16"')
-                               .decode().encode("utf-16"))
+        offline_ekyc.parse_xml(
+            EXTERNAL_ENTITY.replace(b'version="1.0"', b'version="1.0" encoding="UTF-16"')
+            .decode()
+            .encode("utf-16")
+        )
     assert caught.value.reason in {"dtd_refused", "bad_xml"}
 
 
@@ -142,7 +145,7 @@ def test_a_tampered_field_fails_the_digest(old: bytes, new: bytes) -> None:
 def test_a_tampered_photo_fails_the_digest() -> None:
     xml = fx.signed_xml()
     start = xml.index(b"<Pht>") + 5
-    tampered = xml[:start] + (b"A" if xml[start:start + 1] != b"A" else b"B") + xml[start + 1:]
+    tampered = xml[:start] + (b"A" if xml[start : start + 1] != b"A" else b"B") + xml[start + 1 :]
     assert _verify(tampered).result == "invalid"
 
 
