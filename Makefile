@@ -13,8 +13,12 @@ export UV_PYTHON_DOWNLOADS := never
 serve: $(VENV)/.installed  ## run the server on the embedded default (SQLite, dev TLS, demo data)
 	$(VENV)/bin/namoid serve
 
-test: $(VENV)/.installed $(SEMGREP_VENV)/.installed  ## the whole test suite (PostgreSQL/Redis parts skip when absent)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+# pytest-xdist: the suite mostly waits (servers, subprocesses, browsers), so more workers than cores pay.
+# PYTEST_ARGS comes after and wins: PYTEST_ARGS="-n 0" runs serially.
+XDIST_ARGS ?= -n 4 --dist worksteal
+
+test: $(VENV)/.installed $(SEMGREP_VENV)/.installed  ## the whole test suite in parallel (PostgreSQL/Redis parts skip when absent)
+	$(VENV)/bin/python -m pytest $(XDIST_ARGS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed  ## ruff and mypy
 	$(VENV)/bin/ruff check namoid tests tools bench

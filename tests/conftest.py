@@ -2,9 +2,10 @@
 
 PostgreSQL and Redis come from the environment of the test run:
 - ``NAMOID_TEST_PG_ADMIN_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``):
-  a superuser connection used to create one scratch database per test session and the
-  ``namoid_app`` login role; the app itself then connects as ``namoid_app`` (no BYPASSRLS).
-- ``NAMOID_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``).
+  a superuser connection used to create one scratch database per test session (per xdist worker)
+  and the ``namoid_app`` login role; the app itself then connects as ``namoid_app`` (no BYPASSRLS).
+- ``NAMOID_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``). Under pytest-xdist each worker
+  takes a database of its own counted down from that one: gw0 ``/15``, gw1 ``/14``, … (mod 16).
 - ``NAMOID_TEST_REQUIRE_SERVICES=1`` (set by CI): an unreachable PostgreSQL or Redis fails
   the run instead of skipping the tests that need it.
 """
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import text
@@ -31,10 +33,31 @@ from namoid.storage.migrate import upgrade_sync
 from tests import audit_scan
 
 PG_ADMIN_URL = os.environ.get("NAMOID_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("NAMOID_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_DATABASES = 16  # Redis's default ``databases``
+
+
+def worker_redis_url(url: str, worker: str | None) -> str:
+    """``url`` with the Redis database of pytest-xdist worker ``worker`` (``gw0``, ``gw1``, …).
+
+    The workers share one Redis server and count down from ``url``'s database, wrapping within
+    0..15: ``/15`` gives gw0 ``/15``, gw1 ``/14``, … A serial run (no worker) keeps ``url``.
+    """
+    if worker is None:
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) - int(worker.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{database % REDIS_DATABASES}"))
+
+
+REDIS_URL = worker_redis_url(
+    os.environ.get("NAMOID_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    os.environ.get("PYTEST_XDIST_WORKER"),
+)
 REQUIRE_SERVICES = os.environ.get("NAMOID_TEST_REQUIRE_SERVICES") == "1"
 APP_ROLE = "namoid_app"
 APP_PASSWORD = "namoid-app-test-only"
+#: Advisory lock key under which test processes create and alter the cluster-wide ``namoid_app``.
+APP_ROLE_LOCK = 0x6E616D6F
 
 
 def unavailable(what: str, why: object) -> None:
@@ -61,6 +84,25 @@ async def admin_sql(sql: list[str], url: str = PG_ADMIN_URL) -> None:
         await engine.dispose()
 
 
+def prepare_app_role() -> None:
+    """Create the ``namoid_app`` login role if missing and set its password, one process at a time.
+
+    A role is cluster-wide: xdist workers altering its one catalog row at once fail with "tuple
+    concurrently updated", two creating it at once with a duplicate key. The transaction-scoped
+    advisory lock on the admin database makes them take turns; the migrations then find the role.
+    """
+    asyncio.run(
+        admin_sql(
+            [
+                f"DO $$ BEGIN PERFORM pg_advisory_xact_lock({APP_ROLE_LOCK}); "
+                f"IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') "
+                f"THEN CREATE ROLE {APP_ROLE}; END IF; "
+                f"ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{APP_PASSWORD}'; END $$"
+            ]
+        )
+    )
+
+
 @contextmanager
 def scratch_pg_database() -> Iterator[PgDatabase]:
     """A new, migrated PostgreSQL database that the ``namoid_app`` role may use; dropped afterwards."""
@@ -73,15 +115,9 @@ def scratch_pg_database() -> Iterator[PgDatabase]:
     owner_url = base.render_as_string(hide_password=False)
     app_url = base.set(username=APP_ROLE, password=APP_PASSWORD).render_as_string(hide_password=False)
     try:
+        prepare_app_role()
         upgrade_sync(owner_url, APP_ROLE)
-        asyncio.run(
-            admin_sql(
-                [
-                    f"ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{APP_PASSWORD}'",
-                    f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}",
-                ]
-            )
-        )
+        asyncio.run(admin_sql([f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}"]))
         yield PgDatabase(owner_url=owner_url, app_url=app_url)
     finally:
         asyncio.run(admin_sql([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, make_url
 from namoid.storage.db import Database
 from namoid.storage.migrate import alembic_config, downgrade_sync, upgrade_sync
 from namoid.storage.models import AuditEntry, Base
-from tests.conftest import PG_ADMIN_URL, Backend, admin_sql, unavailable
+from tests.conftest import PG_ADMIN_URL, Backend, admin_sql, prepare_app_role, unavailable
 
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
@@ -47,6 +47,7 @@ def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         asyncio.run(admin_sql([f"CREATE DATABASE {name}"]))
     except Exception as exc:
         unavailable("PostgreSQL", exc)
+    prepare_app_role()  # before the first migration looks for it, whichever worker gets there first
     yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     asyncio.run(admin_sql([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))
 

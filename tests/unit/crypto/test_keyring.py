@@ -124,28 +124,31 @@ def test_same_key_id_other_secret_fails() -> None:
         KEYRING.decrypt(impostor.encrypt(b"x", AAD), AAD)
 
 
-def _malformed() -> list[str]:
+def _malformed() -> list[object]:
+    """Broken envelopes, each with a fixed test id: the values hold a random key id and nonce, and
+    parallel workers (pytest-xdist) must collect the same test names."""
     good = KEYRING.encrypt(b"secret value", AAD)
     _, kid, nonce, sealed = good.split(".")
-    return [
-        "",
-        "v1",
-        f"v2.{kid}.{nonce}.{sealed}",
-        f"V1.{kid}.{nonce}.{sealed}",
-        f"{kid}.{nonce}.{sealed}",
-        f"v1.{kid}.{nonce}",
-        f"v1.{kid}.{nonce}.{sealed}.extra",
-        f"v1..{nonce}.{sealed}",
-        f"v1.K-UPPER.{nonce}.{sealed}",
-        f"v1.{'k' * 33}.{nonce}.{sealed}",
-        f"v1.{kid}.{nonce}!.{sealed}",
-        f"v1.{kid}.{nonce}.{sealed}=",
-        f"v1.{kid}.{nonce}.{sealed[:-1]}+",
-        f"v1.{kid}.{nonce[:-2]}.{sealed}",
-        f"v1.{kid}.{nonce}.{_b64(b'short')}",
-        f"v1.{kid}.{nonce}.{sealed} ",
-        f"v1.{kid}.{nonce}.A",
-    ]
+    cases = {
+        "empty": "",
+        "version only": "v1",
+        "other version": f"v2.{kid}.{nonce}.{sealed}",
+        "upper-case version": f"V1.{kid}.{nonce}.{sealed}",
+        "no version": f"{kid}.{nonce}.{sealed}",
+        "no ciphertext": f"v1.{kid}.{nonce}",
+        "extra part": f"v1.{kid}.{nonce}.{sealed}.extra",
+        "empty key id": f"v1..{nonce}.{sealed}",
+        "upper-case key id": f"v1.K-UPPER.{nonce}.{sealed}",
+        "long key id": f"v1.{'k' * 33}.{nonce}.{sealed}",
+        "bad nonce character": f"v1.{kid}.{nonce}!.{sealed}",
+        "padded ciphertext": f"v1.{kid}.{nonce}.{sealed}=",
+        "non-url-safe ciphertext": f"v1.{kid}.{nonce}.{sealed[:-1]}+",
+        "short nonce": f"v1.{kid}.{nonce[:-2]}.{sealed}",
+        "short ciphertext": f"v1.{kid}.{nonce}.{_b64(b'short')}",
+        "trailing space": f"v1.{kid}.{nonce}.{sealed} ",
+        "one-character ciphertext": f"v1.{kid}.{nonce}.A",
+    }
+    return [pytest.param(envelope, id=name) for name, envelope in cases.items()]
 
 
 @pytest.mark.parametrize("envelope", _malformed())
