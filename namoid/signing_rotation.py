@@ -8,8 +8,6 @@ then deleted, by the next rotation or by ``prune_signing_keys`` (for the worker)
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,9 +19,9 @@ from namoid.services import Services
 from namoid.settings import Settings
 from namoid.storage.models import Organization
 from namoid.tenancy import organizations
+from tests.conftest import Backend
 from tests.features.authorize.conftest import form_inputs
 from tests.features.conftest import ADMIN, PASSWORD, MakeClient, RegisteredClient
-from tests.conftest import Backend
 from tests.features.token.conftest import basic
 
 API = "/admin/v1"
