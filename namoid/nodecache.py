@@ -29,6 +29,8 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from namoid.storage.db import holds_sqlite_writer
+
 log = logging.getLogger(__name__)
 
 #: The PostgreSQL channel; the payload is ``"{topic} {key}"``.
@@ -107,6 +109,10 @@ class NodeCache(Generic[K, V]):
         cached = self.get(key)
         if not isinstance(cached, Missing):
             return cached
+        if holds_sqlite_writer():
+            # Waiting for another task's load could wait for this task's own transaction (the
+            # loader queues for the SQLite writer lock this task holds): load here, unshared.
+            return await self._load(key, load)
         pending = self._loading.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self._load(key, load))

@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from namoid import metrics
@@ -39,6 +40,12 @@ _sqlite_begin: ContextVar[str] = ContextVar("namoid_sqlite_begin", default="BEGI
 _sqlite_writer: ContextVar[asyncio.Task[Any] | None] = ContextVar("namoid_sqlite_writer", default=None)
 
 
+def holds_sqlite_writer() -> bool:
+    """Whether this task is inside a SQLite transaction of this process (it holds the writer lock):
+    it must then never wait for another task that may need the same lock."""
+    return _sqlite_writer.get() is asyncio.current_task()
+
+
 class UnsafeDatabaseRole(Exception):
     """The app's PostgreSQL role could bypass row-level security."""
 
@@ -50,7 +57,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -59,7 +65,10 @@ def _sqlite_begin_transaction(connection: Connection) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; on SQLite with foreign keys, WAL and a busy timeout."""
+    """An async engine; on SQLite with foreign keys, WAL and a busy timeout (the driver's
+    ``timeout``, in seconds: how long a writer of another process is waited for)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000} | kwargs.get("connect_args", {})
     engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

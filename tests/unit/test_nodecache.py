@@ -4,9 +4,13 @@ value loaded before an invalidation kept after it."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+from sqlalchemy import text
 
 from namoid import nodecache
 from namoid.nodecache import MISSING, UNLISTENED_TTL, Caches
+from namoid.storage.db import Database
 
 
 def _caches() -> tuple[Caches, list[float]]:
@@ -89,3 +93,26 @@ async def test_concurrent_misses_share_one_load() -> None:
 
     assert await asyncio.gather(*(cache.get_or_load("acme", load) for _ in range(50))) == ["org"] * 50
     assert loads == 1
+
+
+async def test_a_sqlite_transaction_never_waits_for_another_tasks_load(tmp_path: Path) -> None:
+    """A load that needs the SQLite writer lock is pending in another task; a task inside a
+    transaction (holding that lock) misses the same key: it loads on its own instead of waiting
+    for a loader that waits for it (found as a hang of concurrent token requests)."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}")
+    caches, _ = _caches()
+    cache = caches.cache(nodecache.ORG, 300)
+
+    async def load() -> str:
+        async with db.system() as session:
+            return str(await session.scalar(text("SELECT 'org'")))
+
+    try:
+        async with db.system():
+            outside = asyncio.ensure_future(cache.get_or_load("slug", load))
+            await asyncio.sleep(0)  # its load now queues for the lock this transaction holds
+            async with asyncio.timeout(5):  # in this task (wait_for would make another)
+                inside = await cache.get_or_load("slug", load)
+        assert inside == "org" and await asyncio.wait_for(outside, timeout=5) == "org"
+    finally:
+        await db.engine.dispose()

@@ -79,7 +79,7 @@ async def test_webhooks_add_list_remove_with_the_outbound_rules(
         "http://127.0.0.1:8443/plain",  # https only outside dev mode
         "https://169.254.169.254/latest/meta-data/",  # cloud metadata
         "https://10.0.0.5/",  # a private network not allowed
-        "https://user:pw@127.0.0.1:8443/",
+        "https://user:pw@127.0.0.1:8443/",  # pragma: allowlist secret
         "https://127.0.0.1:8443/#frag",
     ):
         refused = await admin_http.post(f"{API}/webhooks", headers=auth, json={"url": url})
