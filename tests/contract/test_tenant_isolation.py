@@ -23,11 +23,14 @@ from namoid.tenancy import organizations as org_service
 from tests.conftest import POSTGRES_ONLY, Backend
 
 ADMIN = audit.Actor("admin", "test")
-#: Every repo module but organizations works on tenant tables; a new module is covered automatically.
+#: Repo modules that touch no tenant table: organizations (looked up before an org is known) and
+#: invalidations (a NOTIFY to the node caches, no table at all).
+NOT_TENANT_REPOS = {"organizations", "invalidations"}
+#: Every other repo module works on tenant tables; a new module is covered automatically.
 TENANT_REPOS = tuple(
     importlib.import_module(f"{repos.__name__}.{m.name}")
     for m in pkgutil.iter_modules(repos.__path__)
-    if m.name != "organizations"
+    if m.name not in NOT_TENANT_REPOS
 )
 
 
