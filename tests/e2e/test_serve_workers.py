@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,17 +68,22 @@ def _holders(pids: set[int], server_port: int) -> dict[int, int]:
 
 
 def _connections(server: Server, count: int, url: str = "") -> list[http.client.HTTPSConnection]:
-    """``count`` kept-alive connections, each having got one answer from the server at ``url``."""
+    """``count`` kept-alive connections, each having got one answer from the server at ``url``.
+
+    Opened all at once: the workers accept on one shared socket, and connections opened one after
+    another, each while both workers idle, may all be won by the same worker (seen in CI)."""
     parts = urlsplit(url or server.base_url)
-    opened = []
-    for _ in range(count):
+
+    def one() -> http.client.HTTPSConnection:
         conn = http.client.HTTPSConnection(
             parts.hostname or "", parts.port, context=server.context, timeout=30
         )
         conn.request("GET", "/healthz" if not url else "/admin/v1/openapi.json")
         conn.getresponse().read()
-        opened.append(conn)
-    return opened
+        return conn
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: one(), range(count)))
 
 
 def _wait_for(predicate: Callable[[], bool], seconds: float = 60) -> None:
