@@ -31,8 +31,7 @@ from namoid.admin import (
 )
 from namoid.metrics import RequestMetricsMiddleware
 from namoid.services import Services
-from namoid.web import admin_console, pages
-from namoid.web.account.console_auth import Interrupted, interrupted
+from namoid.web import admin_console
 from namoid.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -91,12 +90,10 @@ def admin_api(lifespan: Lifespan | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(metrics.router)
-    app.include_router(admin_console.router)  # HTML, not in the OpenAPI document
-    app.mount("/static", pages.static_app, name="static")
+    admin_console.mount(app)
     for exception, handler in problems.HANDLERS:
         html = exception in admin_console.HANDLED
         app.add_exception_handler(exception, admin_console.html_errors(handler) if html else handler)
-    app.add_exception_handler(Interrupted, interrupted)
     return app
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,7 +25,9 @@ from starlette.responses import Response
 from namoid.accounts.users import UserExists
 from namoid.admin import scopes
 from namoid.admin.problems import Problem
+from namoid.web.account.console_auth import Interrupted, interrupted
 from namoid.web.admin_console import audit_log, clients, dashboard, inbox, keys, sign_in, users, webhooks
+from namoid.web.pages import static_app
 from namoid.web.responses import problem
 
 PREFIX = "/console/o/{org}"
@@ -95,3 +97,11 @@ HANDLED: tuple[type[Exception], ...] = (
     LookupError,
     ValueError,
 )
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the console on the admin app: its pages, the stylesheet, and the sign-in interruptions
+    (``console_auth.Interrupted``) answered as on the public app."""
+    app.include_router(router)  # HTML, not in the OpenAPI document
+    app.mount("/static", static_app, name="static")
+    app.add_exception_handler(Interrupted, interrupted)
